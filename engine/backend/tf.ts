@@ -1,0 +1,13 @@
+/**
+ * The one place the engine imports TensorFlow.js from. Model, PEFT and trainer code use `tf` from here and
+ * never name a backend package, so a faster backend (WebGPU, a native addon) plugs in behind `select.ts`
+ * without touching them. Gradients are registered here because bare tfjs-core ships without them.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+import '@tensorflow/tfjs-backend-cpu';
+
+export { tf };
+export type Tensor = tf.Tensor;
+export type Variable = tf.Variable;
