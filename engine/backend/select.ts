@@ -1,0 +1,119 @@
+/**
+ * Picks the fastest TF.js backend that loads on this machine, and says why each faster one did not.
+ * The native TensorFlow packages are optional dependencies (their install downloads libtensorflow, which
+ * often fails), so "not installed" is a normal outcome here, never a crash.
+ *
+ * Order: tensorflow-gpu (@tensorflow/tfjs-node-gpu) → tensorflow (@tensorflow/tfjs-node) → wasm → cpu.
+ * Force one with `initBackend({ backend })` or PEFT_STUDIO_BACKEND=<name>; a forced backend that fails is
+ * an error, not a silent fallback.
+ */
+import * as path from 'node:path';
+import { tf } from './tf';
+import { PeftStudioError } from '../errors';
+
+export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface BackendAttempt {
+  name: BackendName;
+  ok: boolean;
+  /** Why it was skipped or failed; absent for the one that loaded. */
+  reason?: string;
+}
+
+export interface BackendReport {
+  active: BackendName;
+  /** TF.js's own name for it (`tensorflow`, `wasm`, `cpu`). */
+  tfBackend: string;
+  forced: boolean;
+  /** Every backend tried, fastest first, up to and including the active one. */
+  attempts: BackendAttempt[];
+}
+
+/** Loads one backend's package and makes it current; throws with a readable reason when it cannot. */
+export type BackendLoader = () => Promise<string>;
+
+const requirePackage = (name: string): unknown => require(name);
+
+export const DEFAULT_LOADERS: Record<BackendName, BackendLoader> = {
+  'tensorflow-gpu': async () => activate(() => requirePackage('@tensorflow/tfjs-node-gpu'), 'tensorflow'),
+  tensorflow: async () => activate(() => requirePackage('@tensorflow/tfjs-node'), 'tensorflow'),
+  wasm: async () =>
+    activate(() => {
+      const wasm = requirePackage('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
+      const dir = process.env.PEFT_STUDIO_WASM_DIR ?? path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+      wasm.setWasmPaths(dir + path.sep);
+    }, 'wasm'),
+  cpu: async () => activate(() => undefined, 'cpu'),
+};
+
+async function activate(load: () => void, tfName: string): Promise<string> {
+  try {
+    load();
+  } catch (e) {
+    throw new Error(explainLoadFailure(e));
+  }
+  if (!tf.findBackendFactory(tfName)) throw new Error(`package loaded but registered no "${tfName}" backend`);
+  if (!(await tf.setBackend(tfName))) throw new Error(`"${tfName}" backend failed to initialise`);
+  await tf.ready();
+  return tfName;
+}
+
+function explainLoadFailure(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'MODULE_NOT_FOUND' && /tfjs-node/.test(String(err.message)) && !/\.node/.test(String(err.message))) {
+    return 'not installed (optional; its install downloads libtensorflow — see README "Native backends")';
+  }
+  const first = String(err?.message ?? e).split('\n')[0];
+  return `failed to load: ${first}`;
+}
+
+let current: BackendReport | undefined;
+
+export interface InitBackendOptions {
+  /** Force one backend; 'auto' (default) tries the order above. Falls back to PEFT_STUDIO_BACKEND. */
+  backend?: BackendName | 'auto';
+  /** Replace package loading, for tests. */
+  loaders?: Partial<Record<BackendName, BackendLoader>>;
+  /** Re-run selection even if a backend is already active. */
+  reinit?: boolean;
+}
+
+export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendReport> {
+  if (current && !opts.reinit && !opts.backend) return current;
+  const requested = opts.backend ?? parseBackendEnv(process.env.PEFT_STUDIO_BACKEND) ?? 'auto';
+  // The cpu backend's "install tfjs-node" banner is noise here: we report backends ourselves.
+  tf.env().set('PROD', true);
+  const loaders = { ...DEFAULT_LOADERS, ...opts.loaders };
+  const candidates = requested === 'auto' ? [...BACKEND_NAMES] : [requested];
+  const attempts: BackendAttempt[] = [];
+  for (const name of candidates) {
+    try {
+      const tfBackend = await loaders[name]();
+      attempts.push({ name, ok: true });
+      current = { active: name, tfBackend, forced: requested !== 'auto', attempts };
+      return current;
+    } catch (e) {
+      attempts.push({ name, ok: false, reason: (e as Error).message });
+    }
+  }
+  const detail = attempts.map((a) => `${a.name}: ${a.reason}`).join('; ');
+  throw new PeftStudioError('BACKEND', requested === 'auto' ? `no TF.js backend could be loaded (${detail})` : `backend "${requested}" cannot be used — ${detail}`);
+}
+
+export function parseBackendEnv(value: string | undefined): BackendName | 'auto' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'auto' || (BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName | 'auto';
+  throw new PeftStudioError('BACKEND', `PEFT_STUDIO_BACKEND="${value}" is not a backend (choose one of: auto, ${BACKEND_NAMES.join(', ')})`);
+}
+
+export function currentBackend(): BackendReport | undefined {
+  return current;
+}
+
+/** One line for logs and the CLI: `backend: wasm (tensorflow-gpu: not installed …; tensorflow: …)`. */
+export function describeBackend(r: BackendReport): string {
+  const skipped = r.attempts.filter((a) => !a.ok).map((a) => `${a.name}: ${a.reason}`);
+  const why = r.forced ? 'forced' : skipped.length ? `skipped ${skipped.join('; ')}` : 'fastest available';
+  return `backend: ${r.active} (${why})`;
+}

@@ -1,0 +1,66 @@
+/**
+ * DistilBERT's encoder, following HF `modeling_distilbert.py`: no token types, no pooler, q scaled before
+ * the product, masked scores filled with float32 min, and LayerNorm eps fixed at 1e-12.
+ */
+import { tf } from '../backend/tf';
+import type { EncoderInputs, EncoderOutputs, EncoderRunOptions } from './bert';
+import { mergeHeads, splitHeads } from './bert';
+import type { EncoderConfig } from './config';
+import { activation, Dropout, FLOAT32_MIN, layerNorm, linear } from './layers';
+import type { ParamStore } from './params';
+
+function embeddings(p: ParamStore, c: EncoderConfig, prefix: string, x: EncoderInputs, drop: Dropout): tf.Tensor3D {
+  const [b, t] = x.inputIds.shape;
+  const positionIds = tf.tile(tf.range(0, t, 1, 'int32').reshape([1, t]), [b, 1]);
+  const words = tf.gather(p.get(`${prefix}.word_embeddings.weight`), x.inputIds); // [B, T, H]
+  const positions = tf.gather(p.get(`${prefix}.position_embeddings.weight`), positionIds);
+  const normed = layerNorm(p, `${prefix}.LayerNorm`, tf.add(words, positions), c.layerNormEps);
+  return drop.apply(normed, c.hiddenDropoutProb) as tf.Tensor3D;
+}
+
+function attention(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.Tensor3D, keep: tf.Tensor4D, drop: Dropout) {
+  const n = c.numAttentionHeads;
+  const q = tf.div(splitHeads(linear(p, `${prefix}.q_lin`, hidden), n), Math.sqrt(c.hiddenSize / n));
+  const k = splitHeads(linear(p, `${prefix}.k_lin`, hidden), n);
+  const v = splitHeads(linear(p, `${prefix}.v_lin`, hidden), n);
+  const raw = tf.matMul(q, k, false, true); // [B, n, T, T]
+  // masked_fill, not an additive mask: masked scores become exactly float32 min.
+  const scores = tf.where(tf.broadcastTo(keep, raw.shape), raw, tf.fill(raw.shape, FLOAT32_MIN));
+  const probs = tf.softmax(scores) as tf.Tensor4D;
+  const context = mergeHeads(tf.matMul(drop.apply(probs, c.attentionProbsDropoutProb), v));
+  return { out: linear(p, `${prefix}.out_lin`, context) as tf.Tensor3D, probs };
+}
+
+export function distilbertEncoder(
+  p: ParamStore,
+  c: EncoderConfig,
+  base: string,
+  x: EncoderInputs,
+  opts: EncoderRunOptions,
+  drop: Dropout,
+): EncoderOutputs {
+  const [b, t] = x.attentionMask.shape;
+  const keep = tf.cast(x.attentionMask, 'bool').reshape([b, 1, 1, t]) as tf.Tensor4D;
+  let hidden = embeddings(p, c, `${base}embeddings`, x, drop);
+  const hiddenStates: tf.Tensor3D[] = [hidden];
+  const attentions: tf.Tensor4D[] = [];
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const prefix = `${base}transformer.layer.${i}`;
+    const { out, probs } = attention(p, c, `${prefix}.attention`, hidden, keep, drop);
+    const sa = layerNorm(p, `${prefix}.sa_layer_norm`, tf.add(out, hidden), c.layerNormEps);
+    const ff = linear(p, `${prefix}.ffn.lin2`, activation(c.hiddenAct, linear(p, `${prefix}.ffn.lin1`, sa)));
+    hidden = layerNorm(
+      p,
+      `${prefix}.output_layer_norm`,
+      tf.add(drop.apply(ff, c.hiddenDropoutProb), sa),
+      c.layerNormEps,
+    ) as tf.Tensor3D;
+    hiddenStates.push(hidden);
+    attentions.push(probs);
+  }
+  return {
+    lastHiddenState: hidden,
+    hiddenStates: opts.outputHiddenStates ? hiddenStates : undefined,
+    attentions: opts.outputAttentions ? attentions : undefined,
+  };
+}

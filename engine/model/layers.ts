@@ -1,0 +1,71 @@
+/**
+ * The few building blocks every encoder here is made of, written to reproduce PyTorch's float32 results:
+ * same op order, same constants. Each takes the ParamStore and the HF module prefix, so a call reads like
+ * the HF module it mirrors: `linear(p, 'bert.pooler.dense', x)`.
+ */
+import { tf } from '../backend/tf';
+import type { HiddenAct } from './config';
+import type { ParamStore } from './params';
+
+/** torch.nn.Linear: x·Wᵀ + b with W stored [out, in] as in the checkpoint. x: [..., in] → [..., out]. */
+export function linear(p: ParamStore, prefix: string, x: tf.Tensor): tf.Tensor {
+  const w = p.get(`${prefix}.weight`); // [out, in]
+  const b = p.get(`${prefix}.bias`); // [out]
+  const inDim = x.shape[x.shape.length - 1]!;
+  const lead = x.shape.slice(0, -1);
+  const y = tf.matMul(x.reshape([-1, inDim]), w, false, true); // [N, out]
+  return tf.add(y, b).reshape([...lead, w.shape[0]!]);
+}
+
+/** torch.nn.LayerNorm over the last axis: biased variance, eps inside the square root. */
+export function layerNorm(p: ParamStore, prefix: string, x: tf.Tensor, eps: number): tf.Tensor {
+  const axis = x.rank - 1;
+  const mean = tf.mean(x, axis, true);
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), axis, true);
+  const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(normed, p.get(`${prefix}.weight`)), p.get(`${prefix}.bias`));
+}
+
+const SQRT_HALF = Math.SQRT1_2;
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** HF's ACT2FN. `gelu` is the exact erf form; the tanh form is 2e-4 off in logits, so never mix them. */
+export function activation(name: HiddenAct, x: tf.Tensor): tf.Tensor {
+  switch (name) {
+    case 'gelu':
+      return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh': {
+      const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+      return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+    }
+    case 'relu':
+      return tf.relu(x);
+    case 'silu':
+      return tf.mul(x, tf.sigmoid(x));
+    case 'tanh':
+      return tf.tanh(x);
+  }
+}
+
+/**
+ * Dropout that is reproducible: every call in one forward pass draws from its own seed, derived from the
+ * step's seed and the call's position, so a resumed run replays the same masks as an uninterrupted one.
+ */
+export class Dropout {
+  private calls = 0;
+  constructor(
+    readonly training: boolean,
+    private readonly seed: number,
+  ) {}
+
+  apply(x: tf.Tensor, rate: number): tf.Tensor {
+    if (!this.training || rate <= 0) return x;
+    this.calls += 1;
+    return tf.dropout(x, rate, undefined, (this.seed * 7919 + this.calls * 104729) % 2147483647);
+  }
+}
+
+/** float32's most negative finite value: HF adds it at masked keys (`torch.finfo(dtype).min`). */
+export const FLOAT32_MIN = -3.4028234663852886e38;

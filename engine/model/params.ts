@@ -1,0 +1,51 @@
+/**
+ * The model's tensors by HF checkpoint name. Modules look their tensors up here at call time rather than
+ * holding them, so a PEFT method can swap a frozen tensor for a trainable `tf.Variable` (or wrap it) under
+ * the same name and the forward pass picks it up with no other change.
+ */
+import { tf } from '../backend/tf';
+import { PeftStudioError } from '../errors';
+
+export class ParamStore {
+  private readonly tensors = new Map<string, tf.Tensor>();
+
+  get(name: string): tf.Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new PeftStudioError('WEIGHTS_MISMATCH', `model parameter "${name}" is not loaded`);
+    return t;
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  /** Puts a tensor under `name`, disposing the one it replaces unless that one is `keepOld`. */
+  set(name: string, t: tf.Tensor, keepOld = false): void {
+    const old = this.tensors.get(name);
+    if (old && old !== t && !keepOld) old.dispose();
+    this.tensors.set(name, t);
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  entries(): IterableIterator<[string, tf.Tensor]> {
+    return this.tensors.entries();
+  }
+
+  get size(): number {
+    return this.tensors.size;
+  }
+
+  numParameters(filter: (name: string) => boolean = () => true): number {
+    let n = 0;
+    for (const [name, t] of this.tensors) if (filter(name)) n += t.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const t of this.tensors.values()) t.dispose();
+    this.tensors.clear();
+  }
+}
