@@ -11,3 +11,8 @@ import '@tensorflow/tfjs-backend-cpu';
 export { tf };
 export type Tensor = tf.Tensor;
 export type Variable = tf.Variable;
+
+/** `tf.tidy` for functions returning plain objects of tensors (model outputs), keeping their type. */
+export function tidy<T>(fn: () => T): T {
+  return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
+}

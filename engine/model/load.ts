@@ -147,7 +147,9 @@ function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, 
     const groups = [...new Set(initialized.map((n) => n.replace(/\.(weight|bias)$/, '')))];
     notices.push(`not in the checkpoint, initialised fresh (normal(0, ${config.initializerRange}), seed ${seed}): ${groups.join(', ')} — train before trusting predictions`);
   }
-  if (ignored.length) notices.push(`ignored ${ignored.length} checkpoint tensors (pretraining or other task heads, buffers): ${listNames(ignored, 4)}`);
+  // Buffers (position_ids) are skipped silently, as HF does; dropped heads are worth a line.
+  const heads = ignored.filter((n) => !/\.(position_ids|token_type_ids)$/.test(n));
+  if (heads.length) notices.push(`ignored ${heads.length} checkpoint tensors of another head (pretraining or task): ${listNames(heads, 4)}`);
   return { params, notices, initialized, ignored };
 }
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tf } from '../../engine/backend/tf';
+import { tf, tidy } from '../../engine/backend/tf';
 import { readSafetensors } from '../../engine/io/safetensors';
 import { resolveProblemType } from '../../engine/model/config';
 import { loadModel } from '../../engine/model/load';
@@ -87,8 +87,10 @@ export async function runReferenceCase(caseDir: string): Promise<ParityReport> {
       ? tf.tensor1d(c.labels as number[], 'int32')
       : tf.tensor(c.labels as number[] | number[][], undefined, 'float32');
 
-  const out = model.forward(inputs, { outputHiddenStates: true, outputAttentions: true });
-  const loss = sequenceClassificationLoss(out.logits!, labels, problem);
+  const { out, loss } = tidy(() => {
+    const out = model.forward(inputs, { outputHiddenStates: true, outputAttentions: true });
+    return { out, loss: sequenceClassificationLoss(out.logits!, labels, problem) };
+  });
   const report: ParityReport = {
     caseDir,
     logitsRelL2: relL2(await out.logits!.data(), exp('f64.logits')),
@@ -107,6 +109,7 @@ export async function runReferenceCase(caseDir: string): Promise<ParityReport> {
   }
   if (out.pooled && expected.has('f64.pooled')) report.pooledRelL2 = relL2(await out.pooled.data(), exp('f64.pooled'));
   tf.dispose([out.logits!, out.pooled!, loss, ...out.hiddenStates!, ...out.attentions!]);
+  tf.dispose(out.lastHiddenState);
 
   // Gradient of the loss w.r.t. every bias, weights frozen: biases become variables, nothing else does.
   const biasNames = model.params.names().filter((n) => n.endsWith('.bias'));
@@ -115,9 +118,8 @@ export async function runReferenceCase(caseDir: string): Promise<ParityReport> {
     model.params.set(n, v);
     return v;
   });
-  const { grads, value } = tf.variableGrads(
-    () => sequenceClassificationLoss(model.forward(inputs).logits!, labels, problem),
-    vars,
+  const { grads, value } = tf.tidy(() =>
+    tf.variableGrads(() => sequenceClassificationLoss(model.forward(inputs).logits!, labels, problem), vars),
   );
   const gradData = new Map<string, Float32Array>();
   for (let i = 0; i < biasNames.length; i++) gradData.set(biasNames[i]!, (await grads[vars[i]!.name]!.data()) as Float32Array);

@@ -1,0 +1,110 @@
+/**
+ * The library's front door: open a model folder (backend, weights, tokenizer in one call), predict on
+ * texts, and summarise a model for `inspect`. The CLI and the extension's worker both go through here.
+ */
+import { tf } from '../backend/tf';
+import { initBackend, type BackendName, type BackendReport } from '../backend/select';
+import { PeftStudioError } from '../errors';
+import { resolveProblemType, type ProblemType } from '../model/config';
+import { loadModel, type LoadModelOptions } from '../model/load';
+import type { EncoderModel } from '../model/model';
+import { loadTokenizer } from '../tokenizer';
+import type { Tokenizer } from '../tokenizer/types';
+
+export interface OpenModelOptions extends LoadModelOptions {
+  /** Force a backend; default: the fastest that loads (see backend/select.ts). */
+  backend?: BackendName | 'auto';
+}
+
+export interface ModelHandle {
+  dir: string;
+  model: EncoderModel;
+  tokenizer: Tokenizer;
+  backend: BackendReport;
+  notices: string[];
+}
+
+export async function openModel(dir: string, opts: OpenModelOptions = {}): Promise<ModelHandle> {
+  const backend = await initBackend({ backend: opts.backend });
+  const { model, notices } = loadModel(dir, opts);
+  try {
+    const tokenizer = await loadTokenizer(dir, { modelMaxLength: maxTokens(model) });
+    if (tokenizer.vocabSize > model.config.vocabSize) {
+      notices.push(`tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${model.config.vocabSize}: ids past it would fail`);
+    }
+    return { dir, model, tokenizer, backend, notices };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/** Longest input the position embeddings allow (RoBERTa spends padding_idx + 1 of them). */
+export function maxTokens(model: EncoderModel): number {
+  const c = model.config;
+  return c.family === 'roberta' ? c.maxPositionEmbeddings - c.padTokenId - 1 : c.maxPositionEmbeddings;
+}
+
+export interface PredictInput {
+  text: string;
+  textPair?: string;
+}
+
+export interface Prediction {
+  /** id2label of the top class; for regression, absent. */
+  label?: string;
+  labelId?: number;
+  logits: number[];
+  /** Softmax (single-label) or per-label sigmoid (multi-label); absent for regression. */
+  probabilities?: number[];
+  /** Regression output (the single logit). */
+  score?: number;
+  /** The input was longer than the model accepts and was cut. */
+  truncated: boolean;
+}
+
+export async function predict(h: ModelHandle, inputs: PredictInput[], opts: { maxLength?: number; batchSize?: number } = {}): Promise<Prediction[]> {
+  if (h.model.head !== 'sequence-classification') {
+    throw new PeftStudioError('BAD_INPUT', `${h.dir}: this model has no classification head to predict with`);
+  }
+  const problem: ProblemType = resolveProblemType(h.model.config);
+  const maxLength = Math.min(opts.maxLength ?? maxTokens(h.model), maxTokens(h.model));
+  const batchSize = opts.batchSize ?? 32;
+  const out: Prediction[] = [];
+  for (let start = 0; start < inputs.length; start += batchSize) {
+    const chunk = inputs.slice(start, start + batchSize);
+    const hasPairs = chunk.some((x) => x.textPair !== undefined);
+    const enc = h.tokenizer.encodeBatch(
+      chunk.map((x) => x.text),
+      hasPairs ? chunk.map((x) => x.textPair ?? '') : undefined,
+      { maxLength, padding: 'longest', truncation: true },
+    );
+    const logits = tf.tidy(() => {
+      const x = {
+        inputIds: tf.tensor2d(enc.inputIds, undefined, 'int32'),
+        attentionMask: tf.tensor2d(enc.attentionMask, undefined, 'int32'),
+        tokenTypeIds: tf.tensor2d(enc.tokenTypeIds, undefined, 'int32'),
+      };
+      return h.model.forward(x).logits!;
+    });
+    const rows = (await logits.array()) as number[][];
+    logits.dispose();
+    rows.forEach((row, i) => out.push(toPrediction(row, problem, h.model.config.id2label, enc.truncated[i]!)));
+  }
+  return out;
+}
+
+function toPrediction(logits: number[], problem: ProblemType, id2label: Record<number, string>, truncated: boolean): Prediction {
+  if (problem === 'regression') return { logits, score: logits[0], truncated };
+  const probabilities = problem === 'multi_label_classification' ? logits.map((z) => 1 / (1 + Math.exp(-z))) : softmax(logits);
+  const labelId = probabilities.indexOf(Math.max(...probabilities));
+  return { label: id2label[labelId] ?? String(labelId), labelId, logits, probabilities, truncated };
+}
+
+/** Softmax in float64 from float32 logits: what `torch.softmax(logits.double())` prints. */
+export function softmax(z: number[]): number[] {
+  const m = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}

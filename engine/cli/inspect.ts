@@ -1,0 +1,35 @@
+import { describeBackend } from '../backend/select';
+import { openModel } from '../api/model-handle';
+import { formatTrainable, summarize } from '../api/summary';
+import { backendOption, parse, printNotices } from './args';
+
+const HELP = `usage: peft-studio inspect <model-dir> [--json] [--backend NAME]
+
+Shows the architecture, sizes, parameter count, biases per layer, and what BitFit would train.
+`;
+
+export async function inspectCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, backend: { type: 'string' } }, HELP, 1);
+  const h = await openModel(positionals[0]!, { backend: backendOption(values.backend) });
+  const s = summarize(h.model);
+  printNotices(h.notices);
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ ...s, backend: h.backend, tokenizer: { kind: h.tokenizer.kind, vocabSize: h.tokenizer.vocabSize } }) + '\n');
+  } else {
+    const lines = [
+      `model        ${h.dir}`,
+      `architecture ${s.architecture} (${s.family}), loaded as ${s.head === 'none' ? 'bare encoder' : 'sequence classifier'}`,
+      `layers       ${s.layers} × hidden ${s.hiddenSize}, ${s.heads} heads, intermediate ${s.intermediateSize}`,
+      `vocabulary   ${s.vocabSize.toLocaleString('en-US')} (${h.tokenizer.kind} tokenizer), max positions ${s.maxPositions}`,
+      s.head === 'none' ? undefined : `labels       ${s.numLabels}: ${s.labels.join(', ')}`,
+      `parameters   ${s.parameters.toLocaleString('en-US')}`,
+      `biases       ${s.biases.count} tensors, ${s.biases.parameters.toLocaleString('en-US')} parameters`,
+      ...Object.entries(s.biases.byRow).map(([row, list]) => `  ${row.padEnd(11)} ${list.map((b) => `${b.kind}[${b.size}]`).join(' ')}`),
+      describeBackend(h.backend),
+      '',
+      ...s.bitfit.flatMap((v) => [`${v.label}:`, `  ${formatTrainable(v)}`]),
+    ];
+    process.stdout.write(lines.filter((l) => l !== undefined).join('\n') + '\n');
+  }
+  h.model.dispose();
+}

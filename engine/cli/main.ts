@@ -1,0 +1,59 @@
+/**
+ * `peft-studio <command>`: the engine headless, for terminals, CI and remote GPU boxes.
+ * Results go to stdout (one JSON object with --json); notices, warnings and errors go to stderr.
+ */
+import { PeftStudioError } from '../errors';
+import { UsageError } from './args';
+import { inspectCommand } from './inspect';
+import { predictCommand } from './predict';
+
+const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; summary: string }> = {
+  inspect: { run: inspectCommand, summary: 'inspect <model-dir> [--json]             architecture, sizes, parameter and BitFit counts' },
+  predict: { run: predictCommand, summary: 'predict <model-dir> --text T [--text-pair P] [--json]   label and probabilities' },
+};
+
+export const GLOBAL_HELP = `usage: peft-studio <command> [options]
+
+commands:
+${Object.values(COMMANDS).map((c) => `  ${c.summary}`).join('\n')}
+
+common options:
+  --backend auto|tensorflow-gpu|tensorflow|wasm|cpu   force a TF.js backend (or PEFT_STUDIO_BACKEND)
+  -h, --help                                          help for a command
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(GLOBAL_HELP);
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`peft-studio: unknown command "${name}"\n\n${GLOBAL_HELP}`);
+    return 2;
+  }
+  try {
+    await cmd.run(rest);
+    return 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`peft-studio: ${e.message}\n`);
+    return 2;
+  }
+  if (e instanceof PeftStudioError) {
+    process.stderr.write(`error: ${e.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  return 1;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
