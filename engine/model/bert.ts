@@ -37,7 +37,8 @@ export function extendedAttentionMask(mask: tf.Tensor2D): tf.Tensor4D {
 /** RoBERTa's `create_position_ids_from_input_ids`: cumsum over non-pad tokens, offset by padding_idx. */
 export function robertaPositionIds(inputIds: tf.Tensor2D, paddingIdx: number): tf.Tensor2D {
   const notPad = tf.cast(tf.notEqual(inputIds, paddingIdx), 'int32');
-  return tf.add(tf.mul(tf.cumsum(notPad, 1), notPad), paddingIdx) as tf.Tensor2D;
+  // An int32 scalar: adding a JS number would promote to float32, which gather refuses as indices.
+  return tf.add(tf.mul(tf.cumsum(notPad, 1), notPad), tf.scalar(paddingIdx, 'int32')) as tf.Tensor2D;
 }
 
 function embeddings(p: ParamStore, c: EncoderConfig, prefix: string, x: EncoderInputs, drop: Dropout): tf.Tensor3D {

@@ -11,7 +11,7 @@ import { loadStateDict } from '../io/weights';
 import { readConfig, type EncoderConfig, type HeadKind, type ProblemType } from './config';
 import { EncoderModel } from './model';
 import { ParamStore } from './params';
-import { basePrefixFor, expectedParams, isKnownIgnorable, isOtherTaskHead, type ParamSpec } from './schema';
+import { basePrefixFor, expectedParams, hasPooler, isKnownIgnorable, isOtherTaskHead, type ParamSpec } from './schema';
 
 export interface LoadModelOptions {
   /** Which head to build. Default: the checkpoint's own if it is a sequence classifier or a bare encoder,
@@ -101,6 +101,8 @@ function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, 
   for (const [original, name] of renamed) {
     if (byName.has(name)) found.set(name, original);
     else if (isKnownIgnorable(name) || isOtherTaskHead(name)) ignored.push(original);
+    // RobertaForSequenceClassification has no pooler; HF drops a checkpoint's pooler with a warning.
+    else if (!hasPooler(config, head) && /^(?:[a-z]+\.)?pooler\.dense\.(weight|bias)$/.test(name)) ignored.push(original);
     else unexpected.push(original);
   }
   const missing = specs.filter((s) => s.part === 'encoder' && !found.has(s.name)).map((s) => s.name);

@@ -1,0 +1,433 @@
+/**
+ * Safetensors reader and writer (https://github.com/huggingface/safetensors): u64 LE header length N,
+ * N bytes of UTF-8 JSON `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {..}}`, then
+ * raw little-endian C-order bytes. The file is untrusted input, so every field is validated and each
+ * failure says which file, which tensor and what is wrong.
+ *
+ * This module also holds the byte-level dtype conversions the PyTorch reader shares: raw tensor bytes →
+ * HostTensor arrays (float32 / int32), and float32 → F16/BF16 for writing. Widening is bit-exact
+ * (subnormals, ±inf and NaN payloads included); narrowing rounds to nearest-even like numpy and torch.
+ */
+import * as fs from 'node:fs';
+import { PeftStudioError } from '../errors';
+import { ioError, writeFileAtomic } from './atomic';
+import type { DType, HostTensor, StateDict } from './types';
+
+export const DTYPE_SIZE: Record<DType, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
+
+export function isDType(s: unknown): s is DType {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
+}
+
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Copies `count` elements of `size` bytes starting at `begin` into a fresh, aligned buffer in host byte
+ * order. The copy is what makes unaligned file offsets safe (typed arrays cannot view them).
+ */
+function copyElements(bytes: Uint8Array, begin: number, count: number, size: number): ArrayBuffer {
+  const out = new Uint8Array(count * size);
+  out.set(bytes.subarray(begin, begin + count * size));
+  if (!HOST_LE && size > 1) {
+    for (let i = 0; i < out.length; i += size) out.subarray(i, i + size).reverse();
+  }
+  return out.buffer;
+}
+
+/** Returns bytes in little-endian order (a view when the host already is little-endian). */
+export function toLittleEndianBytes(a: Float32Array | Int32Array | Uint16Array | BigInt64Array): Uint8Array {
+  const view = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (HOST_LE || a.BYTES_PER_ELEMENT === 1) return view;
+  const out = view.slice();
+  for (let i = 0; i < out.length; i += a.BYTES_PER_ELEMENT) out.subarray(i, i + a.BYTES_PER_ELEMENT).reverse();
+  return out;
+}
+
+let halfTable: Float32Array | undefined;
+
+/** All 65536 halves as float32, built from bits so NaN payloads and signed zeros survive. */
+function f16Table(): Float32Array {
+  if (halfTable) return halfTable;
+  const table = new Float32Array(65536);
+  const bits = new Uint32Array(table.buffer);
+  for (let h = 0; h < 65536; h++) {
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 0) {
+      // zero or subnormal: mant · 2^-24 is exact in float32
+      table[h] = (sign ? -1 : 1) * mant * 2 ** -24;
+    } else if (exp === 31) {
+      bits[h] = (sign | 0x7f800000 | (mant << 13)) >>> 0;
+    } else {
+      bits[h] = (sign | ((exp - 15 + 127) << 23) | (mant << 13)) >>> 0;
+    }
+  }
+  halfTable = table;
+  return table;
+}
+
+export function f16BitsToFloat32(h: number): number {
+  return f16Table()[h & 0xffff]!;
+}
+
+/** float32 bits → half bits, round to nearest even; overflow → ±inf, NaN stays NaN (quiet). */
+export function float32BitsToF16(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // result is a half subnormal: shift the full significand so that one unit is 2^-24
+    if (e < -10) return sign; // below half the smallest subnormal: rounds to zero
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    let half = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let h = sign | (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is still correct
+  return h;
+}
+
+/** float32 bits → bfloat16 bits, round to nearest even; NaN stays NaN (quiet). */
+export function float32BitsToBF16(x: number): number {
+  if ((x & 0x7fffffff) >>> 0 > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** Float32 values → 16-bit words of the requested type. */
+export function encodeHalf(data: Float32Array, dtype: 'F16' | 'BF16'): Uint16Array {
+  const src = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  const out = new Uint16Array(data.length);
+  const conv = dtype === 'F16' ? float32BitsToF16 : float32BitsToBF16;
+  for (let i = 0; i < src.length; i++) out[i] = conv(src[i]!);
+  return out;
+}
+
+/**
+ * Decodes `count` elements of `dtype` at `begin` into the HostTensor array. `where` names the tensor
+ * and file for the one error this can raise: an I64 value that does not fit in int32.
+ */
+export function decodeElements(
+  bytes: Uint8Array,
+  begin: number,
+  count: number,
+  dtype: DType,
+  where: { file: string; name: string },
+): Float32Array | Int32Array {
+  const size = DTYPE_SIZE[dtype];
+  const buf = copyElements(bytes, begin, count, size);
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(buf);
+    case 'F64':
+      return Float32Array.from(new Float64Array(buf));
+    case 'F16': {
+      // Copy bits, not numbers: a float32 NaN passing through a JS number may lose its payload.
+      const table = new Uint32Array(f16Table().buffer);
+      const src = new Uint16Array(buf);
+      const out = new Float32Array(count);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) bits[i] = table[src[i]!]!;
+      return out;
+    }
+    case 'BF16': {
+      const src = new Uint16Array(buf);
+      const out = new Float32Array(count);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) bits[i] = src[i]! << 16;
+      return out;
+    }
+    case 'I64': {
+      const words = new Int32Array(buf); // (low, high) pairs in host order after the copy
+      const lowIdx = HOST_LE ? 0 : 1;
+      const out = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        const lo = words[2 * i + lowIdx]!;
+        const hi = words[2 * i + 1 - lowIdx]!;
+        if (hi !== lo >> 31) {
+          const value = new BigInt64Array(buf, 8 * i, 1)[0];
+          throw new PeftStudioError(
+            'BAD_WEIGHTS',
+            `${where.file}: tensor "${where.name}" (I64) holds ${value} at element ${i}, which does not fit in int32.`,
+            where.file,
+          );
+        }
+        out[i] = lo;
+      }
+      return out;
+    }
+    case 'I32':
+      return new Int32Array(buf);
+    case 'I16':
+      return Int32Array.from(new Int16Array(buf));
+    case 'I8':
+      return Int32Array.from(new Int8Array(buf));
+    case 'U8':
+      return Int32Array.from(new Uint8Array(buf));
+    case 'BOOL':
+      return Int32Array.from(new Uint8Array(buf), (v) => (v ? 1 : 0));
+  }
+}
+
+/** A Git LFS pointer instead of the weights is a common mistake worth its own message. */
+export function checkNotLfsPointer(bytes: Uint8Array, file: string): void {
+  const head = Buffer.from(bytes.subarray(0, 40)).toString('latin1');
+  if (head.startsWith('version https://git-lfs')) {
+    throw new PeftStudioError(
+      'BAD_WEIGHTS',
+      `${file} is a Git LFS pointer (${bytes.length} bytes), not the weights themselves. Run \`git lfs pull\` in the model folder, or download the file again.`,
+      file,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading
+
+/** The reference implementation refuses headers above 100 MB; a bigger one means a corrupt length. */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/** Safetensors dtypes that are valid in the format but that PEFT Studio does not convert. */
+const KNOWN_UNSUPPORTED = new Set(['U16', 'U32', 'U64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F6_E2M3', 'F6_E3M2', 'F4', 'C64']);
+
+function bad(file: string, problem: string): PeftStudioError {
+  return new PeftStudioError('BAD_WEIGHTS', `${file}: ${problem}`, file);
+}
+
+interface Entry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+function parseEntry(name: string, info: unknown, file: string, dataLen: number): Entry {
+  const where = `tensor "${name}"`;
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) {
+    throw bad(file, `${where}: header entry must be an object with dtype, shape and data_offsets.`);
+  }
+  const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+  if (dtype === undefined || shape === undefined || offsets === undefined) {
+    const missing = ['dtype', 'shape', 'data_offsets'].filter((k) => !(k in info));
+    throw bad(file, `${where}: header entry is missing ${missing.join(', ')}.`);
+  }
+  if (typeof dtype !== 'string') throw bad(file, `${where}: dtype must be a string, got ${JSON.stringify(dtype)}.`);
+  if (!isDType(dtype)) {
+    if (KNOWN_UNSUPPORTED.has(dtype)) {
+      throw new PeftStudioError('UNSUPPORTED', `${file}: ${where} has dtype ${dtype}, which PEFT Studio cannot load.`, file);
+    }
+    throw bad(file, `${where}: unknown dtype "${dtype}".`);
+  }
+  if (!Array.isArray(shape)) throw bad(file, `${where}: shape must be an array, got ${JSON.stringify(shape)}.`);
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw bad(file, `${where}: shape ${JSON.stringify(shape)} has an invalid dimension ${JSON.stringify(d)} (must be a non-negative integer).`);
+    }
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)) {
+    throw bad(file, `${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}.`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end) throw bad(file, `${where}: data_offsets [${begin}, ${end}] begin after they end.`);
+  if (end > dataLen) {
+    throw bad(file, `${where}: data_offsets [${begin}, ${end}] run past the end of the data region (${dataLen} bytes); the file may be truncated.`);
+  }
+  const numel = (shape as number[]).reduce((a, b) => a * b, 1);
+  const expected = numel * DTYPE_SIZE[dtype];
+  if (!Number.isSafeInteger(expected) || expected !== end - begin) {
+    throw bad(
+      file,
+      `${where}: shape ${JSON.stringify(shape)} of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin} bytes.`,
+    );
+  }
+  return { name, dtype, shape: shape as number[], begin, end };
+}
+
+function parseMetadata(value: unknown, file: string): Record<string, string> {
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw bad(file, `__metadata__ must be an object of strings, got ${JSON.stringify(value)}.`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw bad(file, `__metadata__ "${k}" must be a string, got ${JSON.stringify(v)}.`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Parses a whole safetensors file held in memory. `file` is only used in error messages. */
+export function parseSafetensors(bytes: Uint8Array, file: string): { tensors: StateDict; metadata: Record<string, string> } {
+  checkNotLfsPointer(bytes, file);
+  if (bytes.length < 8) throw bad(file, `file is ${bytes.length} bytes, shorter than the 8-byte header length; it is not a safetensors file or is truncated.`);
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(file, `header length ${n} is absurdly large (limit ${MAX_HEADER_BYTES}); the file is corrupt or not safetensors.`);
+  const headerLen = Number(n);
+  if (8 + headerLen > bytes.length) {
+    throw bad(file, `header length ${headerLen} runs past the end of the file (${bytes.length} bytes); the file is truncated or not safetensors.`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+  } catch (err) {
+    throw bad(file, `header is not valid UTF-8 JSON (${err instanceof Error ? err.message : String(err)}).`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad(file, 'header JSON must be an object.');
+
+  const dataStart = 8 + headerLen;
+  const dataLen = bytes.length - dataStart;
+  let metadata: Record<string, string> = {};
+  const entries: Entry[] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') metadata = parseMetadata(info, file);
+    else entries.push(parseEntry(name, info, file, dataLen));
+  }
+
+  // File order is data order: JSON key order is not reliable in JS (integer-like names sort first).
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < entries.length; i++) {
+    const prev = entries[i - 1]!;
+    const cur = entries[i]!;
+    if (cur.begin < prev.end) {
+      throw bad(file, `tensors "${prev.name}" [${prev.begin}, ${prev.end}] and "${cur.name}" [${cur.begin}, ${cur.end}] overlap.`);
+    }
+  }
+
+  const tensors: StateDict = new Map();
+  for (const e of entries) {
+    const numel = (e.end - e.begin) / DTYPE_SIZE[e.dtype];
+    const data = decodeElements(bytes, dataStart + e.begin, numel, e.dtype, { file, name: e.name });
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
+  }
+  return { tensors, metadata };
+}
+
+/** Reads a file whole; a missing file is MISSING_FILE, other fs failures IO. */
+export function readFileOrThrow(file: string): Uint8Array {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new PeftStudioError('MISSING_FILE', `${file} does not exist.`, file);
+    }
+    throw ioError(file, err, 'read');
+  }
+}
+
+export function readSafetensors(file: string): { tensors: StateDict; metadata: Record<string, string> } {
+  return parseSafetensors(readFileOrThrow(file), file);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Writing
+
+export type WritableDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
+
+export interface TensorToWrite {
+  name: string;
+  dtype: WritableDType;
+  shape: number[];
+  /** Float32Array for F32/F16/BF16; Int32Array for I32; Int32Array or BigInt64Array for I64. */
+  data: Float32Array | Int32Array | BigInt64Array;
+}
+
+export type TensorsToWrite = TensorToWrite[] | Record<string, Omit<TensorToWrite, 'name'>>;
+
+function badInput(problem: string): PeftStudioError {
+  return new PeftStudioError('BAD_INPUT', `Cannot write safetensors: ${problem}`);
+}
+
+function encodeTensor(t: TensorToWrite): Uint8Array {
+  const { name, dtype, data } = t;
+  const wrongType = () => badInput(`tensor "${name}" has dtype ${dtype} but its data is a ${data.constructor.name}.`);
+  switch (dtype) {
+    case 'F32':
+      if (!(data instanceof Float32Array)) throw wrongType();
+      return toLittleEndianBytes(data);
+    case 'F16':
+    case 'BF16':
+      if (!(data instanceof Float32Array)) throw wrongType();
+      return toLittleEndianBytes(encodeHalf(data, dtype));
+    case 'I32':
+      if (!(data instanceof Int32Array)) throw wrongType();
+      return toLittleEndianBytes(data);
+    case 'I64':
+      if (data instanceof BigInt64Array) return toLittleEndianBytes(data);
+      if (!(data instanceof Int32Array)) throw wrongType();
+      return toLittleEndianBytes(BigInt64Array.from(data, (v) => BigInt(v)));
+    default:
+      throw badInput(`tensor "${name}" has dtype ${String(dtype)}; writable dtypes are F32, F16, BF16, I64, I32.`);
+  }
+}
+
+/**
+ * Serializes tensors in the order given. The header is compact JSON with `__metadata__` first, padded
+ * with spaces to a multiple of 8 bytes like the reference implementation, so the data region is aligned.
+ */
+export function serializeSafetensors(tensors: TensorsToWrite, metadata?: Record<string, string>): Uint8Array {
+  const list: TensorToWrite[] = Array.isArray(tensors) ? tensors : Object.entries(tensors).map(([name, t]) => ({ name, ...t }));
+  const parts: string[] = [];
+  if (metadata && Object.keys(metadata).length > 0) {
+    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw badInput(`metadata "${k}" is not a string.`);
+    parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
+  }
+  const seen = new Set<string>();
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of list) {
+    if (t.name === '__metadata__' || seen.has(t.name)) throw badInput(`tensor name "${t.name}" is reserved or repeated.`);
+    seen.add(t.name);
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw badInput(`tensor "${t.name}" has an invalid shape ${JSON.stringify(t.shape)}.`);
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    if (numel !== t.data.length) throw badInput(`tensor "${t.name}" has shape ${JSON.stringify(t.shape)} (${numel} elements) but ${t.data.length} values.`);
+    const blob = encodeTensor(t);
+    // Built by hand rather than from one object: JS would move integer-like tensor names to the front.
+    parts.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + blob.length] })}`);
+    blobs.push(blob);
+    offset += blob.length;
+  }
+  const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
+  const headerLen = json.length + ((8 - (json.length % 8)) % 8);
+  const out = new Uint8Array(8 + headerLen + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+  let at = 8 + headerLen;
+  for (const blob of blobs) {
+    out.set(blob, at);
+    at += blob.length;
+  }
+  return out;
+}
+
+export function writeSafetensors(file: string, tensors: TensorsToWrite, metadata?: Record<string, string>): void {
+  writeFileAtomic(file, serializeSafetensors(tensors, metadata));
+}
+
+/** Convenience for code that holds HostTensors: the float ones are written as F32, integer ones as I32/I64. */
+export function hostTensorsToWrite(tensors: StateDict): TensorToWrite[] {
+  return [...tensors].map(([name, t]: [string, HostTensor]) => ({
+    name,
+    dtype: t.data instanceof Float32Array ? 'F32' : t.dtype === 'I64' ? 'I64' : 'I32',
+    shape: t.shape,
+    data: t.data,
+  }));
+}

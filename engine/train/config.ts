@@ -1,0 +1,149 @@
+/**
+ * A training run's configuration. Keys are HuggingFace `TrainingArguments` names wherever one exists, so a
+ * config file (and the CLI's `--kebab-case` flags) reads the same as an HF script. `resolveRunConfig`
+ * fills every default and rejects impossible combinations before any model is loaded.
+ */
+import * as path from 'node:path';
+import { BACKEND_NAMES, type BackendName } from '../backend/select';
+import { PeftStudioError } from '../errors';
+import type { ScheduleType } from './optim/schedule';
+
+export interface RunConfig {
+  /** HF model folder. */
+  model: string;
+  train_file: string;
+  /** Separate evaluation file; without one, `eval_split` of the training data is held out (seeded). */
+  eval_file?: string;
+  /** Fraction held out for evaluation when there is no eval_file. 0 disables evaluation. */
+  eval_split: number;
+  text_column?: string | number;
+  text_pair_column?: string | number | null;
+  label_column?: string | number;
+  /** What to do with malformed rows: stop the run ('fail'), or leave them out and report them ('skip'). */
+  on_bad_row: 'fail' | 'skip';
+  /** Run folder; default `<runs_dir>/<timestamp>-<method>-<dataset>`. */
+  output_dir?: string;
+  runs_dir: string;
+  method: 'bitfit';
+  /** BitFit: groups (all, sparse, query, key, value, attention-output, intermediate, output, layernorm, pooler), globs or /regex/. */
+  bias_terms: string[];
+  /** Train the classification head with the biases, as the BitFit paper does. */
+  train_head: boolean;
+  /** BitFit's paper uses 1e-4 … 1e-3; biases need larger steps than full fine-tuning's 2e-5. */
+  learning_rate: number;
+  /** torch AdamW's decoupled decay; 0 by default as in HF (and HF would exempt biases anyway). */
+  weight_decay: number;
+  adam_beta1: number;
+  adam_beta2: number;
+  adam_epsilon: number;
+  lr_scheduler_type: ScheduleType;
+  warmup_steps: number;
+  /** Used when warmup_steps is 0: ceil(ratio × total steps), HF's rule. */
+  warmup_ratio: number;
+  /** Global-norm clipping (HF default 1.0); 0 disables it. */
+  max_grad_norm: number;
+  /** > 0 overrides num_train_epochs. */
+  max_steps: number;
+  num_train_epochs: number;
+  per_device_train_batch_size: number;
+  per_device_eval_batch_size: number;
+  gradient_accumulation_steps: number;
+  seed: number;
+  /** Tokens per example including [CLS]/[SEP]; longer inputs are truncated (longest_first for pairs). */
+  max_length: number;
+  /** HF `group_by_length`: batch similar lengths together so short sentences do not pay for long ones. */
+  group_by_length: boolean;
+  /** 'epoch' (default with eval data), 'steps' (every eval_steps), or 'no'. */
+  eval_strategy: 'no' | 'steps' | 'epoch';
+  eval_steps: number;
+  /** Checkpoint every save_steps optimizer steps (0: only at the end). */
+  save_steps: number;
+  /** Older checkpoints beyond this many are deleted; the best one is always kept. */
+  save_total_limit: number;
+  /** Bias-change summaries every N steps (they cost a read of every trained bias). */
+  bias_change_steps: number;
+  /** Units listed per bias in a bias-change summary. */
+  bias_change_top_k: number;
+  /** Metric ranking checkpoints; default per task (accuracy, pearson_spearman, micro_f1). */
+  metric_for_best_model?: string;
+  backend: BackendName | 'auto';
+  /** Continue from this checkpoint folder (or a run folder: its latest checkpoint). */
+  resume_from_checkpoint?: string;
+}
+
+export const DEFAULTS: Omit<RunConfig, 'model' | 'train_file'> = {
+  eval_split: 0.1,
+  on_bad_row: 'fail',
+  runs_dir: 'runs',
+  method: 'bitfit',
+  bias_terms: ['all'],
+  train_head: true,
+  learning_rate: 1e-3,
+  weight_decay: 0,
+  adam_beta1: 0.9,
+  adam_beta2: 0.999,
+  adam_epsilon: 1e-8,
+  lr_scheduler_type: 'linear',
+  warmup_steps: 0,
+  warmup_ratio: 0,
+  max_grad_norm: 1,
+  max_steps: -1,
+  num_train_epochs: 3,
+  per_device_train_batch_size: 32,
+  per_device_eval_batch_size: 64,
+  gradient_accumulation_steps: 1,
+  seed: 42,
+  max_length: 128,
+  group_by_length: true,
+  eval_strategy: 'epoch',
+  eval_steps: 100,
+  save_steps: 500,
+  save_total_limit: 2,
+  bias_change_steps: 10,
+  bias_change_top_k: 8,
+  backend: 'auto',
+};
+
+const SCHEDULES: ScheduleType[] = ['constant', 'constant_with_warmup', 'linear', 'cosine'];
+
+/** Fills defaults into a partial config (from a file, flags or the extension) and validates it. */
+export function resolveRunConfig(partial: Partial<RunConfig> & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
+  const known = new Set([...Object.keys(DEFAULTS), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'metric_for_best_model', 'resume_from_checkpoint', '$schema']);
+  const unknown = Object.keys(partial).filter((k) => !known.has(k) && partial[k] !== undefined);
+  if (unknown.length) fail(`unknown setting(s): ${unknown.join(', ')}`);
+  const c = { ...DEFAULTS, ...stripUndefined(partial) } as RunConfig & { $schema?: string };
+  delete c.$schema;
+  if (typeof c.model !== 'string' || !c.model) fail('"model" (a HuggingFace model folder) is required');
+  if (typeof c.train_file !== 'string' || !c.train_file) fail('"train_file" (CSV, TSV, JSONL or Parquet) is required');
+  for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'runs_dir', 'resume_from_checkpoint'] as const) {
+    const v = c[k];
+    if (typeof v === 'string') (c as unknown as Record<string, string>)[k] = path.resolve(baseDir, v);
+  }
+  const positive = ['learning_rate', 'adam_epsilon', 'per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps', 'max_length', 'eval_steps', 'bias_change_steps'] as const;
+  for (const k of positive) if (!(typeof c[k] === 'number' && c[k] > 0)) fail(`${k} must be a positive number, got ${JSON.stringify(c[k])}`);
+  const ints = ['per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps', 'max_length', 'eval_steps', 'save_steps', 'save_total_limit', 'bias_change_steps', 'bias_change_top_k', 'warmup_steps', 'seed'] as const;
+  for (const k of ints) if (!Number.isInteger(c[k]) || c[k] < 0) fail(`${k} must be a non-negative integer, got ${JSON.stringify(c[k])}`);
+  if (!Number.isInteger(c.max_steps) || (c.max_steps < 1 && c.max_steps !== -1)) fail(`max_steps must be a positive integer or -1, got ${c.max_steps}`);
+  if (!(c.num_train_epochs > 0)) fail(`num_train_epochs must be positive, got ${c.num_train_epochs}`);
+  if (!(c.weight_decay >= 0)) fail(`weight_decay must be ≥ 0`);
+  if (!(c.max_grad_norm >= 0)) fail(`max_grad_norm must be ≥ 0 (0 disables clipping)`);
+  for (const k of ['adam_beta1', 'adam_beta2'] as const) if (!(c[k] >= 0 && c[k] < 1)) fail(`${k} must be in [0, 1)`);
+  if (!(c.warmup_ratio >= 0 && c.warmup_ratio < 1)) fail('warmup_ratio must be in [0, 1)');
+  if (!(c.eval_split >= 0 && c.eval_split < 1)) fail('eval_split must be in [0, 1)');
+  if (!SCHEDULES.includes(c.lr_scheduler_type)) fail(`lr_scheduler_type must be one of ${SCHEDULES.join(', ')}`);
+  if (!['no', 'steps', 'epoch'].includes(c.eval_strategy)) fail('eval_strategy must be no, steps or epoch');
+  if (!['fail', 'skip'].includes(c.on_bad_row)) fail('on_bad_row must be fail or skip');
+  if (c.method !== 'bitfit') fail(`method "${c.method}" is not available (available: bitfit)`);
+  if (!Array.isArray(c.bias_terms) || c.bias_terms.length === 0) fail('bias_terms must be a non-empty list');
+  if (typeof c.train_head !== 'boolean') fail('train_head must be true or false');
+  if (c.backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(c.backend)) fail(`backend must be auto or one of ${BACKEND_NAMES.join(', ')}`);
+  return c;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function fail(msg: string): never {
+  throw new PeftStudioError('BAD_INPUT', `run config: ${msg}`);
+}

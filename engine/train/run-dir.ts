@@ -1,0 +1,73 @@
+/**
+ * A run folder: `config.json` (the resolved run config), `events.jsonl` (every event, appended as it
+ * happens), `checkpoints/`, `export/`. The events file is the source of truth a dashboard rebuilds from.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ioError, writeFileAtomic } from '../io/atomic';
+import { decodeEvent, encodeEvent, type RunEvent } from '../protocol/events';
+import type { RunConfig } from './config';
+
+export const EVENTS_FILE = 'events.jsonl';
+export const CONFIG_FILE = 'config.json';
+
+/** `20261123-001502-bitfit-train-a1b2`: sortable, readable, unique. */
+export function newRunId(config: RunConfig, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const data = path.basename(path.dirname(config.train_file)) || 'data';
+  const slug = data.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 24);
+  return `${stamp}-${config.method}-${slug}-${randomBytes(2).toString('hex')}`;
+}
+
+export function prepareRunDir(config: RunConfig): { runDir: string; runId: string } {
+  const runDir = config.output_dir ?? path.join(config.runs_dir, newRunId(config));
+  try {
+    fs.mkdirSync(runDir, { recursive: true });
+    fs.accessSync(runDir, fs.constants.W_OK);
+  } catch (e) {
+    throw ioError(runDir, e, 'create run folder');
+  }
+  writeFileAtomic(path.join(runDir, CONFIG_FILE), JSON.stringify({ ...config, output_dir: runDir }, null, 2) + '\n');
+  return { runDir, runId: path.basename(runDir) };
+}
+
+/** Appends events to events.jsonl and forwards them to a listener. A failed write is an IO error, raised. */
+export class EventLog {
+  private readonly file: string;
+  constructor(
+    runDir: string,
+    private readonly listener?: (e: RunEvent) => void,
+  ) {
+    this.file = path.join(runDir, EVENTS_FILE);
+  }
+
+  emit(e: RunEvent): void {
+    this.listener?.(e);
+    try {
+      fs.appendFileSync(this.file, encodeEvent(e) + '\n');
+    } catch (err) {
+      throw ioError(this.file, err, 'append to');
+    }
+  }
+
+  /** Forwards without writing: the last word of a run whose disk refused the events file. */
+  notifyOnly(e: RunEvent): void {
+    this.listener?.(e);
+  }
+}
+
+/** Reads a run's events, skipping (and counting) lines that are not valid events — e.g. a torn last line. */
+export function readEvents(runDir: string): { events: RunEvent[]; invalidLines: number } {
+  const file = path.join(runDir, EVENTS_FILE);
+  if (!fs.existsSync(file)) return { events: [], invalidLines: 0 };
+  const events: RunEvent[] = [];
+  let invalidLines = 0;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const e = decodeEvent(line);
+    if (e) events.push(e);
+    else invalidLines += 1;
+  }
+  return { events, invalidLines };
+}

@@ -1,0 +1,340 @@
+/**
+ * The training loop. Method-agnostic: a PeftMethod chooses the trainable tensors, the trainer computes
+ * their gradients (and only theirs), clips, steps AdamW, evaluates, checkpoints and reports every event.
+ *
+ * Reproducible by construction: the data order of epoch e comes from (seed, e), each step's dropout from
+ * (seed, step), so a run resumed from a checkpoint replays the uninterrupted run's losses exactly.
+ */
+import * as path from 'node:path';
+import { tf, tidy } from '../backend/tf';
+import { describeBackend, initBackend } from '../backend/select';
+import { loadDataset, makeBatches, splitDataset, deriveSeed, type Dataset, type Task } from '../data';
+import { PeftStudioError } from '../errors';
+import { isImprovement, primaryMetric } from '../metrics';
+import { BIAS_KINDS } from '../model/biases';
+import { readConfig, type ProblemType } from '../model/config';
+import { loadModel } from '../model/load';
+import { sequenceClassificationLoss, type EncoderModel } from '../model/model';
+import { createPeftMethod } from '../peft/registry';
+import type { PeftMethod } from '../peft/types';
+import type { EndEvent, RunEvent } from '../protocol/events';
+import { loadTokenizer } from '../tokenizer';
+import type { Tokenizer } from '../tokenizer/types';
+import { maxTokens } from '../api/model-handle';
+import { BiasTracker } from './bias-change';
+import { disposeBatch, encodeExamples, makeTensorBatch, type EncodedSet } from './batches';
+import { CHECKPOINTS, checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, resolveCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
+import type { RunConfig } from './config';
+import { TrainingControl } from './control';
+import { evaluate, taskOf, type EvalResult } from './evaluate';
+import { AdamW } from './optim/adamw';
+import { clipGradNorm } from './optim/clip';
+import { lrAt, resolveWarmupSteps } from './optim/schedule';
+import { EventLog, prepareRunDir } from './run-dir';
+
+export interface TrainHooks {
+  onEvent?: (e: RunEvent) => void;
+  control?: TrainingControl;
+}
+
+export interface TrainResult {
+  status: 'finished' | 'stopped' | 'failed';
+  runDir: string;
+  step: number;
+  reason?: string;
+  finalMetrics?: Record<string, number>;
+  bestCheckpoint?: string;
+  /** Loss of every step, in order (what the step events carried). */
+  losses: number[];
+}
+
+/** Everything a run needs, loaded and checked before the first event is written. */
+export interface PreparedRun {
+  config: RunConfig;
+  model: EncoderModel;
+  tokenizer: Tokenizer;
+  method: PeftMethod;
+  problem: ProblemType;
+  train: EncodedSet;
+  eval?: EncodedSet;
+  trainData: Dataset;
+  evalData?: Dataset;
+  notices: string[];
+}
+
+const PROBLEM_OF: Record<Task, ProblemType> = {
+  classification: 'single_label_classification',
+  regression: 'regression',
+  multi_label: 'multi_label_classification',
+};
+
+/** Loads data, model, tokenizer and PEFT method; every input problem surfaces here, before the run starts. */
+export async function prepareRun(config: RunConfig): Promise<PreparedRun> {
+  const modelConfig = readConfig(config.model);
+  const notices: string[] = [];
+  const isClassifier = modelConfig.architecture.endsWith('ForSequenceClassification');
+  // A checkpoint that was already fine-tuned has meaningful label names; generic LABEL_i ones are not a map.
+  const namedLabels = Object.values(modelConfig.id2label).some((l) => !/^LABEL_\d+$/.test(l));
+  const columns = { text: config.text_column, textPair: config.text_pair_column, label: config.label_column };
+  const dataOpts = {
+    columns,
+    onBadRow: config.on_bad_row,
+    labelMap: isClassifier && namedLabels ? modelConfig.label2id : undefined,
+    numLabels: isClassifier ? modelConfig.numLabels : undefined,
+    task: modelConfig.problemType ? taskOf(modelConfig.problemType) : undefined,
+  };
+  const trainAll = await loadDataset(config.train_file, dataOpts);
+  let trainData: Dataset = trainAll;
+  let evalData: Dataset | undefined;
+  if (config.eval_file) {
+    evalData = await loadDataset(config.eval_file, { ...dataOpts, task: trainAll.task, labelMap: trainAll.label2id ?? dataOpts.labelMap });
+  } else if (config.eval_split > 0 && trainAll.examples.length >= 2) {
+    const split = splitDataset(trainAll, { evalFraction: config.eval_split, seed: config.seed, stratify: trainAll.task === 'classification' });
+    trainData = split.train;
+    evalData = split.eval;
+    notices.push(`no eval_file: held out ${evalData.examples.length} of ${trainAll.examples.length} training examples (seed ${config.seed})`);
+  }
+  for (const d of [trainAll, evalData]) {
+    if (d?.badRows.length) notices.push(`${d.file}: skipped ${d.badRows.length} bad rows (first: line ${d.badRows[0]!.line}: ${d.badRows[0]!.reason})`);
+  }
+  const numLabels = Math.max(trainAll.numLabels, evalData?.numLabels ?? 0);
+  const id2label = trainAll.id2label ?? (isClassifier ? modelConfig.id2label : undefined);
+  const { model, notices: loadNotices } = loadModel(config.model, {
+    head: 'sequence-classification',
+    numLabels,
+    id2label: id2label && Object.keys(id2label).length === numLabels ? id2label : undefined,
+    problemType: PROBLEM_OF[trainAll.task],
+    seed: config.seed,
+  });
+  notices.push(...loadNotices);
+  try {
+    const tokenizer = await loadTokenizer(config.model, { modelMaxLength: maxTokens(model) });
+    const maxLength = Math.min(config.max_length, maxTokens(model));
+    if (maxLength < config.max_length) notices.push(`max_length ${config.max_length} exceeds the model's ${maxLength} positions; using ${maxLength}`);
+    const train = encodeExamples(tokenizer, trainData.examples, maxLength);
+    const evalSet = evalData ? encodeExamples(tokenizer, evalData.examples, maxLength) : undefined;
+    if (train.truncated) notices.push(`${train.truncated} training examples longer than ${maxLength} tokens were truncated`);
+    if (!train.encodings.length) throw new PeftStudioError('BAD_DATA', `${config.train_file}: no training examples`);
+    const method = createPeftMethod(config.method, { bias_terms: config.bias_terms, train_head: config.train_head });
+    method.apply(model);
+    return { config, model, tokenizer, method, problem: PROBLEM_OF[trainAll.task], train, eval: evalSet, trainData, evalData, notices };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const backend = await initBackend({ backend: config.backend });
+  const prep = await prepareRun(config);
+  const { runDir, runId } = prepareRunDir(config);
+  const log = new EventLog(runDir, hooks.onEvent);
+  const control = hooks.control ?? new TrainingControl();
+  const { model, method, problem } = prep;
+  const vars = method.trainable();
+  const padId = prep.tokenizer.padTokenId;
+  const losses: number[] = [];
+  const t0 = performance.now();
+
+  const micro = config.per_device_train_batch_size;
+  const accum = config.gradient_accumulation_steps;
+  const batchesPerEpoch = Math.ceil(prep.train.lengths.length / micro);
+  const stepsPerEpoch = Math.ceil(batchesPerEpoch / accum);
+  const totalSteps = config.max_steps > 0 ? config.max_steps : Math.ceil(config.num_train_epochs * stepsPerEpoch);
+  const warmupSteps = resolveWarmupSteps({ totalSteps, warmupSteps: config.warmup_steps, warmupRatio: config.warmup_ratio });
+  const schedule = { type: config.lr_scheduler_type, baseLr: config.learning_rate, warmupSteps, totalSteps };
+  const optimizer = new AdamW(vars, {
+    lr: config.learning_rate,
+    betas: [config.adam_beta1, config.adam_beta2],
+    eps: config.adam_epsilon,
+    weightDecay: config.weight_decay,
+  });
+  const tracker = await BiasTracker.start(vars); // b₀ = the pretrained values, also when resuming
+  const primary = config.metric_for_best_model ?? primaryMetric(taskOf(problem));
+
+  let step = 0;
+  let epoch = 0;
+  let batchInEpoch = 0;
+  let best: CheckpointState['bestMetric'];
+  let resumedFrom: { step: number; path: string } | undefined;
+  if (config.resume_from_checkpoint) {
+    const ckpt = loadCheckpoint(resolveCheckpoint(config.resume_from_checkpoint));
+    for (const [name, v] of vars) {
+      const t = ckpt.tensors.get(name);
+      if (!t) throw new PeftStudioError('WEIGHTS_MISMATCH', `${ckpt.dir}: checkpoint lacks trainable tensor ${name} — was it made with other bias terms?`, ckpt.dir);
+      v.assign(tf.tensor(t.data, v.shape, 'float32'));
+    }
+    optimizer.loadStateDict(ckpt.optimizer);
+    ({ step, epoch, batchInEpoch } = ckpt.state);
+    best = ckpt.state.bestMetric;
+    resumedFrom = { step, path: ckpt.dir };
+  }
+
+  const describe = method.describe();
+  log.emit({
+    v: 1,
+    type: 'started',
+    runId,
+    time: new Date().toISOString(),
+    config: { ...config, output_dir: runDir } as unknown as Record<string, unknown>,
+    method: method.name,
+    trainable: { count: describe.trainable, total: describe.total, percent: describe.percent, tensors: describe.tensors },
+    backend: { active: backend.active, attempts: backend.attempts },
+    data: {
+      train: prep.train.lengths.length,
+      eval: prep.eval?.lengths.length ?? 0,
+      badRows: prep.trainData.badRows.length + (prep.evalData?.badRows.length ?? 0),
+      task: taskOf(problem),
+      numLabels: model.config.numLabels,
+      id2label: Object.fromEntries(Object.entries(model.config.id2label).map(([k, v]) => [String(k), v])),
+    },
+    totalSteps,
+    stepsPerEpoch,
+    resumedFrom,
+    heatmap: { rows: heatmapRows(model), kinds: [...BIAS_KINDS] },
+    notices: [describeBackend(backend), ...prep.notices],
+  });
+  control.onStateChange((state) => log.emit({ v: 1, type: state, step, time: new Date().toISOString() }));
+
+  let lastEval: EvalResult | undefined;
+  let lastEvalStep = -1;
+  let lastSaved: string | undefined;
+  let lastSavedStep = -1;
+
+  const save = async (): Promise<string> => {
+    if (lastSavedStep === step && lastSaved) return lastSaved;
+    const state: CheckpointState = { format: 1, step, epoch, batchInEpoch, method: method.name, bestMetric: best, time: new Date().toISOString() };
+    const dir = saveCheckpoint(runDir, await method.exportTensors(), await optimizer.stateDict(), state);
+    lastSaved = dir;
+    lastSavedStep = step;
+    pruneCheckpoints(runDir, config.save_total_limit, best?.checkpoint);
+    log.emit({ v: 1, type: 'checkpoint', step, path: dir, isBest: best?.checkpoint === dir });
+    return dir;
+  };
+
+  const runEval = async (): Promise<void> => {
+    if (!prep.eval || lastEvalStep === step) return;
+    lastEval = await evaluate(model, prep.eval, problem, padId, config.per_device_eval_batch_size);
+    lastEvalStep = step;
+    const value = lastEval.metrics[primary];
+    const isBest = value !== undefined && isImprovement(primary, value, best?.value);
+    log.emit({ v: 1, type: 'eval', step, epoch: step / stepsPerEpoch, loss: lastEval.loss, metrics: lastEval.metrics, primary, isBest, examples: lastEval.examples, seconds: lastEval.seconds });
+    if (isBest) {
+      best = { name: primary, value: value!, step, checkpoint: path.join(runDir, CHECKPOINTS, checkpointName(step)) };
+      await save();
+    }
+  };
+
+  const end = (type: EndEvent['type'], reason?: string, code?: string): TrainResult => {
+    const e: EndEvent = {
+      v: 1,
+      type,
+      step,
+      time: new Date().toISOString(),
+      reason,
+      code,
+      finalMetrics: lastEval?.metrics,
+      bestCheckpoint: best?.checkpoint,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    try {
+      log.emit(e);
+    } catch {
+      log.notifyOnly(e); // the disk refused even this: the listener still hears how the run ended
+    }
+    optimizer.dispose();
+    model.dispose();
+    return { status: type, runDir, step, reason, finalMetrics: lastEval?.metrics, bestCheckpoint: best?.checkpoint, losses };
+  };
+
+  try {
+    while (step < totalSteps) {
+      const batches = makeBatches(prep.train.lengths, { batchSize: micro, seed: config.seed, epoch, bucketing: config.group_by_length });
+      while (batchInEpoch < batches.length && step < totalSteps) {
+        const stop = await control.checkpoint();
+        if (stop) {
+          await save();
+          return end('stopped', stop);
+        }
+        const group = batches.slice(batchInEpoch, batchInEpoch + accum);
+        const tStep = performance.now();
+        const { loss, grads, tokens } = await computeGradients(model, prep.train, group, padId, problem, vars, deriveSeed(config.seed, step));
+        if (!Number.isFinite(loss)) {
+          tf.dispose([...grads.values()]);
+          const good = listCheckpoints(runDir).pop();
+          return end('failed', `loss became ${loss} at step ${step + 1}; training stopped${good ? `, last good checkpoint: ${good}` : ' (no checkpoint had been written yet)'} — try a lower learning_rate or max_grad_norm`, 'TRAINING');
+        }
+        const { totalNorm, grads: clipped } = await clipGradNorm(grads, config.max_grad_norm);
+        const lr = lrAt(step, schedule);
+        optimizer.step(clipped, lr);
+        tf.dispose([...grads.values(), ...clipped.values()]);
+        step += 1;
+        batchInEpoch += group.length;
+        losses.push(loss);
+        const seconds = (performance.now() - tStep) / 1000;
+        log.emit({ v: 1, type: 'step', step, epoch: epoch + batchInEpoch / batches.length, loss, lr, gradNorm: totalNorm, tokensPerSec: tokens / seconds, time: Date.now() });
+        if (step % config.bias_change_steps === 0) log.emit(await tracker.summarize(vars, step, config.bias_change_top_k));
+        if (config.eval_strategy === 'steps' && step % config.eval_steps === 0) await runEval();
+        if (config.save_steps > 0 && step % config.save_steps === 0) await save();
+      }
+      if (batchInEpoch >= batches.length) {
+        epoch += 1;
+        batchInEpoch = 0;
+        if (config.eval_strategy === 'epoch') await runEval();
+      }
+    }
+    if (config.eval_strategy !== 'no') await runEval();
+    if (step % config.bias_change_steps !== 0) log.emit(await tracker.summarize(vars, step, config.bias_change_top_k));
+    await save();
+    return end('finished');
+  } catch (e) {
+    const err = e as PeftStudioError;
+    return end('failed', err.message ?? String(e), err.code ?? 'INTERNAL');
+  }
+}
+
+/** Mean loss over the group's micro-batches and the gradients of the trainable tensors only. */
+async function computeGradients(
+  model: EncoderModel,
+  set: EncodedSet,
+  group: number[][],
+  padId: number,
+  problem: ProblemType,
+  vars: Map<string, tf.Variable>,
+  stepSeed: number,
+): Promise<{ loss: number; grads: Map<string, tf.Tensor>; tokens: number }> {
+  const names = [...vars.keys()];
+  const list = names.map((n) => vars.get(n)!);
+  let acc: tf.Tensor[] | undefined;
+  let lossSum = 0;
+  let tokens = 0;
+  for (let m = 0; m < group.length; m++) {
+    const batch = makeTensorBatch(set, group[m]!, padId, problem);
+    tokens += batch.tokens;
+    const { value, grads } = tidy(() =>
+      tf.variableGrads(() => {
+        const logits = model.forward(batch.inputs, { training: true, dropoutSeed: deriveSeed(stepSeed, m) }).logits!;
+        // HF divides each micro-batch loss by the accumulation steps before backward.
+        return tf.div(sequenceClassificationLoss(logits, batch.labels, problem), group.length) as tf.Scalar;
+      }, list),
+    );
+    disposeBatch(batch);
+    lossSum += (await value.data())[0]!;
+    value.dispose();
+    const g = list.map((v) => grads[v.name]!);
+    if (!acc) acc = g;
+    else {
+      const summed = acc.map((a, i) => tf.add(a, g[i]!));
+      tf.dispose([...acc, ...g]);
+      acc = summed;
+    }
+  }
+  return { loss: lossSum, grads: new Map(names.map((n, i) => [n, acc![i]!])), tokens };
+}
+
+function heatmapRows(model: EncoderModel): string[] {
+  const rows = ['embeddings', ...Array.from({ length: model.config.numHiddenLayers }, (_, i) => `layer.${i}`)];
+  if (model.params.has(`${model.basePrefix}pooler.dense.bias`)) rows.push('pooler');
+  rows.push('classifier');
+  return rows;
+}
