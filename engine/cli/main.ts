@@ -6,9 +6,11 @@ import { PeftStudioError } from '../errors';
 import { UsageError } from './args';
 import { inspectCommand } from './inspect';
 import { predictCommand } from './predict';
+import { trainCommand } from './train';
 
 const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; summary: string }> = {
   inspect: { run: inspectCommand, summary: 'inspect <model-dir> [--json]             architecture, sizes, parameter and BitFit counts' },
+  train: { run: trainCommand, summary: 'train --model DIR --train FILE [--eval FILE] [--bias-terms all] [--out DIR] …   BitFit training' },
   predict: { run: predictCommand, summary: 'predict <model-dir> --text T [--text-pair P] [--json]   label and probabilities' },
 };
 

@@ -6,7 +6,7 @@
  * (seed, step), so a run resumed from a checkpoint replays the uninterrupted run's losses exactly.
  */
 import * as path from 'node:path';
-import { tf, tidy } from '../backend/tf';
+import { tf } from '../backend/tf';
 import { describeBackend, initBackend } from '../backend/select';
 import { loadDataset, makeBatches, splitDataset, deriveSeed, type Dataset, type Task } from '../data';
 import { PeftStudioError } from '../errors';
@@ -14,7 +14,7 @@ import { isImprovement, primaryMetric } from '../metrics';
 import { BIAS_KINDS } from '../model/biases';
 import { readConfig, type ProblemType } from '../model/config';
 import { loadModel } from '../model/load';
-import { sequenceClassificationLoss, type EncoderModel } from '../model/model';
+import type { EncoderModel } from '../model/model';
 import { createPeftMethod } from '../peft/registry';
 import type { PeftMethod } from '../peft/types';
 import type { EndEvent, RunEvent } from '../protocol/events';
@@ -23,6 +23,7 @@ import type { Tokenizer } from '../tokenizer/types';
 import { maxTokens } from '../api/model-handle';
 import { BiasTracker } from './bias-change';
 import { disposeBatch, encodeExamples, makeTensorBatch, type EncodedSet } from './batches';
+import { computeGradients } from './step';
 import { CHECKPOINTS, checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, resolveCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 import type { RunConfig } from './config';
 import { TrainingControl } from './control';
@@ -258,7 +259,9 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         }
         const group = batches.slice(batchInEpoch, batchInEpoch + accum);
         const tStep = performance.now();
-        const { loss, grads, tokens } = await computeGradients(model, prep.train, group, padId, problem, vars, deriveSeed(config.seed, step));
+        const batchesOf = group.map((idx) => makeTensorBatch(prep.train, idx, padId, problem));
+        const { loss, grads, tokens } = await computeGradients(model, batchesOf, problem, vars, { training: true, seed: deriveSeed(config.seed, step) });
+        batchesOf.forEach(disposeBatch);
         if (!Number.isFinite(loss)) {
           tf.dispose([...grads.values()]);
           const good = listCheckpoints(runDir).pop();
@@ -291,45 +294,6 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     const err = e as PeftStudioError;
     return end('failed', err.message ?? String(e), err.code ?? 'INTERNAL');
   }
-}
-
-/** Mean loss over the group's micro-batches and the gradients of the trainable tensors only. */
-async function computeGradients(
-  model: EncoderModel,
-  set: EncodedSet,
-  group: number[][],
-  padId: number,
-  problem: ProblemType,
-  vars: Map<string, tf.Variable>,
-  stepSeed: number,
-): Promise<{ loss: number; grads: Map<string, tf.Tensor>; tokens: number }> {
-  const names = [...vars.keys()];
-  const list = names.map((n) => vars.get(n)!);
-  let acc: tf.Tensor[] | undefined;
-  let lossSum = 0;
-  let tokens = 0;
-  for (let m = 0; m < group.length; m++) {
-    const batch = makeTensorBatch(set, group[m]!, padId, problem);
-    tokens += batch.tokens;
-    const { value, grads } = tidy(() =>
-      tf.variableGrads(() => {
-        const logits = model.forward(batch.inputs, { training: true, dropoutSeed: deriveSeed(stepSeed, m) }).logits!;
-        // HF divides each micro-batch loss by the accumulation steps before backward.
-        return tf.div(sequenceClassificationLoss(logits, batch.labels, problem), group.length) as tf.Scalar;
-      }, list),
-    );
-    disposeBatch(batch);
-    lossSum += (await value.data())[0]!;
-    value.dispose();
-    const g = list.map((v) => grads[v.name]!);
-    if (!acc) acc = g;
-    else {
-      const summed = acc.map((a, i) => tf.add(a, g[i]!));
-      tf.dispose([...acc, ...g]);
-      acc = summed;
-    }
-  }
-  return { loss: lossSum, grads: new Map(names.map((n, i) => [n, acc![i]!])), tokens };
 }
 
 function heatmapRows(model: EncoderModel): string[] {

@@ -1,0 +1,143 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { PeftStudioError } from '../errors';
+import { DEFAULTS, resolveRunConfig, type RunConfig } from '../train/config';
+import { parseControlLine, TrainingControl } from '../train/control';
+import { train } from '../train/trainer';
+import type { RunEvent } from '../protocol/events';
+import { parse, UsageError } from './args';
+import { ProgressView } from './progress';
+
+/** CLI flag → run-config key. Flags are HF TrainingArguments names in kebab case. */
+const NUMBER_FLAGS = [
+  'learning-rate', 'weight-decay', 'adam-beta1', 'adam-beta2', 'adam-epsilon', 'warmup-steps', 'warmup-ratio', 'max-grad-norm',
+  'max-steps', 'num-train-epochs', 'per-device-train-batch-size', 'per-device-eval-batch-size', 'gradient-accumulation-steps',
+  'seed', 'max-length', 'eval-steps', 'save-steps', 'save-total-limit', 'bias-change-steps', 'eval-split',
+] as const;
+const STRING_FLAGS = ['lr-scheduler-type', 'eval-strategy', 'text-column', 'text-pair-column', 'label-column', 'on-bad-row', 'metric-for-best-model', 'backend', 'resume-from-checkpoint', 'runs-dir'] as const;
+
+export const TRAIN_HELP = `usage: peft-studio train --model DIR --train FILE [--eval FILE] [--method bitfit] [--bias-terms all] [--out RUN_DIR] [options]
+       peft-studio train --config run.json [options overriding the file]
+
+Trains with BitFit (bias terms + classifier head) and writes <run>/config.json, events.jsonl, checkpoints/.
+Flags use HuggingFace TrainingArguments names:
+  --learning-rate ${DEFAULTS.learning_rate}   --weight-decay ${DEFAULTS.weight_decay}   --lr-scheduler-type constant|linear|cosine|constant_with_warmup (${DEFAULTS.lr_scheduler_type})
+  --warmup-steps N | --warmup-ratio R   --max-grad-norm ${DEFAULTS.max_grad_norm} (0 = no clipping)
+  --max-steps N | --num-train-epochs ${DEFAULTS.num_train_epochs}   --per-device-train-batch-size ${DEFAULTS.per_device_train_batch_size}   --gradient-accumulation-steps 1
+  --seed ${DEFAULTS.seed}   --max-length ${DEFAULTS.max_length}   --eval-strategy epoch|steps|no   --eval-steps N   --save-steps ${DEFAULTS.save_steps}
+Data: --text-column C --text-pair-column C --label-column C (names or 0-based indices; detected when omitted)
+      --eval-split ${DEFAULTS.eval_split} (held out when there is no --eval)   --on-bad-row fail|skip
+BitFit: --bias-terms all | sparse | query,intermediate,… | 'glob*' | /regex/   --no-train-head
+Other: --resume-from-checkpoint DIR   --backend NAME   --json (events as JSON lines on stdout)   --control stdin
+Ctrl-C stops gracefully (a checkpoint is written); a second Ctrl-C exits at once.
+`;
+
+export async function trainCommand(argv: string[]): Promise<void> {
+  const options = {
+    config: { type: 'string' },
+    model: { type: 'string' },
+    train: { type: 'string' },
+    eval: { type: 'string' },
+    out: { type: 'string' },
+    method: { type: 'string' },
+    'bias-terms': { type: 'string' },
+    'no-train-head': { type: 'boolean' },
+    'no-group-by-length': { type: 'boolean' },
+    json: { type: 'boolean' },
+    control: { type: 'string' },
+    ...Object.fromEntries(NUMBER_FLAGS.map((f) => [f, { type: 'string' }])),
+    ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: 'string' }])),
+  } as const;
+  const { values } = parse(argv, options, TRAIN_HELP, 0);
+  const config = buildConfig(values);
+  const control = new TrainingControl();
+  attachControl(control, values.control as string | undefined);
+  const view = values.json ? undefined : new ProgressView();
+  const result = await train(config, {
+    control,
+    onEvent: (e: RunEvent) => (values.json ? process.stdout.write(JSON.stringify(e) + '\n') : view!.onEvent(e)),
+  });
+  view?.close();
+  if (result.status === 'failed') throw new PeftStudioError('TRAINING', result.reason ?? 'training failed');
+  if (result.status === 'stopped') process.exitCode = 130;
+}
+
+function buildConfig(values: Record<string, string | boolean | undefined>): RunConfig {
+  let base: Record<string, unknown> = {};
+  let baseDir = process.cwd();
+  if (typeof values.config === 'string') {
+    const file = path.resolve(values.config);
+    try {
+      base = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new PeftStudioError('BAD_INPUT', `${file}: cannot read run config (${(e as Error).message})`, file);
+    }
+    baseDir = path.dirname(file); // relative paths in a config file are relative to the file
+  }
+  const flags: Record<string, unknown> = {};
+  const key = (flag: string) => flag.replace(/-/g, '_');
+  for (const f of NUMBER_FLAGS) {
+    const v = values[f];
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UsageError(`--${f} expects a number, got "${v}"`);
+    flags[key(f)] = n;
+  }
+  for (const f of STRING_FLAGS) if (values[f] !== undefined) flags[key(f)] = values[f];
+  for (const f of ['text_column', 'text_pair_column', 'label_column']) {
+    if (typeof flags[f] === 'string' && /^\d+$/.test(flags[f] as string)) flags[f] = Number(flags[f]);
+  }
+  if (values.model) flags.model = path.resolve(values.model as string);
+  if (values.train) flags.train_file = path.resolve(values.train as string);
+  if (values.eval) flags.eval_file = path.resolve(values.eval as string);
+  if (values.out) flags.output_dir = path.resolve(values.out as string);
+  if (values.method) flags.method = values.method;
+  if (values['bias-terms']) flags.bias_terms = splitTerms(values['bias-terms'] as string);
+  if (values['no-train-head']) flags.train_head = false;
+  if (values['no-group-by-length']) flags.group_by_length = false;
+  if (!base.model && !flags.model) throw new UsageError(`--model (or "model" in --config) is required\n\n${TRAIN_HELP}`);
+  if (!base.train_file && !flags.train_file) throw new UsageError(`--train (or "train_file" in --config) is required\n\n${TRAIN_HELP}`);
+  return resolveRunConfig({ ...resolvePaths(base, baseDir), ...flags } as Record<string, unknown>, baseDir);
+}
+
+function resolvePaths(o: Record<string, unknown>, dir: string): Record<string, unknown> {
+  const out = { ...o };
+  for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'runs_dir', 'resume_from_checkpoint']) {
+    if (typeof out[k] === 'string') out[k] = path.resolve(dir, out[k] as string);
+  }
+  return out;
+}
+
+/** Commas separate terms, except inside a /regex/ (which may contain commas itself). */
+export function splitTerms(s: string): string[] {
+  if (s.startsWith('/') && s.lastIndexOf('/') > 0 && !s.includes('/,')) return [s];
+  return s.split(',').map((t) => t.trim()).filter(Boolean);
+}
+
+function attachControl(control: TrainingControl, mode: string | undefined): void {
+  let interrupts = 0;
+  const onSignal = (sig: string) => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping after this step and writing a checkpoint (again to quit at once)\n`);
+    control.send('stop', `interrupted (${sig})`);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // IPC from a parent process (the extension's run manager), when there is one.
+  process.on('message', (m: unknown) => {
+    const cmd = typeof m === 'object' && m !== null ? parseControlLine(JSON.stringify(m)) : undefined;
+    if (cmd) control.send(cmd);
+  });
+  if (mode === 'stdin') {
+    const rl = readline.createInterface({ input: process.stdin });
+    rl.on('line', (line) => {
+      const cmd = parseControlLine(line);
+      if (cmd) control.send(cmd);
+    });
+    process.on('exit', () => rl.close());
+  } else if (mode !== undefined) {
+    throw new UsageError(`--control expects "stdin"`);
+  }
+}
