@@ -7,10 +7,14 @@ import { UsageError } from './args';
 import { inspectCommand } from './inspect';
 import { predictCommand } from './predict';
 import { trainCommand } from './train';
+import { evalCommand } from './eval';
+import { exportCommand } from './export';
 
 const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; summary: string }> = {
   inspect: { run: inspectCommand, summary: 'inspect <model-dir> [--json]             architecture, sizes, parameter and BitFit counts' },
   train: { run: trainCommand, summary: 'train --model DIR --train FILE [--eval FILE] [--bias-terms all] [--out DIR] …   BitFit training' },
+  eval: { run: evalCommand, summary: 'eval (--run RUN_DIR | --model DIR) --data FILE [--json]   loss and metrics' },
+  export: { run: exportCommand, summary: 'export RUN_DIR [--delta OUT] [--merged OUT]   bias delta / merged HF model' },
   predict: { run: predictCommand, summary: 'predict <model-dir> --text T [--text-pair P] [--json]   label and probabilities' },
 };
 

@@ -1,0 +1,81 @@
+import * as path from 'node:path';
+import { maxTokens } from '../api/model-handle';
+import { initBackend } from '../backend/select';
+import { loadDataset } from '../data';
+import { PeftStudioError } from '../errors';
+import { loadModel } from '../model/load';
+import type { EncoderModel } from '../model/model';
+import { loadTokenizer } from '../tokenizer';
+import { encodeExamples } from '../train/batches';
+import { evaluate, taskOf } from '../train/evaluate';
+import { loadTrainedModel } from '../train/export';
+import { backendOption, parse, printNotices, UsageError } from './args';
+
+const HELP = `usage: peft-studio eval (--run RUN_DIR [--checkpoint DIR] | --model MODEL_DIR) --data FILE [--json]
+         [--text-column C] [--text-pair-column C] [--label-column C] [--max-length 128] [--batch-size 64] [--on-bad-row fail|skip]
+
+Evaluates a trained run (its best checkpoint by default) or a model folder on a labelled file: loss and metrics.
+`;
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const { values } = parse(
+    argv,
+    {
+      run: { type: 'string' },
+      checkpoint: { type: 'string' },
+      model: { type: 'string' },
+      data: { type: 'string' },
+      json: { type: 'boolean' },
+      'text-column': { type: 'string' },
+      'text-pair-column': { type: 'string' },
+      'label-column': { type: 'string' },
+      'max-length': { type: 'string' },
+      'batch-size': { type: 'string' },
+      'on-bad-row': { type: 'string' },
+      backend: { type: 'string' },
+    },
+    HELP,
+    0,
+  );
+  if (!values.data) throw new UsageError(`--data is required\n\n${HELP}`);
+  if (!values.run === !values.model) throw new UsageError(`give exactly one of --run or --model\n\n${HELP}`);
+  await initBackend({ backend: backendOption(values.backend) });
+  let model: EncoderModel;
+  let modelDir: string;
+  let maxLength = Number(values['max-length'] ?? 128);
+  if (values.run) {
+    const r = loadTrainedModel(path.resolve(values.run as string), values.checkpoint as string | undefined);
+    model = r.model;
+    modelDir = r.info.config.model;
+    if (values['max-length'] === undefined) maxLength = r.info.config.max_length;
+  } else {
+    modelDir = path.resolve(values.model as string);
+    const loaded = loadModel(modelDir, { head: 'sequence-classification' });
+    printNotices(loaded.notices);
+    model = loaded.model;
+  }
+  try {
+    const col = (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : (v as string | undefined));
+    const c = model.config;
+    const data = await loadDataset(path.resolve(values.data as string), {
+      columns: { text: col(values['text-column']), textPair: col(values['text-pair-column']), label: col(values['label-column']) },
+      onBadRow: (values['on-bad-row'] as 'fail' | 'skip' | undefined) ?? 'fail',
+      labelMap: c.label2id,
+      numLabels: c.numLabels,
+      task: c.problemType ? taskOf(c.problemType) : undefined,
+    });
+    if (data.badRows.length) process.stderr.write(`note: skipped ${data.badRows.length} bad rows\n`);
+    const tokenizer = await loadTokenizer(modelDir, { modelMaxLength: maxTokens(model) });
+    const set = encodeExamples(tokenizer, data.examples, Math.min(maxLength, maxTokens(model)));
+    const problem = c.problemType ?? (c.numLabels === 1 ? 'regression' : 'single_label_classification');
+    if (taskOf(problem) !== data.task) throw new PeftStudioError('BAD_DATA', `${data.file}: labels look like ${data.task} but the model does ${taskOf(problem)}`);
+    const r = await evaluate(model, set, problem, tokenizer.padTokenId, Number(values['batch-size'] ?? 64));
+    if (values.json) process.stdout.write(JSON.stringify({ loss: r.loss, metrics: r.metrics, examples: r.examples, seconds: r.seconds }) + '\n');
+    else {
+      process.stdout.write(`${r.examples} examples in ${r.seconds.toFixed(1)} s\n  loss ${r.loss.toFixed(4)}\n`);
+      for (const [k, v] of Object.entries(r.metrics)) process.stdout.write(`  ${k} ${v.toFixed(4)}\n`);
+    }
+  } finally {
+    model.dispose();
+  }
+}

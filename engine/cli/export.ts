@@ -1,0 +1,33 @@
+import * as path from 'node:path';
+import { initBackend } from '../backend/select';
+import { exportDelta, exportMerged } from '../train/export';
+import { backendOption, parse, UsageError } from './args';
+
+const HELP = `usage: peft-studio export <run-dir> [--checkpoint DIR] [--delta OUT_DIR] [--merged OUT_DIR]
+
+--delta   writes OUT_DIR/delta.safetensors (only the trained tensors, HF names) and delta.json (manifest).
+          PyTorch: model.load_state_dict(safetensors.torch.load_file(".../delta.safetensors"), strict=False)
+--merged  writes a complete HF model folder (config.json with id2label, model.safetensors, tokenizer files).
+Default checkpoint: the run's best (by its eval metric), else its latest.
+`;
+
+export async function exportCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(
+    argv,
+    { checkpoint: { type: 'string' }, delta: { type: 'string' }, merged: { type: 'string' }, backend: { type: 'string' } },
+    HELP,
+    1,
+  );
+  if (!values.delta && !values.merged) throw new UsageError(`give --delta OUT_DIR and/or --merged OUT_DIR\n\n${HELP}`);
+  await initBackend({ backend: backendOption(values.backend) });
+  const runDir = path.resolve(positionals[0]!);
+  const ckpt = values.checkpoint as string | undefined;
+  if (values.delta) {
+    const r = await exportDelta(runDir, path.resolve(values.delta as string), ckpt);
+    process.stdout.write(`delta: ${r.file} (${(r.bytes / 1024).toFixed(1)} KiB), manifest ${r.manifest}\n`);
+  }
+  if (values.merged) {
+    const r = await exportMerged(runDir, path.resolve(values.merged as string), ckpt);
+    process.stdout.write(`merged model: ${r.dir} (${(r.bytes / 2 ** 20).toFixed(1)} MiB of weights)\n`);
+  }
+}

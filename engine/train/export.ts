@@ -1,0 +1,192 @@
+/**
+ * What a finished run produces for use elsewhere:
+ *  - the delta: only the tensors training changed (plus any head the base checkpoint lacked, which the run
+ *    initialised from its seed), under HF names, in a small safetensors file with a manifest. PyTorch loads
+ *    it with `model.load_state_dict(load_file(path), strict=False)`; `applyDelta` does the same here.
+ *  - a merged model: a complete HF folder (config with id2label, model.safetensors, tokenizer files) that
+ *    our loader and HF's `from_pretrained` both read.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tf } from '../backend/tf';
+import { PeftStudioError } from '../errors';
+import { writeFileAtomic } from '../io/atomic';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
+import { loadModel } from '../model/load';
+import type { EncoderModel } from '../model/model';
+import type { ProblemType } from '../model/config';
+import type { StartedEvent } from '../protocol/events';
+import { listCheckpoints, loadCheckpoint, resolveCheckpoint } from './checkpoint';
+import type { RunConfig } from './config';
+import { CONFIG_FILE, readEvents } from './run-dir';
+
+export const DELTA_FILE = 'delta.safetensors';
+export const MANIFEST_FILE = 'delta.json';
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'vocab.json', 'merges.txt', 'added_tokens.json'];
+
+export interface RunInfo {
+  runDir: string;
+  config: RunConfig;
+  started: StartedEvent;
+  /** Best checkpoint if the run recorded one, else the latest. */
+  defaultCheckpoint: string;
+}
+
+export function readRunInfo(runDir: string): RunInfo {
+  const cfgFile = path.join(runDir, CONFIG_FILE);
+  if (!fs.existsSync(cfgFile)) throw new PeftStudioError('MISSING_FILE', `${runDir}: not a run folder (no ${CONFIG_FILE})`, runDir);
+  const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as RunConfig;
+  const { events } = readEvents(runDir);
+  const started = events.find((e): e is StartedEvent => e.type === 'started');
+  if (!started) throw new PeftStudioError('BAD_INPUT', `${runDir}: events.jsonl has no "started" event`, runDir);
+  const end = [...events].reverse().find((e) => e.type === 'finished' || e.type === 'stopped' || e.type === 'failed');
+  const best = end && 'bestCheckpoint' in end ? end.bestCheckpoint : undefined;
+  const all = listCheckpoints(runDir);
+  const defaultCheckpoint = best && fs.existsSync(best) ? best : all[all.length - 1];
+  if (!defaultCheckpoint) throw new PeftStudioError('MISSING_FILE', `${runDir}: the run has no checkpoint yet`, runDir);
+  return { runDir, config, started, defaultCheckpoint };
+}
+
+const PROBLEM: Record<string, ProblemType> = {
+  classification: 'single_label_classification',
+  regression: 'regression',
+  multi_label: 'multi_label_classification',
+};
+
+/** The base model as the run built it (same labels, same seeded fresh head), before training. */
+export function loadRunBaseModel(info: RunInfo): { model: EncoderModel; initialized: string[] } {
+  const d = info.started.data;
+  const id2label = Object.fromEntries(Object.entries(d.id2label).map(([k, v]) => [Number(k), v]));
+  const { model, initialized } = loadModel(info.config.model, {
+    head: 'sequence-classification',
+    numLabels: d.numLabels,
+    id2label: Object.keys(id2label).length === d.numLabels ? id2label : undefined,
+    problemType: PROBLEM[d.task],
+    seed: info.config.seed,
+  });
+  return { model, initialized };
+}
+
+/** The trained model of a run: base model + a checkpoint's tensors (default: best, else latest). */
+export function loadTrainedModel(runDir: string, checkpoint?: string): { model: EncoderModel; info: RunInfo; checkpoint: string; initialized: string[] } {
+  const info = readRunInfo(runDir);
+  const ckptDir = checkpoint ? resolveCheckpoint(checkpoint) : info.defaultCheckpoint;
+  const ckpt = loadCheckpoint(ckptDir);
+  const { model, initialized } = loadRunBaseModel(info);
+  for (const [name, t] of ckpt.tensors) {
+    if (!model.params.has(name)) throw new PeftStudioError('WEIGHTS_MISMATCH', `${ckptDir}: tensor ${name} is not part of the model`, ckptDir);
+    model.params.set(name, tf.tensor(t.data, t.shape, 'float32'));
+  }
+  return { model, info, checkpoint: ckptDir, initialized };
+}
+
+export interface DeltaManifest {
+  format: 'peft-studio-delta';
+  version: 1;
+  base_model: string;
+  method: string;
+  bias_terms: string[];
+  train_head: boolean;
+  /** Tensors that training changed. */
+  trained: string[];
+  /** Tensors the base checkpoint lacks (fresh head), included so the delta reproduces the model. */
+  initialized: string[];
+  id2label: Record<string, string>;
+  problem_type: ProblemType;
+  step: number;
+  checkpoint: string;
+  metrics?: Record<string, number>;
+  created: string;
+}
+
+export async function exportDelta(runDir: string, outDir: string, checkpoint?: string): Promise<{ file: string; manifest: string; bytes: number }> {
+  const { model, info, checkpoint: ckptDir, initialized } = loadTrainedModel(runDir, checkpoint);
+  try {
+    const ckpt = loadCheckpoint(ckptDir);
+    const trained = [...ckpt.tensors.keys()];
+    const names = [...new Set([...trained, ...initialized])];
+    const tensors: TensorToWrite[] = [];
+    for (const name of names) {
+      const t = model.params.get(name);
+      tensors.push({ name, dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array });
+    }
+    fs.mkdirSync(outDir, { recursive: true });
+    const file = path.join(outDir, DELTA_FILE);
+    writeSafetensors(file, tensors, { format: 'pt', producer: 'peft-studio', method: info.config.method });
+    const evals = readEvents(runDir).events.filter((e) => e.type === 'eval' && e.step === ckpt.state.step);
+    const manifest: DeltaManifest = {
+      format: 'peft-studio-delta',
+      version: 1,
+      base_model: info.config.model,
+      method: info.config.method,
+      bias_terms: info.config.bias_terms,
+      train_head: info.config.train_head,
+      trained,
+      initialized,
+      id2label: Object.fromEntries(Object.entries(model.config.id2label).map(([k, v]) => [String(k), v])),
+      problem_type: model.config.problemType ?? 'single_label_classification',
+      step: ckpt.state.step,
+      checkpoint: ckptDir,
+      metrics: evals.length ? (evals[evals.length - 1] as { metrics: Record<string, number> }).metrics : undefined,
+      created: new Date().toISOString(),
+    };
+    const manifestFile = path.join(outDir, MANIFEST_FILE);
+    writeFileAtomic(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
+    return { file, manifest: manifestFile, bytes: fs.statSync(file).size };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Loads a delta into a model in place, like `load_state_dict(strict=False)` but refusing unknown names and wrong shapes. */
+export function applyDelta(model: EncoderModel, deltaFile: string): string[] {
+  const { tensors } = readSafetensors(deltaFile);
+  const applied: string[] = [];
+  for (const [name, t] of tensors) {
+    if (!model.params.has(name)) throw new PeftStudioError('WEIGHTS_MISMATCH', `${deltaFile}: ${name} is not a tensor of this model`, deltaFile);
+    const shape = model.params.get(name).shape;
+    if (shape.join() !== t.shape.join()) {
+      throw new PeftStudioError('WEIGHTS_MISMATCH', `${deltaFile}: ${name} has shape [${t.shape}], the model's is [${shape}]`, deltaFile);
+    }
+    model.params.set(name, tf.tensor(t.data, t.shape, 'float32'));
+    applied.push(name);
+  }
+  return applied;
+}
+
+const ARCH: Record<string, string> = {
+  bert: 'BertForSequenceClassification',
+  roberta: 'RobertaForSequenceClassification',
+  distilbert: 'DistilBertForSequenceClassification',
+};
+
+/** A complete HF model folder with the trained tensors merged in. */
+export async function exportMerged(runDir: string, outDir: string, checkpoint?: string): Promise<{ dir: string; bytes: number }> {
+  const { model, info } = loadTrainedModel(runDir, checkpoint);
+  try {
+    const c = model.config;
+    const tensors: TensorToWrite[] = [];
+    for (const [name, t] of model.params.entries()) tensors.push({ name, dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array });
+    fs.mkdirSync(outDir, { recursive: true });
+    const config = {
+      ...c.raw,
+      architectures: [ARCH[c.family]],
+      id2label: Object.fromEntries(Object.entries(c.id2label).map(([k, v]) => [String(k), v])),
+      label2id: c.label2id,
+      num_labels: undefined,
+      problem_type: c.problemType ?? undefined,
+    };
+    writeFileAtomic(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
+    for (const f of TOKENIZER_FILES) {
+      const src = path.join(info.config.model, f);
+      if (!fs.existsSync(src)) continue;
+      const dst = path.join(outDir, f);
+      fs.copyFileSync(src, dst);
+      fs.chmodSync(dst, 0o644); // the source may be read-only; the export is the user's to edit
+    }
+    return { dir: outDir, bytes: fs.statSync(path.join(outDir, 'model.safetensors')).size };
+  } finally {
+    model.dispose();
+  }
+}
