@@ -1,0 +1,127 @@
+/**
+ * `npm run bench:train`: one optimizer step (forward, backward, AdamW) of BitFit and, for contrast, of full
+ * fine-tuning, per model shape and backend, at batch × seq (default 32 × 128), with peak RSS. Each case
+ * runs in its own child process so peak RSS is that case's alone.
+ *   npm run bench:train -- [--shapes BERT-Tiny,BERT-Mini] [--backends wasm,cpu] [--batch 32] [--seq 128] [--iters 2]
+ */
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { tf } from '../engine/backend/tf';
+import { BACKEND_NAMES, initBackend, type BackendName } from '../engine/backend/select';
+import { BitFit } from '../engine/peft/bitfit';
+import { AdamW } from '../engine/train/optim/adamw';
+import { computeGradients } from '../engine/train/step';
+import { peakRssMiB, randomBatch, randomModel } from './shapes';
+
+const { values } = parseArgs({
+  options: {
+    shapes: { type: 'string', default: 'BERT-Tiny,BERT-Mini,BERT-Small' },
+    backends: { type: 'string', default: BACKEND_NAMES.join(',') },
+    batch: { type: 'string', default: '32' },
+    seq: { type: 'string', default: '128' },
+    iters: { type: 'string', default: '2' },
+    child: { type: 'string' },
+  },
+});
+
+type Mode = 'bitfit' | 'full';
+interface Row {
+  shape: string;
+  backend: string;
+  mode: Mode;
+  ok: boolean;
+  note?: string;
+  msPerStep?: number;
+  tokPerS?: number;
+  peakRssMiB?: number;
+  trainable?: number;
+}
+
+async function runChild(shape: string, backend: BackendName, mode: Mode): Promise<Row> {
+  const batch = Number(values.batch);
+  const seq = Number(values.seq);
+  try {
+    await initBackend({ backend });
+  } catch (e) {
+    return { shape, backend, mode, ok: false, note: /not installed/.test((e as Error).message) ? 'not installed' : 'failed to load' };
+  }
+  const model = randomModel(shape);
+  let vars: Map<string, tf.Variable>;
+  if (mode === 'bitfit') {
+    const m = new BitFit({ biasTerms: ['all'], trainHead: true });
+    m.apply(model);
+    vars = m.trainable();
+  } else {
+    vars = new Map();
+    for (const name of model.params.names()) {
+      const v = tf.variable(model.params.get(name), true, `${name}@full`);
+      model.params.set(name, v);
+      vars.set(name, v);
+    }
+  }
+  const optimizer = new AdamW(vars, { lr: 1e-4, weightDecay: 0 });
+  const x = randomBatch(batch, seq);
+  const tb = { inputs: x, labels: tf.randomUniform([batch], 0, 2, 'int32'), tokens: batch * seq, size: batch };
+  const step = async () => {
+    const { grads } = await computeGradients(model, [tb], 'single_label_classification', vars, { training: true, seed: 1 });
+    optimizer.step(grads, 1e-4);
+    tf.dispose([...grads.values()]);
+  };
+  try {
+    await step(); // warm-up
+    const iters = Number(values.iters);
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) await step();
+    const ms = (performance.now() - t0) / iters;
+    let trainable = 0;
+    for (const v of vars.values()) trainable += v.size;
+    return { shape, backend, mode, ok: true, msPerStep: ms, tokPerS: (1000 * batch * seq) / ms, peakRssMiB: peakRssMiB(), trainable };
+  } catch (e) {
+    return { shape, backend, mode, ok: false, note: String((e as Error).message).split('\n')[0]!.slice(0, 70) };
+  }
+}
+
+async function main() {
+  if (values.child) {
+    const [shape, backend, mode] = values.child.split('@') as [string, BackendName, Mode];
+    process.stdout.write(JSON.stringify(await runChild(shape, backend, mode)) + '\n');
+    return;
+  }
+  const rows: Row[] = [];
+  for (const shape of values.shapes!.split(',')) {
+    for (const backend of values.backends!.split(',') as BackendName[]) {
+      for (const mode of ['bitfit', 'full'] as Mode[]) {
+        const args = ['--import', 'tsx', __filename, '--child', `${shape}@${backend}@${mode}`, '--batch', values.batch!, '--seq', values.seq!, '--iters', values.iters!];
+        const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+        const line = r.stdout.trim().split('\n').pop() ?? '';
+        try {
+          rows.push(JSON.parse(line) as Row);
+        } catch {
+          rows.push({ shape, backend, mode, ok: false, note: `crashed: ${(r.stderr || '').trim().split('\n').pop()?.slice(0, 70)}` });
+        }
+        process.stderr.write('.');
+      }
+    }
+  }
+  process.stderr.write('\n');
+  console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, ${values.iters} timed steps after 1 warm-up`);
+  console.log('| shape | backend | BitFit ms/step | BitFit tokens/s | BitFit peak RSS MiB | full FT ms/step | full FT peak RSS MiB | BitFit / full time |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const key = (r: Row) => `${r.shape}@${r.backend}`;
+  for (const k of [...new Set(rows.map(key))]) {
+    const b = rows.find((r) => key(r) === k && r.mode === 'bitfit')!;
+    const f = rows.find((r) => key(r) === k && r.mode === 'full')!;
+    const cell = (r: Row, v?: number, digits = 0) => (r.ok ? v!.toFixed(digits) : r.note ?? 'n/a');
+    const ratio = b.ok && f.ok ? (b.msPerStep! / f.msPerStep!).toFixed(2) : '—';
+    if (!b.ok && b.note === 'not installed') {
+      console.log(`| ${b.shape} | ${b.backend} | not installed | | | | | |`);
+      continue;
+    }
+    console.log(`| ${b.shape} | ${b.backend} | ${cell(b, b.msPerStep)} | ${cell(b, b.tokPerS)} | ${cell(b, b.peakRssMiB)} | ${cell(f, f.msPerStep)} | ${cell(f, f.peakRssMiB)} | ${ratio} |`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
