@@ -41,11 +41,20 @@ export const DEFAULT_LOADERS: Record<BackendName, BackendLoader> = {
   wasm: async () =>
     activate(() => {
       const wasm = requirePackage('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
-      const dir = process.env.PEFT_STUDIO_WASM_DIR ?? path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+      const dir = process.env.PEFT_STUDIO_WASM_DIR ?? wasmDir();
       wasm.setWasmPaths(dir + path.sep);
     }, 'wasm'),
   cpu: async () => activate(() => undefined, 'cpu'),
 };
+
+/** Where the .wasm binaries are: next to the package in a checkout, in `wasm/` beside a bundled build. */
+function wasmDir(): string {
+  try {
+    return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  } catch {
+    return path.join(__dirname, 'wasm');
+  }
+}
 
 async function activate(load: () => void, tfName: string): Promise<string> {
   try {
@@ -79,7 +88,21 @@ export interface InitBackendOptions {
   reinit?: boolean;
 }
 
-export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendReport> {
+/** The selection in progress: calls run one after another (see initBackend). */
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Selects and activates a backend. Calls are serialised: TF.js's `setBackend` is not safe to interleave
+ * (two concurrent inits of the async wasm backend make the earlier one report failure, so it fell back to
+ * cpu while the later one then installed the wasm instance under the cpu name, and every kernel crashed).
+ */
+export function initBackend(opts: InitBackendOptions = {}): Promise<BackendReport> {
+  const run = queue.then(() => selectBackend(opts));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function selectBackend(opts: InitBackendOptions): Promise<BackendReport> {
   if (current && !opts.reinit && !opts.backend) return current;
   const requested = opts.backend ?? parseBackendEnv(process.env.PEFT_STUDIO_BACKEND) ?? 'auto';
   // The cpu backend's "install tfjs-node" banner is noise here: we report backends ourselves.
