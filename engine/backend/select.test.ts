@@ -118,6 +118,46 @@ describe('initBackend with injected loaders', () => {
   });
 });
 
+describe('concurrent initBackend calls', () => {
+  /** Async loaders (like wasm's) that count how many loads are in flight at once. */
+  function slowLoaders(fail: Partial<Record<BackendName, string>> = {}) {
+    const state = { inFlight: 0, maxInFlight: 0, calls: [] as BackendName[] };
+    const loaders = Object.fromEntries(
+      BACKEND_NAMES.map((name): [BackendName, BackendLoader] => [
+        name,
+        async () => {
+          state.calls.push(name);
+          state.inFlight++;
+          state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+          await new Promise((r) => setTimeout(r, 5));
+          state.inFlight--;
+          if (fail[name] !== undefined) throw new Error(fail[name]);
+          return name;
+        },
+      ]),
+    ) as Record<BackendName, BackendLoader>;
+    return { loaders, state };
+  }
+
+  it('run one at a time (TF.js setBackend cannot interleave) and all get the same answer', async () => {
+    const { loaders, state } = slowLoaders({ 'tensorflow-gpu': 'x', tensorflow: 'y' });
+    const reports = await Promise.all([1, 2, 3].map(() => initBackend({ loaders, reinit: true })));
+    assert.equal(state.maxInFlight, 1, 'backend loads overlapped');
+    for (const r of reports) {
+      assert.equal(r.active, 'wasm');
+      assert.deepEqual(r.attempts.map((a) => a.name), ['tensorflow-gpu', 'tensorflow', 'wasm']);
+    }
+  });
+
+  it('a failing call does not block or break the calls queued after it', async () => {
+    const { loaders } = slowLoaders({ tensorflow: 'missing' });
+    const [bad, good] = await Promise.allSettled([initBackend({ backend: 'tensorflow', loaders }), initBackend({ backend: 'cpu', loaders })]);
+    assert.equal(bad.status, 'rejected');
+    assert.equal(good.status, 'fulfilled');
+    assert.equal((good as PromiseFulfilledResult<{ active: string }>).value.active, 'cpu');
+  });
+});
+
 describe('PEFT_STUDIO_BACKEND', () => {
   it('forces the named backend (no fallback) when no backend is passed', async () => {
     process.env[ENV] = 'cpu';

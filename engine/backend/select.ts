@@ -33,6 +33,7 @@ export interface BackendReport {
 /** Loads one backend's package and makes it current; throws with a readable reason when it cannot. */
 export type BackendLoader = () => Promise<string>;
 
+/** Optional native packages are looked up at run time (never bundled): they exist only where they installed. */
 const requirePackage = (name: string): unknown => require(name);
 
 export const DEFAULT_LOADERS: Record<BackendName, BackendLoader> = {
@@ -40,7 +41,8 @@ export const DEFAULT_LOADERS: Record<BackendName, BackendLoader> = {
   tensorflow: async () => activate(() => requirePackage('@tensorflow/tfjs-node'), 'tensorflow'),
   wasm: async () =>
     activate(() => {
-      const wasm = requirePackage('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
+      // A static require: the wasm backend is a regular dependency and must be bundled with the worker.
+      const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
       const dir = process.env.PEFT_STUDIO_WASM_DIR ?? wasmDir();
       wasm.setWasmPaths(dir + path.sep);
     }, 'wasm'),

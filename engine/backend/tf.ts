@@ -6,9 +6,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
-import '@tensorflow/tfjs-backend-cpu';
+// A named import, not a bare one: bundlers drop bare imports of packages marked side-effect free,
+// and this import's side effect (registering the cpu backend) is the point.
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 
 export { tf };
+export const CPU_BACKEND_VERSION = version_cpu;
 export type Tensor = tf.Tensor;
 export type Variable = tf.Variable;
 

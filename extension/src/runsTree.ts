@@ -1,0 +1,82 @@
+/** The Runs tree: a thin mapping of run-manager state to TreeItems, grouped by status. */
+import * as vscode from 'vscode';
+import type { RunManager, RunRecord } from './core/runManager';
+import type { RunStatus } from './protocol';
+
+type Group = 'Active' | 'Finished' | 'Stopped or failed';
+const GROUP_OF: Record<RunStatus, Group> = { queued: 'Active', running: 'Active', paused: 'Active', finished: 'Finished', stopped: 'Stopped or failed', failed: 'Stopped or failed' };
+const ICON: Record<RunStatus, string> = { queued: 'clock', running: 'sync~spin', paused: 'debug-pause', finished: 'pass', stopped: 'debug-stop', failed: 'error' };
+
+export type RunsNode = { kind: 'group'; group: Group } | { kind: 'run'; runId: string };
+
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode> {
+  private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly runs: RunManager) {
+    // Steps arrive many times a second; the tree refreshes at most twice a second.
+    runs.onDidChange(() => {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.changed.fire(undefined);
+      }, 500);
+    });
+  }
+
+  getChildren(node?: RunsNode): RunsNode[] {
+    if (!node) {
+      const present = new Set(this.runs.list().map((r) => GROUP_OF[r.view.status]));
+      return (['Active', 'Finished', 'Stopped or failed'] as Group[]).filter((g) => present.has(g)).map((group) => ({ kind: 'group', group }));
+    }
+    if (node.kind === 'group') return this.runs.list().filter((r) => GROUP_OF[r.view.status] === node.group).map((r) => ({ kind: 'run', runId: r.runId }));
+    return [];
+  }
+
+  getTreeItem(node: RunsNode): vscode.TreeItem {
+    if (node.kind === 'group') return new vscode.TreeItem(node.group, vscode.TreeItemCollapsibleState.Expanded);
+    const rec = this.runs.get(node.runId)!;
+    const item = new vscode.TreeItem(rec.view.label, vscode.TreeItemCollapsibleState.None);
+    item.id = rec.runId;
+    item.description = describe(rec);
+    item.tooltip = tooltip(rec);
+    item.iconPath = new vscode.ThemeIcon(ICON[rec.view.status]);
+    item.contextValue = `run.${rec.view.status}`;
+    item.command = { command: 'peftStudio.openDashboard', title: 'Open Dashboard', arguments: [rec.runId] };
+    return item;
+  }
+}
+
+function describe(rec: RunRecord): string {
+  const v = rec.view;
+  const step = v.steps.step.at(-1);
+  const loss = v.steps.loss.at(-1);
+  const parts: string[] = [];
+  if (step !== undefined) parts.push(`step ${step}${v.started ? `/${v.started.totalSteps}` : ''}`);
+  if (loss !== undefined) parts.push(`loss ${loss.toFixed(3)}`);
+  const best = bestMetric(rec);
+  if (best) parts.push(best);
+  return parts.join(' · ') || v.status;
+}
+
+function bestMetric(rec: RunRecord): string | undefined {
+  const evals = rec.view.evals;
+  if (!evals.length) return undefined;
+  const primary = evals[0]!.primary;
+  const best = evals.filter((e) => e.isBest).at(-1) ?? evals.at(-1)!;
+  const value = best.metrics[primary];
+  return value === undefined ? undefined : `${primary} ${value.toFixed(3)}`;
+}
+
+function tooltip(rec: RunRecord): vscode.MarkdownString {
+  const v = rec.view;
+  const md = new vscode.MarkdownString(undefined, true);
+  md.appendMarkdown(`**${v.label}** — ${v.status}\n\n`);
+  if (v.started) {
+    const c = v.started.config as Record<string, unknown>;
+    md.appendMarkdown(`model \`${String(c.model)}\`  \ndata \`${String(c.train_file)}\`  \n`);
+    md.appendMarkdown(`${v.started.method}, trainable ${v.started.trainable.count.toLocaleString()} (${v.started.trainable.percent.toFixed(3)}%)  \n`);
+  }
+  if (v.end?.reason) md.appendMarkdown(`\n${v.end.type}: ${v.end.reason.split('\n')[0]}`);
+  return md;
+}

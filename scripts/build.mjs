@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Bundles the extension for VS Code: the host (dist/extension.js), the training worker (dist/worker.js),
+// the CLI (dist/cli.js), the TF.js wasm binaries (dist/wasm/) and the webviews (dist/webview/).
+// `--production` minifies; `--watch` rebuilds on change.
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const production = process.argv.includes('--production');
+const dist = path.join(root, 'dist');
+
+const node = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  // Native TF packages are optional and loaded only if installed; vscode is provided by the host.
+  external: ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'node-fetch'],
+};
+
+async function main() {
+  fs.rmSync(dist, { recursive: true, force: true });
+  await Promise.all([
+    esbuild.build({ ...node, entryPoints: [path.join(root, 'extension/src/extension.ts')], outfile: path.join(dist, 'extension.js') }),
+    esbuild.build({ ...node, entryPoints: [path.join(root, 'engine/worker/main.ts')], outfile: path.join(dist, 'worker.js') }),
+    esbuild.build({ ...node, entryPoints: [path.join(root, 'engine/cli/main.ts')], outfile: path.join(dist, 'cli.js') }),
+  ]);
+  const wasmSrc = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+  fs.mkdirSync(path.join(dist, 'wasm'), { recursive: true });
+  for (const f of fs.readdirSync(wasmSrc).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmSrc, f), path.join(dist, 'wasm', f));
+  const { buildWebview } = await import(path.join(root, 'webview/build.mjs'));
+  await buildWebview({ outdir: path.join(dist, 'webview'), minify: production });
+  const size = (p) => (fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((a, f) => a + size(path.join(p, f)), 0) : fs.statSync(p).size);
+  console.log(`built dist/ (${(size(dist) / 2 ** 20).toFixed(1)} MiB${production ? ', minified' : ''})`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
