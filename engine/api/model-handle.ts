@@ -9,7 +9,7 @@ import { resolveProblemType, type ProblemType } from '../model/config';
 import { loadModel, type LoadModelOptions } from '../model/load';
 import type { EncoderModel } from '../model/model';
 import { loadTokenizer } from '../tokenizer';
-import type { Tokenizer } from '../tokenizer/types';
+import type { BatchEncoding, Tokenizer } from '../tokenizer/types';
 
 export interface OpenModelOptions extends LoadModelOptions {
   /** Force a backend; default: the fastest that loads (see backend/select.ts). */
@@ -73,12 +73,7 @@ export async function predict(h: ModelHandle, inputs: PredictInput[], opts: { ma
   const out: Prediction[] = [];
   for (let start = 0; start < inputs.length; start += batchSize) {
     const chunk = inputs.slice(start, start + batchSize);
-    const hasPairs = chunk.some((x) => x.textPair !== undefined);
-    const enc = h.tokenizer.encodeBatch(
-      chunk.map((x) => x.text),
-      hasPairs ? chunk.map((x) => x.textPair ?? '') : undefined,
-      { maxLength, padding: 'longest', truncation: true },
-    );
+    const enc = encodeChunk(h.tokenizer, chunk, maxLength);
     const logits = tf.tidy(() => {
       const x = {
         inputIds: tf.tensor2d(enc.inputIds, undefined, 'int32'),
@@ -92,6 +87,30 @@ export async function predict(h: ModelHandle, inputs: PredictInput[], opts: { ma
     rows.forEach((row, i) => out.push(toPrediction(row, problem, h.model.config.id2label, enc.truncated[i]!)));
   }
   return out;
+}
+
+/**
+ * Tokenizes one batch, padded to its longest row. A batch that mixes single texts and pairs is encoded row
+ * by row (a single text must not become a pair with an empty second segment), then padded the same way.
+ */
+function encodeChunk(tokenizer: Tokenizer, chunk: PredictInput[], maxLength: number): BatchEncoding {
+  const pairs = chunk.filter((x) => x.textPair !== undefined).length;
+  if (pairs === 0 || pairs === chunk.length) {
+    return tokenizer.encodeBatch(
+      chunk.map((x) => x.text),
+      pairs ? chunk.map((x) => x.textPair!) : undefined,
+      { maxLength, padding: 'longest', truncation: true },
+    );
+  }
+  const rows = chunk.map((x) => tokenizer.encode(x.text, x.textPair, { maxLength, truncation: true }));
+  const T = Math.max(...rows.map((r) => r.inputIds.length));
+  const pad = (a: number[], v: number) => a.concat(new Array<number>(T - a.length).fill(v));
+  return {
+    inputIds: rows.map((r) => pad(r.inputIds, tokenizer.padTokenId)),
+    attentionMask: rows.map((r) => pad(r.attentionMask, 0)),
+    tokenTypeIds: rows.map((r) => pad(r.tokenTypeIds, 0)),
+    truncated: rows.map((r) => r.truncated),
+  };
 }
 
 function toPrediction(logits: number[], problem: ProblemType, id2label: Record<number, string>, truncated: boolean): Prediction {
