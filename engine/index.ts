@@ -12,3 +12,10 @@ export type { Tokenizer, Encoding, EncodeOptions, BatchEncoding } from './tokeni
 export { loadStateDict } from './io/weights';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors } from './io/safetensors';
 export { selectBitFit, BIAS_GROUPS, type BitFitConfig } from './peft/bitfit/config';
+export { resolveModel, DownloadProgress } from './hub';
+export { train, prepareRun, type TrainResult } from './train/trainer';
+export { resolveRunConfig, DEFAULTS as RUN_DEFAULTS, type RunConfig } from './train/config';
+export { exportDelta, exportMerged, applyDelta, loadTrainedModel } from './train/export';
+export { decodeEvent, encodeEvent, isRunEvent, type RunEvent } from './protocol/events';
+export { loadDataset } from './data';
+export { computeMetrics } from './metrics';

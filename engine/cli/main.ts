@@ -9,9 +9,11 @@ import { predictCommand } from './predict';
 import { trainCommand } from './train';
 import { evalCommand } from './eval';
 import { exportCommand } from './export';
+import { demoCommand } from './demo';
 
 const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; summary: string }> = {
   inspect: { run: inspectCommand, summary: 'inspect <model-dir> [--json]             architecture, sizes, parameter and BitFit counts' },
+  demo: { run: demoCommand, summary: 'demo [--model DIR|HUB_ID]                 BitFit on the bundled sentiment examples' },
   train: { run: trainCommand, summary: 'train --model DIR --train FILE [--eval FILE] [--bias-terms all] [--out DIR] …   BitFit training' },
   eval: { run: evalCommand, summary: 'eval (--run RUN_DIR | --model DIR) --data FILE [--json]   loss and metrics' },
   export: { run: exportCommand, summary: 'export RUN_DIR [--delta OUT] [--merged OUT]   bias delta / merged HF model' },

@@ -8,6 +8,7 @@ import { train } from '../train/trainer';
 import type { RunEvent } from '../protocol/events';
 import { parse, UsageError } from './args';
 import { ProgressView } from './progress';
+import { resolveModelArg } from './model-arg';
 
 /** CLI flag → run-config key. Flags are HF TrainingArguments names in kebab case. */
 const NUMBER_FLAGS = [
@@ -50,17 +51,32 @@ export async function trainCommand(argv: string[]): Promise<void> {
     ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: 'string' }])),
   } as const;
   const { values } = parse(argv, options, TRAIN_HELP, 0);
+  if (typeof values.model === 'string') values.model = await resolveModelArg(values.model);
   const config = buildConfig(values);
   const control = new TrainingControl();
-  attachControl(control, values.control as string | undefined);
+  const detach = attachControl(control, values.control as string | undefined);
   const view = values.json ? undefined : new ProgressView();
-  const result = await train(config, {
-    control,
-    onEvent: (e: RunEvent) => (values.json ? process.stdout.write(JSON.stringify(e) + '\n') : view!.onEvent(e)),
-  });
-  view?.close();
+  let result;
+  try {
+    result = await train(config, {
+      control,
+      onEvent: (e: RunEvent) => (values.json ? process.stdout.write(JSON.stringify(e) + '\n') : view!.onEvent(e)),
+    });
+  } finally {
+    view?.close();
+    detach(); // an open stdin or IPC channel would otherwise keep the finished process alive
+  }
   if (result.status === 'failed') throw new PeftStudioError('TRAINING', result.reason ?? 'training failed');
-  if (result.status === 'stopped') process.exitCode = 130;
+  if (result.status === 'stopped') {
+    // 130 (128 + SIGINT), as shells report an interrupted command. main() sets the exit code from the
+    // command's return (0), which would hide the stop, so end here once stdout and stderr are flushed.
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(130);
+  }
+}
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
 function buildConfig(values: Record<string, string | boolean | undefined>): RunConfig {
@@ -115,7 +131,9 @@ export function splitTerms(s: string): string[] {
   return s.split(',').map((t) => t.trim()).filter(Boolean);
 }
 
-function attachControl(control: TrainingControl, mode: string | undefined): void {
+/** Wires signals, IPC messages and (with `--control stdin`) stdin lines to `control`; returns a detach function. */
+function attachControl(control: TrainingControl, mode: string | undefined): () => void {
+  if (mode !== undefined && mode !== 'stdin') throw new UsageError(`--control expects "stdin"`);
   let interrupts = 0;
   const onSignal = (sig: string) => {
     interrupts += 1;
@@ -123,21 +141,30 @@ function attachControl(control: TrainingControl, mode: string | undefined): void
     process.stderr.write(`\n${sig}: stopping after this step and writing a checkpoint (again to quit at once)\n`);
     control.send('stop', `interrupted (${sig})`);
   };
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   // IPC from a parent process (the extension's run manager), when there is one.
-  process.on('message', (m: unknown) => {
+  const onMessage = (m: unknown) => {
     const cmd = typeof m === 'object' && m !== null ? parseControlLine(JSON.stringify(m)) : undefined;
     if (cmd) control.send(cmd);
-  });
+  };
+  process.on('message', onMessage);
+  let rl: readline.Interface | undefined;
   if (mode === 'stdin') {
-    const rl = readline.createInterface({ input: process.stdin });
+    rl = readline.createInterface({ input: process.stdin });
     rl.on('line', (line) => {
       const cmd = parseControlLine(line);
       if (cmd) control.send(cmd);
     });
-    process.on('exit', () => rl.close());
-  } else if (mode !== undefined) {
-    throw new UsageError(`--control expects "stdin"`);
   }
+  return () => {
+    // Signals stay handled (a late Ctrl-C still exits cleanly); stdin and IPC stop holding the process open.
+    process.off('message', onMessage);
+    if (rl) {
+      rl.close();
+      process.stdin.pause();
+    }
+  };
 }
