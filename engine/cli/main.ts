@@ -63,5 +63,6 @@ export function reportError(e: unknown): number {
 }
 
 main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
+  // A command may have set its own exit code (130 for a stopped run): never overwrite a failure with 0.
+  if (code !== 0 || !process.exitCode) process.exitCode = code;
 });

@@ -5,7 +5,7 @@ import { PeftStudioError } from '../errors';
 import { DEFAULTS, resolveRunConfig, type RunConfig } from '../train/config';
 import { parseControlLine, TrainingControl } from '../train/control';
 import { train } from '../train/trainer';
-import type { RunEvent } from '../protocol/events';
+import { encodeEvent, type RunEvent } from '../protocol/events';
 import { parse, UsageError } from './args';
 import { ProgressView } from './progress';
 import { resolveModelArg } from './model-arg';
@@ -60,7 +60,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
   try {
     result = await train(config, {
       control,
-      onEvent: (e: RunEvent) => (values.json ? process.stdout.write(JSON.stringify(e) + '\n') : view!.onEvent(e)),
+      // encodeEvent, as events.jsonl: a NaN or Infinity (an eval loss in a blow-up) stays a number for decodeEvent.
+      onEvent: (e: RunEvent) => (values.json ? process.stdout.write(encodeEvent(e) + '\n') : view!.onEvent(e)),
     });
   } finally {
     view?.close();

@@ -73,7 +73,11 @@ export function saveCheckpoint(
     fsyncDir(root);
     return final;
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    try {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      // the folder could not even be created (ENOTDIR, EACCES …): nothing to clean, report the cause below
+    }
     if (e instanceof PeftStudioError) throw e;
     throw ioError(final, e, 'write checkpoint');
   }

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { PeftStudioError } from '../errors';
 import { ioError, writeFileAtomic } from '../io/atomic';
 import { decodeEvent, encodeEvent, type RunEvent } from '../protocol/events';
 import type { RunConfig } from './config';
@@ -22,6 +23,9 @@ export function newRunId(config: RunConfig, now = new Date()): string {
 
 export function prepareRunDir(config: RunConfig): { runDir: string; runId: string } {
   const runDir = config.output_dir ?? path.join(config.runs_dir, newRunId(config));
+  if (fs.existsSync(runDir) && !fs.statSync(runDir).isDirectory()) {
+    throw new PeftStudioError('IO', `Cannot create run folder ${runDir}: a file of that name exists, not a folder — choose another output_dir.`, runDir);
+  }
   try {
     fs.mkdirSync(runDir, { recursive: true });
     fs.accessSync(runDir, fs.constants.W_OK);

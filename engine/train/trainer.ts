@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { tf } from '../backend/tf';
 import { describeBackend, initBackend } from '../backend/select';
-import { loadDataset, makeBatches, splitDataset, deriveSeed, type Dataset, type Task } from '../data';
+import { loadDataset, makeBatches, splitDataset, deriveSeed, type BadRow, type Dataset, type Task } from '../data';
 import { PeftStudioError } from '../errors';
 import { isImprovement, primaryMetric } from '../metrics';
 import { BIAS_KINDS } from '../model/biases';
@@ -60,6 +60,8 @@ export interface PreparedRun {
   eval?: EncodedSet;
   trainData: Dataset;
   evalData?: Dataset;
+  /** Rows left out under on_bad_row 'skip', from the training file and the eval file. */
+  badRows: BadRow[];
   notices: string[];
 }
 
@@ -116,9 +118,11 @@ export async function prepareRun(config: RunConfig): Promise<PreparedRun> {
     const evalSet = evalData ? encodeExamples(tokenizer, evalData.examples, maxLength) : undefined;
     if (train.truncated) notices.push(`${train.truncated} training examples longer than ${maxLength} tokens were truncated`);
     if (!train.encodings.length) throw new PeftStudioError('BAD_DATA', `${config.train_file}: no training examples`);
-    const method = createPeftMethod(config.method, { bias_terms: config.bias_terms, train_head: config.train_head });
+    const method = createPeftMethod(config.method, { biasTerms: config.bias_terms, trainHead: config.train_head });
     method.apply(model);
-    return { config, model, tokenizer, method, problem: PROBLEM_OF[trainAll.task], train, eval: evalSet, trainData, evalData, notices };
+    // Counted from the files: the halves of a held-out split carry no bad rows of their own.
+    const badRows = [...trainAll.badRows, ...(config.eval_file ? evalData!.badRows : [])];
+    return { config, model, tokenizer, method, problem: PROBLEM_OF[trainAll.task], train, eval: evalSet, trainData, evalData, badRows, notices };
   } catch (e) {
     model.dispose();
     throw e;
@@ -128,9 +132,6 @@ export async function prepareRun(config: RunConfig): Promise<PreparedRun> {
 export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const backend = await initBackend({ backend: config.backend });
   const prep = await prepareRun(config);
-  const { runDir, runId } = prepareRunDir(config);
-  const log = new EventLog(runDir, hooks.onEvent);
-  const control = hooks.control ?? new TrainingControl();
   const { model, method, problem } = prep;
   const vars = method.trainable();
   const padId = prep.tokenizer.padTokenId;
@@ -158,18 +159,31 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   let batchInEpoch = 0;
   let best: CheckpointState['bestMetric'];
   let resumedFrom: { step: number; path: string } | undefined;
-  if (config.resume_from_checkpoint) {
-    const ckpt = loadCheckpoint(resolveCheckpoint(config.resume_from_checkpoint));
-    for (const [name, v] of vars) {
-      const t = ckpt.tensors.get(name);
-      if (!t) throw new PeftStudioError('WEIGHTS_MISMATCH', `${ckpt.dir}: checkpoint lacks trainable tensor ${name} — was it made with other bias terms?`, ckpt.dir);
-      v.assign(tf.tensor(t.data, v.shape, 'float32'));
+  let runDir: string;
+  let runId: string;
+  try {
+    if (config.resume_from_checkpoint) {
+      const ckpt = loadCheckpoint(resolveCheckpoint(config.resume_from_checkpoint));
+      for (const [name, v] of vars) {
+        const t = ckpt.tensors.get(name);
+        if (!t) throw new PeftStudioError('WEIGHTS_MISMATCH', `${ckpt.dir}: checkpoint lacks trainable tensor ${name} — was it made with other bias terms?`, ckpt.dir);
+        if (t.data.length !== v.size) throw new PeftStudioError('WEIGHTS_MISMATCH', `${ckpt.dir}: ${name} has shape [${t.shape}], the model's is [${v.shape}]`, ckpt.dir);
+      }
+      optimizer.loadStateDict(ckpt.optimizer); // validates every name and size before changing anything
+      for (const [name, v] of vars) tf.tidy(() => v.assign(tf.tensor(ckpt.tensors.get(name)!.data, v.shape, 'float32')));
+      ({ step, epoch, batchInEpoch } = ckpt.state);
+      best = ckpt.state.bestMetric;
+      resumedFrom = { step, path: ckpt.dir };
     }
-    optimizer.loadStateDict(ckpt.optimizer);
-    ({ step, epoch, batchInEpoch } = ckpt.state);
-    best = ckpt.state.bestMetric;
-    resumedFrom = { step, path: ckpt.dir };
+    // Only now, with every input accepted, does the run folder appear.
+    ({ runDir, runId } = prepareRunDir(config));
+  } catch (e) {
+    optimizer.dispose();
+    model.dispose();
+    throw e;
   }
+  const log = new EventLog(runDir, hooks.onEvent);
+  const control = hooks.control ?? new TrainingControl();
 
   const describe = method.describe();
   log.emit({
@@ -184,7 +198,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     data: {
       train: prep.train.lengths.length,
       eval: prep.eval?.lengths.length ?? 0,
-      badRows: prep.trainData.badRows.length + (prep.evalData?.badRows.length ?? 0),
+      badRows: prep.badRows.length,
       task: taskOf(problem),
       numLabels: model.config.numLabels,
       id2label: Object.fromEntries(Object.entries(model.config.id2label).map(([k, v]) => [String(k), v])),
@@ -202,8 +216,9 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   let lastSaved: string | undefined;
   let lastSavedStep = -1;
 
-  const save = async (): Promise<string> => {
-    if (lastSavedStep === step && lastSaved) return lastSaved;
+  /** `rewrite`: save again at a step already saved, so the checkpoint's state and event carry a new best. */
+  const save = async (rewrite = false): Promise<string> => {
+    if (lastSavedStep === step && lastSaved && !rewrite) return lastSaved;
     const state: CheckpointState = { format: 1, step, epoch, batchInEpoch, method: method.name, bestMetric: best, time: new Date().toISOString() };
     const dir = saveCheckpoint(runDir, await method.exportTensors(), await optimizer.stateDict(), state);
     lastSaved = dir;
@@ -222,7 +237,9 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     log.emit({ v: 1, type: 'eval', step, epoch: step / stepsPerEpoch, loss: lastEval.loss, metrics: lastEval.metrics, primary, isBest, examples: lastEval.examples, seconds: lastEval.seconds });
     if (isBest) {
       best = { name: primary, value: value!, step, checkpoint: path.join(runDir, CHECKPOINTS, checkpointName(step)) };
-      await save();
+      // A save_steps checkpoint may already exist for this step (an epoch's last step, the run's last step):
+      // it was written before this evaluation, without the best mark, so write it again.
+      await save(lastSavedStep === step);
     }
   };
 
@@ -252,6 +269,9 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     while (step < totalSteps) {
       const batches = makeBatches(prep.train.lengths, { batchSize: micro, seed: config.seed, epoch, bucketing: config.group_by_length });
       while (batchInEpoch < batches.length && step < totalSteps) {
+        // One macrotask turn per step, so signal handlers, stdin lines and IPC messages can deliver a
+        // pause/stop: on wasm and cpu every await below resolves as a microtask and would starve them.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const stop = await control.checkpoint();
         if (stop) {
           await save();
@@ -291,8 +311,8 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     await save();
     return end('finished');
   } catch (e) {
-    const err = e as PeftStudioError;
-    return end('failed', err.message ?? String(e), err.code ?? 'INTERNAL');
+    // Only PeftStudioError codes go out (a raw Node error's code is an errno name such as ENOTDIR).
+    return end('failed', (e as Error)?.message ?? String(e), e instanceof PeftStudioError ? e.code : 'INTERNAL');
   }
 }
 
