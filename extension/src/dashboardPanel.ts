@@ -5,7 +5,8 @@
  */
 import * as vscode from 'vscode';
 import type { RunManager } from './core/runManager';
-import { parseWebviewMessage, PROTOCOL_VERSION, type HostToWebview, type WebviewToHost } from './protocol';
+import { parseWebviewMessage } from './protocol-validate';
+import { PROTOCOL_VERSION, type HostToWebview, type WebviewToHost } from './protocol';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export const DASHBOARD_VIEW_TYPE = 'peftStudio.dashboard';

@@ -1,7 +1,8 @@
 /** The sidebar's compact webview view: the active run's live loss sparkline. Same protocol as the dashboard. */
 import * as vscode from 'vscode';
 import type { RunManager } from './core/runManager';
-import { parseWebviewMessage, PROTOCOL_VERSION, type HostToWebview } from './protocol';
+import { parseWebviewMessage } from './protocol-validate';
+import { PROTOCOL_VERSION, type HostToWebview } from './protocol';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export const LOSS_VIEW_ID = 'peftStudio.lossView';

@@ -3,10 +3,9 @@
  * view), GitLens style: host → webview notifications are `…/did…`, webview → host commands are verbs.
  * Run data itself is the engine's event stream (engine/protocol/events.ts), relayed unchanged.
  *
- * Nothing from a webview is trusted: `parseWebviewMessage` validates with zod before the host acts, and no
- * message carries a path — runs are named by id and resolved by the host against its own list.
+ * Nothing from a webview is trusted: `parseWebviewMessage` (protocol-validate.ts) validates with zod before
+ * the host acts, and no message carries a path — runs are named by id and resolved by the host.
  */
-import { z } from 'zod';
 import type { BiasChangeEvent, EndEvent, EvalEvent, RunEvent, StartedEvent, StepEvent } from '../../engine/protocol/events';
 
 export const PROTOCOL_VERSION = 1;
@@ -50,22 +49,13 @@ export interface RunStatusMessage {
 export type HostToWebview = DashboardStateMessage | RunEventsMessage | RunStatusMessage;
 
 // ── webview → host ───────────────────────────────────────────────────────────
-const runId = z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/, 'run ids are folder names');
-export const WebviewToHostSchema = z.discriminatedUnion('kind', [
-  z.object({ v: z.literal(1), kind: z.literal('dashboard/ready') }),
-  z.object({ v: z.literal(1), kind: z.literal('run/pause'), runId }),
-  z.object({ v: z.literal(1), kind: z.literal('run/resume'), runId }),
-  z.object({ v: z.literal(1), kind: z.literal('run/stop'), runId }),
-  z.object({ v: z.literal(1), kind: z.literal('dashboard/select'), runIds: z.array(runId).max(16) }),
-  z.object({ v: z.literal(1), kind: z.literal('dashboard/log'), level: z.enum(['info', 'warn', 'error']), message: z.string().max(4000) }),
-]);
-export type WebviewToHost = z.infer<typeof WebviewToHostSchema>;
-
-/** Validates an untrusted webview message; undefined (and a reason) when it is not one we accept. */
-export function parseWebviewMessage(raw: unknown): { ok: true; message: WebviewToHost } | { ok: false; reason: string } {
-  const r = WebviewToHostSchema.safeParse(raw);
-  return r.success ? { ok: true, message: r.data } : { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ') };
-}
+// Commands are verbs. Their zod schema lives in protocol-validate.ts (host only), so the webview bundle
+// carries no validator it does not use.
+export type WebviewToHost =
+  | { v: 1; kind: 'dashboard/ready' }
+  | { v: 1; kind: 'run/pause' | 'run/resume' | 'run/stop'; runId: string }
+  | { v: 1; kind: 'dashboard/select'; runIds: string[] }
+  | { v: 1; kind: 'dashboard/log'; level: 'info' | 'warn' | 'error'; message: string };
 
 export function emptyRunView(runId: string, label: string, status: RunStatus): RunView {
   return { runId, label, status, steps: { step: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], epoch: [] }, evals: [], biasChanges: [] };

@@ -35,7 +35,6 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, e
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${asset('codicon.css')}">
 <link rel="stylesheet" href="${asset(`${entry}.css`)}">
 <title>${title}</title>
 </head>
