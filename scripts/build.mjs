@@ -32,7 +32,8 @@ async function main() {
   ]);
   const wasmSrc = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
   fs.mkdirSync(path.join(dist, 'wasm'), { recursive: true });
-  for (const f of fs.readdirSync(wasmSrc).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmSrc, f), path.join(dist, 'wasm', f));
+  // Node has no wasm threads (tfjs never asks for the threaded build there), so it is not shipped.
+  for (const f of fs.readdirSync(wasmSrc).filter((f) => f.endsWith('.wasm') && !f.includes('threaded'))) fs.copyFileSync(path.join(wasmSrc, f), path.join(dist, 'wasm', f));
   const { buildWebview } = await import(path.join(root, 'webview/build.mjs'));
   await buildWebview({ outdir: path.join(dist, 'webview'), minify: production });
   const size = (p) => (fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((a, f) => a + size(path.join(p, f)), 0) : fs.statSync(p).size);

@@ -9,7 +9,7 @@ const schema = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../schemas
 
 describe('run config', () => {
   it('the JSON schema documents exactly the settings the engine accepts, with the same defaults', () => {
-    const optional = ['eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'metric_for_best_model', 'resume_from_checkpoint'];
+    const optional = ['eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint'];
     const keys = ['$schema', 'model', 'train_file', ...optional, ...Object.keys(DEFAULTS)].sort();
     assert.deepEqual(Object.keys(schema.properties).sort(), keys);
     for (const [k, v] of Object.entries(DEFAULTS)) assert.deepEqual(schema.properties[k].default, v, `default of ${k}`);

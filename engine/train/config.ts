@@ -23,6 +23,8 @@ export interface RunConfig {
   on_bad_row: 'fail' | 'skip';
   /** Run folder; default `<runs_dir>/<timestamp>-<method>-<dataset>`. */
   output_dir?: string;
+  /** A display name for dashboards and the Runs tree (HF's `run_name`); default: the folder name. */
+  run_name?: string;
   runs_dir: string;
   method: 'bitfit';
   /** BitFit: groups (all, sparse, query, key, value, attention-output, intermediate, output, layernorm, pooler), globs or /regex/. */
@@ -108,7 +110,7 @@ const SCHEDULES: ScheduleType[] = ['constant', 'constant_with_warmup', 'linear',
 
 /** Fills defaults into a partial config (from a file, flags or the extension) and validates it. */
 export function resolveRunConfig(partial: Partial<RunConfig> & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
-  const known = new Set([...Object.keys(DEFAULTS), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'metric_for_best_model', 'resume_from_checkpoint', '$schema']);
+  const known = new Set([...Object.keys(DEFAULTS), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', '$schema']);
   const unknown = Object.keys(partial).filter((k) => !known.has(k) && partial[k] !== undefined);
   if (unknown.length) fail(`unknown setting(s): ${unknown.join(', ')}`);
   const c = { ...DEFAULTS, ...stripUndefined(partial) } as RunConfig & { $schema?: string };

@@ -51,7 +51,7 @@ export class DashboardPanel {
     panel.webview.onDidReceiveMessage((raw) => this.onMessage(raw), null, this.disposables);
     this.disposables.push(
       runs.onDidChange((c) => {
-        if (c.kind === 'events') this.post({ v: PROTOCOL_VERSION, kind: 'run/didAppendEvents', runId: c.runId, events: c.events });
+        if (c.kind === 'events') this.post({ v: PROTOCOL_VERSION, kind: 'run/didAppendEvents', runId: c.runId, firstIndex: c.firstIndex, events: c.events });
         else if (c.kind === 'status') this.post({ v: PROTOCOL_VERSION, kind: 'run/didChangeStatus', runId: c.runId, status: c.status });
         else {
           if (c.kind === 'added' && c.runId === runs.activeRunId) this.selected = [c.runId];

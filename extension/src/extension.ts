@@ -102,7 +102,7 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager }
       if (typeof raw[k] === 'string') raw[k] = path.resolve(dir, raw[k] as string);
     }
     delete raw.$schema;
-    return start(raw, path.basename(file, '.peft.json'));
+    return start(raw, typeof raw.run_name === 'string' ? raw.run_name : path.basename(file, '.peft.json'));
   });
 
   for (const cmd of ['pause', 'resume', 'stop'] as const) {

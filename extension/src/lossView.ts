@@ -17,7 +17,7 @@ export class LossViewProvider implements vscode.WebviewViewProvider {
   ) {
     runs.onDidChange((c) => {
       if (!this.view) return;
-      if (c.kind === 'events') this.post({ v: PROTOCOL_VERSION, kind: 'run/didAppendEvents', runId: c.runId, events: c.events });
+      if (c.kind === 'events') this.post({ v: PROTOCOL_VERSION, kind: 'run/didAppendEvents', runId: c.runId, firstIndex: c.firstIndex, events: c.events });
       else if (c.kind === 'status') this.post({ v: PROTOCOL_VERSION, kind: 'run/didChangeStatus', runId: c.runId, status: c.status });
       else this.sendState();
     });

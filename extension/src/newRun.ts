@@ -81,7 +81,9 @@ export async function newRunFlow(context: vscode.ExtensionContext, settings: Set
 
   const choices: LastChoices = { model, trainFile, evalFile, biasTerms: terms.map((t) => t.term), trainHead: head.head, learningRate: lr, epochs, batchSize, maxLength };
   await context.globalState.update(LAST, choices);
+  const data = path.basename(trainFile).replace(/\.[^.]+$/, '');
   return {
+    run_name: `${data} · ${choices.biasTerms!.join('+')}${choices.trainHead ? '' : ' (no head)'} · lr ${lr}`,
     model,
     train_file: trainFile,
     ...(evalFile ? { eval_file: evalFile } : {}),

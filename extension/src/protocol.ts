@@ -22,6 +22,8 @@ export interface RunView {
   evals: EvalEvent[];
   biasChanges: BiasChangeEvent[];
   end?: EndEvent;
+  /** How many events of the run's stream are folded in; batches say where they start, so none applies twice. */
+  applied: number;
 }
 
 // ── host → webview ───────────────────────────────────────────────────────────
@@ -37,6 +39,8 @@ export interface RunEventsMessage {
   v: 1;
   kind: 'run/didAppendEvents';
   runId: string;
+  /** Index of `events[0]` in the run's event stream: a snapshot may already hold some of them. */
+  firstIndex: number;
   /** A batch: the host coalesces events for ~50 ms so a fast run cannot flood the webview. */
   events: RunEvent[];
 }
@@ -58,11 +62,12 @@ export type WebviewToHost =
   | { v: 1; kind: 'dashboard/log'; level: 'info' | 'warn' | 'error'; message: string };
 
 export function emptyRunView(runId: string, label: string, status: RunStatus): RunView {
-  return { runId, label, status, steps: { step: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], epoch: [] }, evals: [], biasChanges: [] };
+  return { runId, label, status, steps: { step: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], epoch: [] }, evals: [], biasChanges: [], applied: 0 };
 }
 
 /** Folds one engine event into a run view; shared by the host (restore from events.jsonl) and the webview. */
 export function applyEvent(view: RunView, e: RunEvent): void {
+  view.applied = (view.applied ?? 0) + 1;
   switch (e.type) {
     case 'started':
       view.started = e;

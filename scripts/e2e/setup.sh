@@ -6,12 +6,12 @@
 # Safe to re-run: apt is only touched when a package is missing, and code-server is skipped when
 # the cache holds a marker for this version, Node ABI and arch. Works as root, with no stdin (CI=true).
 #
-# Env: PEFT_STUDIO_E2E_CACHE (default <repo>/.cache/e2e), CODE_SERVER_VERSION (default 4.99.4).
+# Env: PEFT_STUDIO_E2E_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/peft-studio/e2e, shared by every clone on the machine), CODE_SERVER_VERSION (default 4.99.4).
 set -euo pipefail
 
 CS_VERSION="${CODE_SERVER_VERSION:-4.99.4}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="${PEFT_STUDIO_E2E_CACHE:-$ROOT/.cache/e2e}"
+CACHE="${PEFT_STUDIO_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/peft-studio/e2e}"
 PREFIX="$CACHE/code-server-$CS_VERSION"
 MARKER="$PREFIX/.e2e-installed"
 # Native addons are built for this Node ABI and arch, so a restored CI cache only counts if they match.

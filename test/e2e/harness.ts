@@ -17,7 +17,8 @@ import { chromium, type Browser, type FrameLocator, type Page } from 'playwright
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const OUTPUT_DIR = path.join(REPO_ROOT, 'test-output/e2e');
 const CS_VERSION = process.env.CODE_SERVER_VERSION ?? '4.99.4';
-const CACHE = process.env.PEFT_STUDIO_E2E_CACHE ?? path.join(REPO_ROOT, '.cache/e2e');
+// Shared by every clone on the machine (CI clones afresh each time): the install is ~300 MB and ~2 min.
+const CACHE = process.env.PEFT_STUDIO_E2E_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'peft-studio', 'e2e');
 const CS_ENTRY = path.join(CACHE, `code-server-${CS_VERSION}`, 'node_modules/code-server/out/node/entry.js');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Keep the temp run dirs (logs, user data) for debugging instead of deleting them. */

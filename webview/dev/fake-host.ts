@@ -35,6 +35,7 @@ const done = view('sst2-lr1e-3', 'sst2 · lr 1e-3', [
 ]);
 const liveAll = syntheticRun('sst2-lr5e-4', { steps: 1200, totalSteps: 1200, evalEvery: 150, biasEvery: 50, seed: 3 });
 let cursor = 400; // events of the live run already in the snapshot
+let extra = 0; // paused/resumed events injected into the live stream (they shift stream indices)
 const live = view('sst2-lr5e-4', 'sst2 · lr 5e-4', liveAll.slice(0, cursor));
 
 globalThis.acquireVsCodeApi = (<S>() => ({
@@ -44,8 +45,8 @@ globalThis.acquireVsCodeApi = (<S>() => ({
       send({ v: 1, kind: 'dashboard/didChangeState', timestamp: Date.now(), runs: [done, live], selected: ['sst2-lr5e-4', 'sst2-lr1e-3'] });
       if (q.get('live') !== '0') stream();
     }
-    if (m.kind === 'run/pause') send({ v: 1, kind: 'run/didAppendEvents', runId: m.runId, events: [{ v: 1, type: 'paused', step: 0, time: '' }] });
-    if (m.kind === 'run/resume') send({ v: 1, kind: 'run/didAppendEvents', runId: m.runId, events: [{ v: 1, type: 'resumed', step: 0, time: '' }] });
+    if (m.kind === 'run/pause') send({ v: 1, kind: 'run/didAppendEvents', runId: m.runId, firstIndex: cursor + extra++, events: [{ v: 1, type: 'paused', step: 0, time: '' }] });
+    if (m.kind === 'run/resume') send({ v: 1, kind: 'run/didAppendEvents', runId: m.runId, firstIndex: cursor + extra++, events: [{ v: 1, type: 'resumed', step: 0, time: '' }] });
   },
   getState: () => JSON.parse(sessionStorage.getItem('vscode-state') ?? 'null') ?? undefined,
   setState: (s: S) => sessionStorage.setItem('vscode-state', JSON.stringify(s)),
@@ -56,8 +57,9 @@ function stream(): void {
     const paused = w.__posted.filter((m) => m.kind === 'run/pause').length > w.__posted.filter((m) => m.kind === 'run/resume').length;
     if (paused) return;
     const batch = liveAll.slice(cursor, cursor + 8);
+    const firstIndex = cursor + extra;
     cursor += batch.length;
     if (!batch.length) return clearInterval(timer);
-    send({ v: 1, kind: 'run/didAppendEvents', runId: 'sst2-lr5e-4', events: batch });
+    send({ v: 1, kind: 'run/didAppendEvents', runId: 'sst2-lr5e-4', firstIndex, events: batch });
   }, 50);
 }

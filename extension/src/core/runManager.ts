@@ -36,7 +36,7 @@ export interface RunRecord {
 }
 
 export type RunChange =
-  | { kind: 'events'; runId: string; events: RunEvent[] }
+  | { kind: 'events'; runId: string; firstIndex: number; events: RunEvent[] }
   | { kind: 'status'; runId: string; status: RunStatus }
   | { kind: 'added' | 'removed'; runId: string };
 
@@ -55,7 +55,7 @@ export class RunManager {
   private readonly queue: string[] = [];
   private active: string | undefined;
   private readonly listeners = new Set<(c: RunChange) => void>();
-  private readonly pending = new Map<string, RunEvent[]>();
+  private readonly pending = new Map<string, { firstIndex: number; events: RunEvent[] }>();
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RunManagerOptions) {}
@@ -83,15 +83,15 @@ export class RunManager {
     for (const name of fs.readdirSync(this.opts.runsDir)) {
       const runDir = path.join(this.opts.runsDir, name);
       if (this.records.has(name) || !fs.existsSync(path.join(runDir, 'events.jsonl'))) continue;
-      const view = emptyRunView(name, name, 'failed');
-      for (const e of readEvents(runDir).events) applyEvent(view, e);
-      if (!view.end) view.status = 'stopped'; // no live worker owns it: it was interrupted
       let config: Record<string, unknown> = {};
       try {
         config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
       } catch {
         // a run that failed before writing its config still shows, with what its events say
       }
+      const view = emptyRunView(name, typeof config.run_name === 'string' ? config.run_name : name, 'failed');
+      for (const e of readEvents(runDir).events) applyEvent(view, e);
+      if (!view.end) view.status = 'stopped'; // no live worker owns it: it was interrupted
       this.records.set(name, { runId: name, runDir, view, config, logTail: [] });
       this.emit({ kind: 'added', runId: name });
     }
@@ -101,7 +101,8 @@ export class RunManager {
   enqueue(config: Record<string, unknown>, label?: string): string {
     const runId = newRunId(config);
     const runDir = path.join(this.opts.runsDir, runId);
-    const rec: RunRecord = { runId, runDir, view: emptyRunView(runId, label ?? runId, 'queued'), config: { ...config, output_dir: runDir }, logTail: [] };
+    const name = label ?? (typeof config.run_name === 'string' ? config.run_name : runId);
+    const rec: RunRecord = { runId, runDir, view: emptyRunView(runId, name, 'queued'), config: { ...config, output_dir: runDir, run_name: name }, logTail: [] };
     this.records.set(runId, rec);
     this.queue.push(runId);
     this.emit({ kind: 'added', runId });
@@ -203,10 +204,13 @@ export class RunManager {
     this.flush();
   }
 
+  /** Call after applyEvent: the event's index in the stream is `applied - 1`. */
   private queueEvent(runId: string, e: RunEvent): void {
-    const list = this.pending.get(runId) ?? [];
-    list.push(e);
-    this.pending.set(runId, list);
+    const rec = this.records.get(runId);
+    const index = (rec?.view.applied ?? 1) - 1;
+    const batch = this.pending.get(runId) ?? { firstIndex: index, events: [] };
+    batch.events.push(e);
+    this.pending.set(runId, batch);
     const terminal = e.type === 'started' || e.type === 'finished' || e.type === 'stopped' || e.type === 'failed' || e.type === 'paused' || e.type === 'resumed';
     if (terminal) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), this.opts.throttleMs ?? 50);
@@ -215,9 +219,9 @@ export class RunManager {
   private flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    for (const [runId, events] of this.pending) {
+    for (const [runId, { firstIndex, events }] of this.pending) {
       const rec = this.records.get(runId);
-      this.emit({ kind: 'events', runId, events });
+      this.emit({ kind: 'events', runId, firstIndex, events });
       if (rec) this.emit({ kind: 'status', runId, status: rec.view.status });
     }
     this.pending.clear();

@@ -46,7 +46,7 @@ declare global {
       pointCount(runId: string): number;
       heatmapNonZeroCells(runId: string): number;
       state(): unknown;
-      renderStats(): { renders: number; lastMs: number; maxMs: number };
+      renderStats(): { renders: number; lastMs: number; maxMs: number; latencySamples: number; latencyLastMs: number; latencyMaxMs: number; latencySumMs: number };
     };
   }
 }
@@ -168,7 +168,7 @@ function changed(): void {
   if (!frame) frame = requestAnimationFrame(render);
 }
 
-const stats = { renders: 0, lastMs: 0, maxMs: 0 };
+const stats = { renders: 0, lastMs: 0, maxMs: 0, latencySamples: 0, latencyLastMs: 0, latencyMaxMs: 0, latencySumMs: 0 };
 function render(): void {
   frame = 0;
   const t0 = performance.now();
@@ -207,6 +207,15 @@ function render(): void {
   stats.renders++;
   stats.lastMs = performance.now() - t0;
   stats.maxMs = Math.max(stats.maxMs, stats.lastMs);
+  const drawnAt = Date.now();
+  for (const t of pendingEventTimes) {
+    const l = drawnAt - t;
+    stats.latencySamples++;
+    stats.latencyLastMs = l;
+    stats.latencySumMs += l;
+    stats.latencyMaxMs = Math.max(stats.latencyMaxMs, l);
+  }
+  pendingEventTimes = [];
 }
 
 function renderToolbar(shown: ReturnType<RunStore['shown']>): void {
@@ -222,7 +231,14 @@ function renderToolbar(shown: ReturnType<RunStore['shown']>): void {
 }
 
 // ── messages, theme ──────────────────────────────────────────────────────────
+// Event-to-chart latency: a step event carries the worker's wall clock at emission; the time it is drawn
+// is measured at the end of the next render. Same machine, same clock (reported in renderStats).
+let pendingEventTimes: number[] = [];
 window.addEventListener('message', (e: MessageEvent<unknown>) => {
+  const m = e.data as { kind?: string; events?: Array<{ type?: string; time?: unknown }> };
+  if (m?.kind === 'run/didAppendEvents' && Array.isArray(m.events)) {
+    for (const ev of m.events) if (ev?.type === 'step' && typeof ev.time === 'number') pendingEventTimes.push(ev.time);
+  }
   if (store.apply(e.data)) changed();
 });
 

@@ -26,6 +26,22 @@ describe('RunStore', () => {
     assert.equal(run.biasChanges.length, 4);
   });
 
+  it('never applies an event twice when a snapshot already holds the start of a batch', () => {
+    const events = syntheticRun('a', { steps: 6, evalEvery: 100, biasEvery: 100 });
+    const view = emptyRunView('a', 'A', 'queued');
+    const s = new RunStore();
+    s.apply(snapshot(1, [view], ['a']));
+    s.apply({ ...append('a', events.slice(0, 4)), firstIndex: 0 });
+    // The host took a snapshot between flushes: it holds events 0..3; its next batch starts at 2.
+    const snap = structuredClone(s.run('a')!);
+    s.apply(snapshot(2, [snap], ['a']));
+    assert.ok(s.apply({ ...append('a', events.slice(2)), firstIndex: 2 }));
+    const run = s.run('a')!;
+    assert.deepEqual(run.steps.step, [1, 2, 3, 4, 5, 6]);
+    assert.equal(run.applied, events.length);
+    assert.equal(s.apply({ ...append('a', events.slice(5)), firstIndex: 5 }), false, 'a replayed batch changes nothing');
+  });
+
   it('keeps events for a run it has not seen, and skips malformed events', () => {
     const s = new RunStore();
     assert.ok(s.apply(append('new', [started('new'), { v: 1, type: 'step' }, { nonsense: true }])));

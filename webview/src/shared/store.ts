@@ -62,12 +62,15 @@ export class RunStore {
           this.bump(run.runId);
         }
         let applied = false;
-        for (const e of message.events) {
-          if (!isRunEvent(e)) continue;
-          if (e.type === 'started') this.bump(run.runId);
-          applyEvent(run, e);
+        const first = typeof message.firstIndex === 'number' ? message.firstIndex : (run.applied ?? 0);
+        message.events.forEach((e, i) => {
+          // The snapshot may already hold the start of this batch (it was taken between flushes).
+          if (first + i < (run!.applied ?? 0) || !isRunEvent(e)) return;
+          if (e.type === 'started') this.bump(run!.runId);
+          applyEvent(run!, e);
+          run!.applied = first + i + 1;
           applied = true;
-        }
+        });
         return applied;
       }
       case 'run/didChangeStatus': {
