@@ -46,13 +46,14 @@ export class EventLog {
     this.file = path.join(runDir, EVENTS_FILE);
   }
 
+  /** Disk first, then the listener: whoever hears of an event can rely on finding it in events.jsonl. */
   emit(e: RunEvent): void {
-    this.listener?.(e);
     try {
       fs.appendFileSync(this.file, encodeEvent(e) + '\n');
     } catch (err) {
       throw ioError(this.file, err, 'append to');
     }
+    this.listener?.(e);
   }
 
   /** Forwards without writing: the last word of a run whose disk refused the events file. */
