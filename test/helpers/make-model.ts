@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { mulberry32 as rng } from '../../engine/data/rng';
 import { serializeSafetensors, type TensorToWrite } from '../../engine/io/safetensors';
 
 export type ModelFamily = 'bert' | 'roberta' | 'distilbert';
@@ -57,17 +58,8 @@ export interface GeneratedModel {
   tensors: Map<string, GeneratedTensor>;
 }
 
-/** mulberry32: small, seedable, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The engine's seeded PRNG (mulberry32), re-exported for test data. */
+export { rng };
 
 function normal(rand: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()); // Box–Muller

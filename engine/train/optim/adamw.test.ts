@@ -3,20 +3,12 @@ import assert from 'node:assert/strict';
 import { tf } from '../../backend/tf';
 import { PeftStudioError } from '../../errors';
 import { AdamW } from './adamw';
+import { mulberry32 } from '../../data/rng';
 
 // ---------- helpers ----------
 
-/** mulberry32: small seeded PRNG so the "random" cases are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The engine's seeded PRNG, so the "random" cases are the same on every run. */
+const rng = mulberry32;
 
 function gaussian(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
