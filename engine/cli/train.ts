@@ -67,7 +67,12 @@ export async function trainCommand(argv: string[]): Promise<void> {
     view?.close();
     detach(); // an open stdin or IPC channel would otherwise keep the finished process alive
   }
-  if (result.status === 'failed') throw new PeftStudioError('TRAINING', result.reason ?? 'training failed');
+  if (result.status === 'failed') {
+    // The progress view has already printed why; with --json stdout carries the event, stderr the reason.
+    if (values.json) process.stderr.write(`error: ${result.reason ?? 'training failed'}\n`);
+    process.exitCode = 1;
+    return;
+  }
   if (result.status === 'stopped') {
     // 130 (128 + SIGINT), as shells report an interrupted command. main() sets the exit code from the
     // command's return (0), which would hide the stop, so end here once stdout and stderr are flushed.

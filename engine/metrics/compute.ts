@@ -50,6 +50,13 @@ export function computeMetrics(
   }
 }
 
+/** The metric names computeMetrics reports for a task (what `metric_for_best_model` may name). */
+export function metricNames(task: Task, numLabels: number): string[] {
+  if (task === 'regression') return ['pearson', 'spearman', 'pearson_spearman', 'mse'];
+  if (task === 'multi_label') return ['micro_f1', 'micro_precision', 'micro_recall', 'subset_accuracy'];
+  return ['accuracy', 'macro_f1', 'mcc', ...(numLabels === 2 ? ['f1', 'precision', 'recall'] : [])];
+}
+
 /** The metric that picks the best checkpoint: GLUE's choice per task (a run may override it, e.g. MCC for CoLA). */
 export const PRIMARY_METRIC: Record<Task, string> = {
   classification: 'accuracy',

@@ -10,7 +10,7 @@ import { tf } from '../backend/tf';
 import { describeBackend, initBackend } from '../backend/select';
 import { loadDataset, makeBatches, splitDataset, deriveSeed, type BadRow, type Dataset, type Task } from '../data';
 import { PeftStudioError } from '../errors';
-import { isImprovement, primaryMetric } from '../metrics';
+import { isImprovement, metricNames, primaryMetric } from '../metrics';
 import { BIAS_KINDS } from '../model/biases';
 import { readConfig, type ProblemType } from '../model/config';
 import { loadModel } from '../model/load';
@@ -101,6 +101,10 @@ export async function prepareRun(config: RunConfig): Promise<PreparedRun> {
     if (d?.badRows.length) notices.push(`${d.file}: skipped ${d.badRows.length} bad rows (first: line ${d.badRows[0]!.line}: ${d.badRows[0]!.reason})`);
   }
   const numLabels = Math.max(trainAll.numLabels, evalData?.numLabels ?? 0);
+  const known = metricNames(trainAll.task, numLabels);
+  if (config.metric_for_best_model && !known.includes(config.metric_for_best_model)) {
+    throw new PeftStudioError('BAD_INPUT', `metric_for_best_model "${config.metric_for_best_model}" is not reported for ${trainAll.task} (choose one of: ${known.join(', ')})`);
+  }
   const id2label = trainAll.id2label ?? (isClassifier ? modelConfig.id2label : undefined);
   const { model, notices: loadNotices } = loadModel(config.model, {
     head: 'sequence-classification',
@@ -288,6 +292,12 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
           return end('failed', `loss became ${loss} at step ${step + 1}; training stopped${good ? `, last good checkpoint: ${good}` : ' (no checkpoint had been written yet)'} — try a lower learning_rate or max_grad_norm`, 'TRAINING');
         }
         const { totalNorm, grads: clipped } = await clipGradNorm(grads, config.max_grad_norm);
+        if (!Number.isFinite(totalNorm)) {
+          // A finite loss can still have an overflowing gradient; applying it would poison every bias.
+          tf.dispose([...grads.values(), ...clipped.values()]);
+          const good = listCheckpoints(runDir).pop();
+          return end('failed', `gradient norm became ${totalNorm} at step ${step + 1}; training stopped before the update${good ? `, last good checkpoint: ${good}` : ''} — try a lower learning_rate or max_grad_norm`, 'TRAINING');
+        }
         const lr = lrAt(step, schedule);
         optimizer.step(clipped, lr);
         tf.dispose([...grads.values(), ...clipped.values()]);

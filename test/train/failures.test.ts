@@ -227,3 +227,21 @@ describe('bad training data', () => {
     assert.deepEqual((ev3[0] as StartedEvent).data.id2label, { 0: 'meh', 1: 'neg', 2: 'pos' });
   });
 });
+
+describe('a metric_for_best_model the task does not report', () => {
+  it('is refused before a run folder exists, listing the metrics that are', async () => {
+    const out = path.join(dir, 'bad-metric');
+    await assert.rejects(
+      train(config({ metric_for_best_model: 'acuracy', output_dir: out, eval_split: 0.25 })),
+      (e: unknown) => e instanceof PeftStudioError && e.code === 'BAD_INPUT' && /acuracy/.test(e.message) && /accuracy, macro_f1, mcc/.test(e.message),
+    );
+    assert.equal(fs.existsSync(out), false);
+  });
+
+  it('a known one ranks checkpoints', async () => {
+    const r = await train(config({ metric_for_best_model: 'mcc', output_dir: path.join(dir, 'mcc'), eval_split: 0.25, eval_strategy: 'steps', eval_steps: 2 }));
+    assert.equal(r.status, 'finished', r.reason);
+    const evals = ofType(readEventLines(r.runDir).events, 'eval');
+    assert.ok(evals.length >= 2 && evals.every((e) => e.primary === 'mcc'));
+  });
+});
