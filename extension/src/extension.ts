@@ -18,7 +18,7 @@ import { spawnWorker } from './workerSpawn';
 
 let manager: RunManager | undefined;
 
-export function activate(context: vscode.ExtensionContext): { runs: RunManager } {
+export function activate(context: vscode.ExtensionContext): { runs: RunManager; activationMs: number } {
   const t0 = Date.now();
   const log = vscode.window.createOutputChannel('PEFT Studio', { log: true });
   const distDir = path.join(context.extensionPath, 'dist');
@@ -174,8 +174,9 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager }
 
   command('peftStudio.showLogs', () => log.show());
 
-  log.info(`activated in ${Date.now() - t0} ms; runs folder ${settings.runsFolder}`);
-  return { runs };
+  const activationMs = Date.now() - t0;
+  log.info(`activated in ${activationMs} ms; runs folder ${settings.runsFolder}`);
+  return { runs, activationMs };
 }
 
 export function deactivate(): void {

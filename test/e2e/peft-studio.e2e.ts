@@ -135,6 +135,7 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
       // Host-side checks inside the real extension host.
       const code = await runExtensionTests(await browser.newPage(), server.url, path.join(__dirname, 'suite', 'host.suite.js'), { folder: workspace });
       assert.equal(code, 0, 'extension host suite failed');
+      t.diagnostic(`activate(): ${fs.readFileSync(path.join(workspace, '.peft-studio', 'activation-ms.txt'), 'utf8').trim()} ms (measured inside the extension)`);
     } finally {
       await browser.close();
     }

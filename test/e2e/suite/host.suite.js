@@ -26,6 +26,10 @@ exports.run = async () => {
   const api = await ext.activate();
   console.log(`peft-studio host suite: activate() took ${Date.now() - t0} ms`);
   const runs = api.runs;
+  assert.equal(typeof api.activationMs, 'number');
+  // For the e2e runner's report: the extension's own measure of its activate() body.
+  const wsDir = vscode.workspace.workspaceFolders[0].uri.fsPath;
+  fs.writeFileSync(path.join(wsDir, '.peft-studio', 'activation-ms.txt'), `${api.activationMs}\n`);
 
   const declared = ext.packageJSON.contributes.commands.map((c) => c.command);
   const registered = new Set(await vscode.commands.getCommands(true));
