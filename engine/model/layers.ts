@@ -13,8 +13,23 @@ export function linear(p: ParamStore, prefix: string, x: tf.Tensor): tf.Tensor {
   const b = p.get(`${prefix}.bias`); // [out]
   const inDim = x.shape[x.shape.length - 1]!;
   const lead = x.shape.slice(0, -1);
-  const y = tf.matMul(x.reshape([-1, inDim]), w, false, true); // [N, out]
-  return tf.add(y, b).reshape([...lead, w.shape[0]!]);
+  const x2 = x.reshape([-1, inDim]); // [N, in]
+  const wt = p.frozenTransposed(`${prefix}.weight`); // [in, out], only when W is frozen
+  const y = wt ? frozenDense(x2, b, w, wt) : tf.add(tf.matMul(x2, w, false, true), b); // [N, out]
+  return y.reshape([...lead, w.shape[0]!]);
+}
+
+/**
+ * x·Wᵀ + b for a frozen W with a hand-written gradient: only dx = dy·W and db = Σdy. Both products are
+ * plain (untransposed) matMuls, which every backend runs on its fast path, and no weight gradient is ever
+ * formed — the frozen W is a constant here, not an input.
+ */
+function frozenDense(x: tf.Tensor, b: tf.Tensor, w: tf.Tensor, wt: tf.Tensor): tf.Tensor {
+  const f = (xIn: tf.Tensor, bIn: tf.Tensor) => ({
+    value: tf.add(tf.matMul(xIn, wt), bIn),
+    gradFunc: (dy: tf.Tensor) => [tf.matMul(dy, w), tf.sum(dy, 0)],
+  });
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0])(x, b);
 }
 
 /** torch.nn.LayerNorm over the last axis: biased variance, eps inside the square root. */

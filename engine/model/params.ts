@@ -8,6 +8,8 @@ import { PeftStudioError } from '../errors';
 
 export class ParamStore {
   private readonly tensors = new Map<string, tf.Tensor>();
+  /** Wᵀ of frozen 2-D weights, made on first use (see layers.ts `linear`). */
+  private readonly transposed = new Map<string, tf.Tensor>();
 
   get(name: string): tf.Tensor {
     const t = this.tensors.get(name);
@@ -23,7 +25,25 @@ export class ParamStore {
   set(name: string, t: tf.Tensor, keepOld = false): void {
     const old = this.tensors.get(name);
     if (old && old !== t && !keepOld) old.dispose();
+    this.transposed.get(name)?.dispose();
+    this.transposed.delete(name);
     this.tensors.set(name, t);
+  }
+
+  /**
+   * Wᵀ of a frozen weight, cached. Undefined for trainable ones (a Variable changes every step).
+   * Why: backends run a plain matMul(x, Wᵀ) much faster than matMul(x, W, transposeB) (wasm sends
+   * transposed products to a scalar loop), and a frozen weight is transposed once per model, not per call.
+   */
+  frozenTransposed(name: string): tf.Tensor | undefined {
+    const w = this.get(name);
+    if (w instanceof tf.Variable || w.rank !== 2) return undefined;
+    let t = this.transposed.get(name);
+    if (!t) {
+      t = tf.keep(tf.transpose(w)); // kept: a forward pass runs inside tidy, the cache outlives it
+      this.transposed.set(name, t);
+    }
+    return t;
   }
 
   names(): string[] {
@@ -46,6 +66,8 @@ export class ParamStore {
 
   dispose(): void {
     for (const t of this.tensors.values()) t.dispose();
+    for (const t of this.transposed.values()) t.dispose();
     this.tensors.clear();
+    this.transposed.clear();
   }
 }
