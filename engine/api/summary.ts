@@ -66,7 +66,7 @@ export function summarize(model: EncoderModel): ModelSummary {
   };
 }
 
-/** HF PEFT's line: `trainable params: 1,538 || all params: 607,362 || trainable%: 0.2533`. */
+/** HF PEFT's line: `trainable params: 1,538 || all params: 607,362 || trainable%: 0.2532`. */
 export function formatTrainable(t: Pick<TrainableCount, 'trainable' | 'total' | 'percent'>): string {
   return `trainable params: ${t.trainable.toLocaleString('en-US')} || all params: ${t.total.toLocaleString('en-US')} || trainable%: ${t.percent.toFixed(4)}`;
 }

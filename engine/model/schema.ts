@@ -97,5 +97,5 @@ export function isKnownIgnorable(name: string): boolean {
 
 /** Task heads from other HF classes: ignored (with a notice) when loading into a different head. */
 export function isOtherTaskHead(name: string): boolean {
-  return /^(classifier|pre_classifier|qa_outputs|dropout)\./.test(name) || name.startsWith('classifier.');
+  return /^(classifier|pre_classifier|qa_outputs)\./.test(name);
 }
