@@ -19,3 +19,4 @@ export { exportDelta, exportMerged, applyDelta, loadTrainedModel } from './train
 export { decodeEvent, encodeEvent, isRunEvent, type RunEvent } from './protocol/events';
 export { loadDataset } from './data';
 export { computeMetrics } from './metrics';
+export { TrainingControl } from './train/control';
