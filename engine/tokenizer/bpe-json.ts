@@ -4,7 +4,7 @@
  */
 import { PeftStudioError } from '../errors';
 import type { AddedTokenJson, TokenizerJson } from './hf-lib';
-import { boolField, specialTokens, type JsonObject, type SpecialTokens } from './config';
+import { boolField, specialTokenIdIn, specialTokens, type JsonObject, type SpecialTokens } from './config';
 
 /** Slow `RobertaTokenizer.__init__` defaults. */
 const ROBERTA_DEFAULTS: SpecialTokens = {
@@ -48,14 +48,7 @@ export function buildRobertaTokenizerJson(
   }
   const specials = specialTokens(cfg, ROBERTA_DEFAULTS);
   const vocabFile = `${dir}/vocab.json`;
-  const idOf = (key: keyof SpecialTokens): number => {
-    const token = specials[key];
-    const id = token === undefined ? undefined : vocab[token];
-    if (id === undefined) {
-      throw new PeftStudioError('BAD_CONFIG', `${vocabFile} has no ${key} ${JSON.stringify(token)}`, vocabFile);
-    }
-    return id;
-  };
+  const idOf = (key: keyof SpecialTokens): number => specialTokenIdIn(vocab, specials, key, vocabFile);
   const addPrefixSpace = boolField(cfg, 'add_prefix_space') ?? false;
   const trimOffsets = boolField(cfg, 'trim_offsets') ?? true;
 

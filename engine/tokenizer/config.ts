@@ -95,3 +95,13 @@ export function resolveModelMaxLength(cfg: JsonObject, cap?: number): number {
   if (fromConfig !== undefined && cap !== undefined) return Math.min(fromConfig, cap);
   return fromConfig ?? cap ?? FALLBACK_MAX_LENGTH;
 }
+
+/** The id of a special token in a vocab, or BAD_CONFIG naming the vocab file and the missing token. */
+export function specialTokenIdIn(vocab: Record<string, number>, specials: SpecialTokens, key: keyof SpecialTokens, vocabFile: string): number {
+  const token = specials[key];
+  const id = token === undefined ? undefined : vocab[token];
+  if (id === undefined) {
+    throw new PeftStudioError('BAD_CONFIG', `${vocabFile} has no ${key} ${JSON.stringify(token)}`, vocabFile);
+  }
+  return id;
+}

@@ -5,7 +5,7 @@
  */
 import { PeftStudioError } from '../errors';
 import type { AddedTokenJson, TokenizerJson } from './hf-lib';
-import { boolField, specialTokens, tokenContent, type JsonObject, type SpecialTokens } from './config';
+import { boolField, specialTokenIdIn, specialTokens, tokenContent, type JsonObject, type SpecialTokens } from './config';
 
 /** Slow `BertTokenizer.__init__` defaults. */
 const BERT_DEFAULTS: SpecialTokens = {
@@ -68,14 +68,7 @@ export function buildBertTokenizerJson(
   }
   const specials = specialTokens(cfg, BERT_DEFAULTS);
   const vocabFile = `${dir}/vocab.txt`;
-  const idOf = (key: keyof SpecialTokens): number => {
-    const token = specials[key];
-    const id = token === undefined ? undefined : vocab[token];
-    if (id === undefined) {
-      throw new PeftStudioError('BAD_CONFIG', `${vocabFile} has no ${key} ${JSON.stringify(token)}`, vocabFile);
-    }
-    return id;
-  };
+  const idOf = (key: keyof SpecialTokens): number => specialTokenIdIn(vocab, specials, key, vocabFile);
   const cls = specials.cls_token!;
   const sep = specials.sep_token!;
   const clsId = idOf('cls_token');
