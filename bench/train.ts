@@ -2,9 +2,14 @@
  * `npm run bench:train`: one optimizer step (forward, backward, AdamW) of BitFit and, for contrast, of full
  * fine-tuning, per model shape and backend, at batch × seq (default 32 × 128), with peak RSS. Each case
  * runs in its own child process so peak RSS is that case's alone.
+ * When a python3 with torch is present (Debian: python3-torch libopenblas0-openmp) the same steps run in
+ * PyTorch in the same benchmark run and a second table prints both and the ratios.
  *   npm run bench:train -- [--shapes BERT-Tiny,BERT-Mini] [--backends wasm,cpu] [--batch 32] [--seq 128] [--iters 2]
+ *                          [--torch-threads N] [--no-torch]
  */
 import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { tf } from '../engine/backend/tf';
 import { BACKEND_NAMES, initBackend, type BackendName } from '../engine/backend/select';
@@ -20,6 +25,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '32' },
     seq: { type: 'string', default: '128' },
     iters: { type: 'string', default: '2' },
+    'torch-threads': { type: 'string', default: String(os.availableParallelism()) },
+    'no-torch': { type: 'boolean' },
     child: { type: 'string' },
   },
 });
@@ -124,6 +131,67 @@ async function main() {
     }
     const fullNote = f.ok && f.note ? ` (${f.note})` : '';
     console.log(`| ${b.shape} | ${b.backend} | ${cell(b, b.msPerStep)} | ${cell(b, b.tokPerS)} | ${cell(b, b.peakRssMiB)} | ${cell(f, f.msPerStep)}${fullNote} | ${cell(f, f.peakRssMiB)} | ${ratio} |`);
+  }
+  torchReference(rows);
+}
+
+/** A python3 that can import torch (Debian's python3-torch lives under /usr/bin/python3), or undefined. */
+function findTorchPython(): string | undefined {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+interface TorchRow {
+  shape: string;
+  mode: Mode;
+  ok: boolean;
+  msPerStep?: number;
+  tokPerS?: number;
+  peakRssMiB?: number;
+  torch?: string;
+  threads?: number;
+  blas?: string;
+  note?: string;
+}
+
+/** The same steps in PyTorch, side by side in this benchmark run (bench/torch_step.py). */
+function torchReference(rows: Row[]): void {
+  if (values['no-torch']) return;
+  const py = findTorchPython();
+  if (!py) {
+    console.log('\nPyTorch reference: no python3 with torch found — on Debian: apt-get install python3-torch libopenblas0-openmp');
+    return;
+  }
+  const script = path.join(__dirname, 'torch_step.py');
+  const torchRows: TorchRow[] = [];
+  for (const shape of values.shapes!.split(',')) {
+    for (const mode of ['bitfit', 'full'] as Mode[]) {
+      const r = spawnSync(py, [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      try {
+        torchRows.push(JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TorchRow);
+      } catch {
+        torchRows.push({ shape, mode, ok: false, note: (r.stderr || 'failed').trim().split('\n').pop()?.slice(0, 70) });
+      }
+      process.stderr.write('.');
+    }
+  }
+  process.stderr.write('\n');
+  const t0 = torchRows.find((r) => r.ok);
+  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine (${t0?.threads ?? values['torch-threads']} threads, BLAS: ${t0?.blas ?? '?'}), same shapes and batch; ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
+  console.log('| shape | ours backend | ours BitFit tokens/s | PyTorch BitFit tokens/s | speed ratio | ours peak RSS MiB | PyTorch peak RSS MiB | RSS ratio | PyTorch BitFit / full time |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const shape of values.shapes!.split(',')) {
+    const tb = torchRows.find((r) => r.shape === shape && r.mode === 'bitfit');
+    const tf_ = torchRows.find((r) => r.shape === shape && r.mode === 'full');
+    const torchRatio = tb?.ok && tf_?.ok ? (tb.msPerStep! / tf_.msPerStep!).toFixed(2) : '—';
+    for (const ours of rows.filter((r) => r.shape === shape && r.mode === 'bitfit' && r.note !== 'not installed')) {
+      const speed = ours.ok && tb?.ok ? (ours.tokPerS! / tb.tokPerS!).toFixed(2) : '—';
+      const rss = ours.ok && tb?.ok ? (ours.peakRssMiB! / tb.peakRssMiB!).toFixed(2) : '—';
+      console.log(`| ${shape} | ${ours.backend} | ${ours.ok ? ours.tokPerS!.toFixed(0) : ours.note} | ${tb?.ok ? tb.tokPerS!.toFixed(0) : tb?.note ?? '—'} | ${speed} | ${ours.ok ? ours.peakRssMiB!.toFixed(0) : '—'} | ${tb?.ok ? tb.peakRssMiB!.toFixed(0) : '—'} | ${rss} | ${torchRatio} |`);
+    }
   }
 }
 

@@ -1,0 +1,107 @@
+"""PyTorch reference for `npm run bench:train`: the same BitFit / full fine-tuning step on the same shapes.
+
+A compact BERT written here (no transformers needed: Debian's python3-torch is enough), random weights,
+eval-free training step: forward, backward to the trainable tensors only, Adam. Prints one JSON line per
+case. Threads: set explicitly (torch starts with 1 thread on some machines).
+
+usage: python3 bench/torch_step.py SHAPE MODE BATCH SEQ ITERS THREADS
+"""
+import json
+import math
+import resource
+import sys
+import time
+
+import torch
+from torch import nn
+
+SHAPES = {
+    "BERT-Tiny": (2, 128, 2),
+    "BERT-Mini": (4, 256, 4),
+    "BERT-Small": (4, 512, 8),
+    "BERT-Medium": (8, 512, 8),
+    "BERT-Base": (12, 768, 12),
+}
+
+
+class Layer(nn.Module):
+    def __init__(self, h, heads, inter):
+        super().__init__()
+        self.heads = heads
+        self.query, self.key, self.value = nn.Linear(h, h), nn.Linear(h, h), nn.Linear(h, h)
+        self.attn_out, self.attn_ln = nn.Linear(h, h), nn.LayerNorm(h, eps=1e-12)
+        self.inter, self.out, self.out_ln = nn.Linear(h, inter), nn.Linear(inter, h), nn.LayerNorm(h, eps=1e-12)
+
+    def forward(self, x, mask):
+        b, t, h = x.shape
+        d = h // self.heads
+        split = lambda y: y.view(b, t, self.heads, d).transpose(1, 2)
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d) + mask
+        ctx = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, h)
+        a = self.attn_ln(self.attn_out(ctx) + x)
+        return self.out_ln(self.out(nn.functional.gelu(self.inter(a))) + a)
+
+
+class Bert(nn.Module):
+    def __init__(self, layers, h, heads, vocab=30522, labels=2):
+        super().__init__()
+        self.word, self.pos, self.token_type = nn.Embedding(vocab, h), nn.Embedding(512, h), nn.Embedding(2, h)
+        self.ln = nn.LayerNorm(h, eps=1e-12)
+        self.layers = nn.ModuleList(Layer(h, heads, 4 * h) for _ in range(layers))
+        self.pooler, self.classifier = nn.Linear(h, h), nn.Linear(h, labels)
+
+    def forward(self, ids, mask):
+        t = ids.shape[1]
+        x = self.ln(self.word(ids) + self.pos(torch.arange(t)) + self.token_type(torch.zeros_like(ids)))
+        ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        for layer in self.layers:
+            x = layer(x, ext)
+        return self.classifier(torch.tanh(self.pooler(x[:, 0])))
+
+
+def blas_library():
+    """Which BLAS the process mapped: Debian's reference BLAS is ~24x slower than OpenBLAS, so say it."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        return ", ".join(sorted(p.split("/x86_64-linux-gnu/")[-1] for p in paths)) or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def main():
+    shape, mode, batch, seq, iters, threads = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    layers, h, heads = SHAPES[shape]
+    model = Bert(layers, h, heads)
+    model.train()
+    for name, p in model.named_parameters():
+        p.requires_grad = mode == "full" or name.endswith(".bias") or name.startswith("classifier.")
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    ids = torch.randint(1000, 30522, (batch, seq))
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    labels = torch.randint(0, 2, (batch,))
+
+    def step():
+        loss = nn.functional.cross_entropy(model(ids, mask), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
+    ms = (time.perf_counter() - t0) * 1000 / iters
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    blas = blas_library()
+    print(json.dumps({"shape": shape, "mode": mode, "ok": True, "msPerStep": ms, "tokPerS": 1000 * batch * seq / ms,
+                      "peakRssMiB": peak, "torch": torch.__version__, "blas": blas, "threads": torch.get_num_threads(),
+                      "trainable": sum(p.numel() for p in params)}))
+
+
+if __name__ == "__main__":
+    main()
