@@ -66,6 +66,7 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
   const start = (config: Record<string, unknown>, label?: string) => {
     const runId = runs.enqueue(config, label);
     DashboardPanel.createOrShow(context.extensionUri, runs, log, runId);
+    void showPreparing(runs, runId);
     return runId;
   };
   const command = (id: string, fn: (...args: any[]) => unknown) => sub(vscode.commands.registerCommand(id, fn));
@@ -181,6 +182,34 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
 
 export function deactivate(): void {
   manager?.dispose();
+}
+
+/**
+ * Loading a model, reading and tokenizing a dataset take seconds before the first step: a cancellable
+ * notification covers that stretch, until the run's `started` event (or its end) arrives.
+ */
+function showPreparing(runs: RunManager, runId: string): Thenable<void> {
+  const label = runs.get(runId)?.view.label ?? runId;
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `PEFT: preparing ${label} (loading model and data)…`, cancellable: true },
+    (_progress, token) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          sub.dispose();
+          resolve();
+        };
+        const sub = runs.onDidChange((c) => {
+          if (c.runId !== runId) return;
+          if (c.kind === 'events' && c.events.some((e) => e.type === 'started')) done();
+          if (c.kind === 'status' && (c.status === 'finished' || c.status === 'failed' || c.status === 'stopped')) done();
+        });
+        token.onCancellationRequested(() => {
+          runs.control(runId, 'stop');
+          done();
+        });
+        if (runs.get(runId)?.view.started) done();
+      }),
+  );
 }
 
 function runIdOf(arg: unknown): string | undefined {
