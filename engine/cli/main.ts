@@ -11,19 +11,20 @@ import { evalCommand } from './eval';
 import { exportCommand } from './export';
 import { demoCommand } from './demo';
 
-const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; summary: string }> = {
-  inspect: { run: inspectCommand, summary: 'inspect <model-dir> [--json]             architecture, sizes, parameter and BitFit counts' },
-  demo: { run: demoCommand, summary: 'demo [--model DIR|HUB_ID]                 BitFit on the bundled sentiment examples' },
-  train: { run: trainCommand, summary: 'train --model DIR --train FILE [--eval FILE] [--bias-terms all] [--out DIR] …   BitFit training' },
-  eval: { run: evalCommand, summary: 'eval (--run RUN_DIR | --model DIR) --data FILE [--json]   loss and metrics' },
-  export: { run: exportCommand, summary: 'export RUN_DIR [--delta OUT] [--merged OUT]   bias delta / merged HF model' },
-  predict: { run: predictCommand, summary: 'predict <model-dir> --text T [--text-pair P] [--json]   label and probabilities' },
+/** In the order a newcomer meets them: try it, train, measure, ship, look inside, use. */
+const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; usage: string; summary: string }> = {
+  demo: { run: demoCommand, usage: 'demo [--model DIR|HUB_ID]', summary: 'BitFit on the bundled sentiment examples' },
+  train: { run: trainCommand, usage: 'train --model DIR --train FILE [--eval FILE] [--out DIR] …', summary: 'BitFit training (train --help for flags)' },
+  eval: { run: evalCommand, usage: 'eval (--run RUN_DIR | --model DIR) --data FILE', summary: 'loss and metrics on a labelled file' },
+  export: { run: exportCommand, usage: 'export RUN_DIR [--delta OUT] [--merged OUT]', summary: 'bias delta / merged HF model' },
+  inspect: { run: inspectCommand, usage: 'inspect <model-dir> [--json]', summary: 'architecture, sizes, parameter and BitFit counts' },
+  predict: { run: predictCommand, usage: 'predict <model-dir> --text T [--text-pair P] [--json]', summary: 'label and probabilities' },
 };
 
 export const GLOBAL_HELP = `usage: peft-studio <command> [options]
 
 commands:
-${Object.values(COMMANDS).map((c) => `  ${c.summary}`).join('\n')}
+${Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(62)} ${c.summary}`).join('\n')}
 
 common options:
   --backend auto|tensorflow-gpu|tensorflow|wasm|cpu   force a TF.js backend (or PEFT_STUDIO_BACKEND)
