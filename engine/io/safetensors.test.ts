@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { expectError as expectAnyError } from '../../test/helpers/expect-error';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,6 +26,8 @@ import {
 import { tempPathFor, writeFileAtomic, writeFileAtomicAsync, type AtomicFs, type AtomicFsAsync } from './atomic';
 
 const FILE = '/models/x/model.safetensors';
+/** Every weights error must name the file at fault. */
+const expectError = (fn: () => unknown, code: ErrorCode, ...patterns: RegExp[]) => expectAnyError(fn, code, FILE, ...patterns);
 const FIXTURE_DIR = path.resolve(__dirname, '../../../shared/fixtures/hf-bert-tiny');
 
 function f32bits(x: number): number {
@@ -32,15 +35,6 @@ function f32bits(x: number): number {
 }
 
 /** Asserts a PeftStudioError with `code` whose message names the file and matches every pattern. */
-function expectError(fn: () => unknown, code: ErrorCode, ...patterns: RegExp[]): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof PeftStudioError, `expected PeftStudioError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.includes(FILE), `message should name the file: ${e.message}`);
-    for (const p of patterns) assert.match(e.message, p);
-    return true;
-  });
-}
 
 /** Two 2-element F32 tensors: a at [0,8), b at [8,16). */
 function twoTensors(): Uint8Array {

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { expectError as expectAnyError } from '../../test/helpers/expect-error';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,19 +20,8 @@ import {
 } from '../../test/helpers/make-torch-zip';
 
 const FILE = '/models/x/pytorch_model.bin';
-
-function expectError(fn: () => unknown, code: ErrorCode, ...patterns: RegExp[]): PeftStudioError {
-  let caught: PeftStudioError | undefined;
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof PeftStudioError, `expected PeftStudioError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.ok(e.message.includes(FILE), `message should name the file: ${e.message}`);
-    for (const p of patterns) assert.match(e.message, p);
-    caught = e;
-    return true;
-  });
-  return caught!;
-}
+/** Every weights error must name the file at fault. */
+const expectError = (fn: () => unknown, code: ErrorCode, ...patterns: RegExp[]) => expectAnyError(fn, code, FILE, ...patterns);
 
 const spec = simpleSpec({
   'bert.embeddings.word_embeddings.weight': { dtype: 'F32', shape: [3, 2], values: [0.1, -0.2, 0.3, 1e-40, Infinity, -7] },

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
+import { expectError } from '../../test/helpers/expect-error';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PeftStudioError, type ErrorCode } from '../errors';
 import { loadStateDict } from './weights';
 import { serializeSafetensors } from './safetensors';
 import { CONVERT_COMMAND } from './torch-pickle';
@@ -19,18 +19,6 @@ function withDir(files: Record<string, Uint8Array | string>, fn: (dir: string) =
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function expectError(fn: () => unknown, code: ErrorCode, ...patterns: RegExp[]): PeftStudioError {
-  let caught: PeftStudioError | undefined;
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof PeftStudioError, `expected PeftStudioError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    for (const p of patterns) assert.match(e.message, p);
-    caught = e;
-    return true;
-  });
-  return caught!;
 }
 
 const f32 = (...v: number[]) => Float32Array.from(v);

@@ -4,11 +4,11 @@
  * and errors that name the file and the field at fault.
  */
 import assert from 'node:assert/strict';
+import { expectError } from '../../test/helpers/expect-error';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { PeftStudioError, type ErrorCode } from '../errors';
 import { parseConfig, readConfig, resolveProblemType } from './config';
 
 const BERT = {
@@ -58,18 +58,6 @@ function withKeys(base: Record<string, unknown>, changes: Record<string, unknown
     else out[k] = v;
   }
   return out;
-}
-
-function expectError(fn: () => unknown, code: ErrorCode, ...patterns: RegExp[]): PeftStudioError {
-  let caught: PeftStudioError | undefined;
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof PeftStudioError, `expected PeftStudioError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    for (const p of patterns) assert.match(e.message, p);
-    caught = e;
-    return true;
-  });
-  return caught!;
 }
 
 describe('parseConfig: BERT', () => {

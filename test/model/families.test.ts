@@ -5,11 +5,11 @@
  * memory) and its errors on bad folders, each of which must say what is wrong and where.
  */
 import assert from 'node:assert/strict';
+import { expectError } from '../helpers/expect-error';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tf } from '../../engine/backend/tf';
-import { PeftStudioError, type ErrorCode } from '../../engine/errors';
 import { robertaPositionIds } from '../../engine/model/bert';
 import { loadModel } from '../../engine/model/load';
 import type { EncoderModel } from '../../engine/model/model';
@@ -81,19 +81,6 @@ const SPECIALS: Record<ModelFamily, { pad: number; cls: number; sep: number; fir
 function batchFor(family: ModelFamily, vocab: number, seed: number, B = 4, T = 12, pairs = family === 'bert'): RandomBatch {
   const s = SPECIALS[family];
   return randomBatch(seed, B, T, vocab, s.pad, { pairs, cls: s.cls, sep: s.sep, firstId: s.firstId });
-}
-
-function expectError(fn: () => unknown, code: ErrorCode, ...mustName: string[]): PeftStudioError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof PeftStudioError, `expected a PeftStudioError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  for (const s of mustName) assert.ok(caught.message.includes(s), `message should name "${s}": ${caught.message}`);
-  return caught;
 }
 
 const SIZES: (Partial<MakeModelOptions> & { label: string })[] = [
