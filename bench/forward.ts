@@ -6,19 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { tf } from '../engine/backend/tf';
-import { BACKEND_NAMES, initBackend, type BackendName } from '../engine/backend/select';
-import { peakRssMiB, randomBatch, randomModel } from './shapes';
+import { initBackend, type BackendName } from '../engine/backend/select';
+import { benchOptions, peakRssMiB, randomBatch, randomModel } from './shapes';
 
-const { values } = parseArgs({
-  options: {
-    shapes: { type: 'string', default: 'BERT-Tiny,BERT-Mini,BERT-Small' },
-    backends: { type: 'string', default: BACKEND_NAMES.join(',') },
-    batch: { type: 'string', default: '32' },
-    seq: { type: 'string', default: '128' },
-    iters: { type: 'string', default: '3' },
-    child: { type: 'string' },
-  },
-});
+const { values } = parseArgs({ options: benchOptions(3) });
 
 interface Row {
   shape: string;

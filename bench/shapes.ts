@@ -1,5 +1,6 @@
 /** The model shapes benchmarks use: Google's BERT miniatures (Turc et al., 2019), random weights. */
 import { tf } from '../engine/backend/tf';
+import { BACKEND_NAMES } from '../engine/backend/select';
 import { parseConfig, type EncoderConfig } from '../engine/model/config';
 import { EncoderModel } from '../engine/model/model';
 import { ParamStore } from '../engine/model/params';
@@ -59,4 +60,16 @@ export function peakRssMiB(): number {
     // not Linux
   }
   return process.memoryUsage().rss / 2 ** 20;
+}
+
+/** The command-line options every benchmark takes (parseArgs format); `child` runs one case in-process. */
+export function benchOptions(defaultIters: number) {
+  return {
+    shapes: { type: 'string', default: 'BERT-Tiny,BERT-Mini,BERT-Small' },
+    backends: { type: 'string', default: BACKEND_NAMES.join(',') },
+    batch: { type: 'string', default: '32' },
+    seq: { type: 'string', default: '128' },
+    iters: { type: 'string', default: String(defaultIters) },
+    child: { type: 'string' },
+  } as const;
 }

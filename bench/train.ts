@@ -12,22 +12,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { tf } from '../engine/backend/tf';
-import { BACKEND_NAMES, initBackend, type BackendName } from '../engine/backend/select';
+import { initBackend, type BackendName } from '../engine/backend/select';
 import { BitFit } from '../engine/peft/bitfit';
 import { AdamW } from '../engine/train/optim/adamw';
 import { computeGradients } from '../engine/train/step';
-import { peakRssMiB, randomBatch, randomModel } from './shapes';
+import { benchOptions, peakRssMiB, randomBatch, randomModel } from './shapes';
 
 const { values } = parseArgs({
   options: {
-    shapes: { type: 'string', default: 'BERT-Tiny,BERT-Mini,BERT-Small' },
-    backends: { type: 'string', default: BACKEND_NAMES.join(',') },
-    batch: { type: 'string', default: '32' },
-    seq: { type: 'string', default: '128' },
-    iters: { type: 'string', default: '2' },
+    ...benchOptions(2),
     'torch-threads': { type: 'string', default: String(os.availableParallelism()) },
     'no-torch': { type: 'boolean' },
-    child: { type: 'string' },
   },
 });
 

@@ -120,15 +120,8 @@ function buildConfig(values: Record<string, string | boolean | undefined>): RunC
   if (values['no-group-by-length']) flags.group_by_length = false;
   if (!base.model && !flags.model) throw new UsageError(`--model (or "model" in --config) is required\n\n${TRAIN_HELP}`);
   if (!base.train_file && !flags.train_file) throw new UsageError(`--train (or "train_file" in --config) is required\n\n${TRAIN_HELP}`);
-  return resolveRunConfig({ ...resolvePaths(base, baseDir), ...flags } as Record<string, unknown>, baseDir);
-}
-
-function resolvePaths(o: Record<string, unknown>, dir: string): Record<string, unknown> {
-  const out = { ...o };
-  for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'runs_dir', 'resume_from_checkpoint']) {
-    if (typeof out[k] === 'string') out[k] = path.resolve(dir, out[k] as string);
-  }
-  return out;
+  // Paths in the file are resolved against its folder by resolveRunConfig; flags are already absolute.
+  return resolveRunConfig({ ...base, ...flags } as Record<string, unknown>, baseDir);
 }
 
 /** Commas separate terms, except inside a /regex/ (which may contain commas itself). */

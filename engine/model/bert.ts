@@ -113,11 +113,22 @@ export function bertEncoder(
   drop: Dropout,
 ): EncoderOutputs {
   const mask = extendedAttentionMask(x.attentionMask);
-  let hidden = embeddings(p, c, `${base}embeddings`, x, drop);
-  const hiddenStates: tf.Tensor3D[] = [hidden];
+  const first = embeddings(p, c, `${base}embeddings`, x, drop);
+  return stackLayers(first, c.numHiddenLayers, (i, hidden) => layer(p, c, `${base}encoder.layer.${i}`, hidden, mask, drop), opts);
+}
+
+/** Runs `count` layers from the embeddings output, keeping what HF's `output_hidden_states/attentions` return. */
+export function stackLayers(
+  first: tf.Tensor3D,
+  count: number,
+  layerAt: (i: number, hidden: tf.Tensor3D) => { out: tf.Tensor3D; probs: tf.Tensor4D },
+  opts: EncoderRunOptions,
+): EncoderOutputs {
+  let hidden = first;
+  const hiddenStates: tf.Tensor3D[] = [first];
   const attentions: tf.Tensor4D[] = [];
-  for (let i = 0; i < c.numHiddenLayers; i++) {
-    const { out, probs } = layer(p, c, `${base}encoder.layer.${i}`, hidden, mask, drop);
+  for (let i = 0; i < count; i++) {
+    const { out, probs } = layerAt(i, hidden);
     hidden = out;
     hiddenStates.push(out);
     attentions.push(probs);

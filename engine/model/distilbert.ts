@@ -4,7 +4,7 @@
  */
 import { tf } from '../backend/tf';
 import type { EncoderInputs, EncoderOutputs, EncoderRunOptions } from './bert';
-import { mergeHeads, splitHeads } from './bert';
+import { mergeHeads, splitHeads, stackLayers } from './bert';
 import type { EncoderConfig } from './config';
 import { activation, Dropout, FLOAT32_MIN, layerNorm, linear } from './layers';
 import type { ParamStore } from './params';
@@ -31,6 +31,15 @@ function attention(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.T
   return { out: linear(p, `${prefix}.out_lin`, context) as tf.Tensor3D, probs };
 }
 
+/** HF TransformerBlock: attention → sa_layer_norm(+x) → FFN (lin1 → act → lin2) → output_layer_norm(+sa). */
+function transformerBlock(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.Tensor3D, keep: tf.Tensor4D, drop: Dropout) {
+  const { out, probs } = attention(p, c, `${prefix}.attention`, hidden, keep, drop);
+  const sa = layerNorm(p, `${prefix}.sa_layer_norm`, tf.add(out, hidden), c.layerNormEps);
+  const ff = linear(p, `${prefix}.ffn.lin2`, activation(c.hiddenAct, linear(p, `${prefix}.ffn.lin1`, sa)));
+  const block = layerNorm(p, `${prefix}.output_layer_norm`, tf.add(drop.apply(ff, c.hiddenDropoutProb), sa), c.layerNormEps) as tf.Tensor3D;
+  return { out: block, probs };
+}
+
 export function distilbertEncoder(
   p: ParamStore,
   c: EncoderConfig,
@@ -41,26 +50,6 @@ export function distilbertEncoder(
 ): EncoderOutputs {
   const [b, t] = x.attentionMask.shape;
   const keep = tf.cast(x.attentionMask, 'bool').reshape([b, 1, 1, t]) as tf.Tensor4D;
-  let hidden = embeddings(p, c, `${base}embeddings`, x, drop);
-  const hiddenStates: tf.Tensor3D[] = [hidden];
-  const attentions: tf.Tensor4D[] = [];
-  for (let i = 0; i < c.numHiddenLayers; i++) {
-    const prefix = `${base}transformer.layer.${i}`;
-    const { out, probs } = attention(p, c, `${prefix}.attention`, hidden, keep, drop);
-    const sa = layerNorm(p, `${prefix}.sa_layer_norm`, tf.add(out, hidden), c.layerNormEps);
-    const ff = linear(p, `${prefix}.ffn.lin2`, activation(c.hiddenAct, linear(p, `${prefix}.ffn.lin1`, sa)));
-    hidden = layerNorm(
-      p,
-      `${prefix}.output_layer_norm`,
-      tf.add(drop.apply(ff, c.hiddenDropoutProb), sa),
-      c.layerNormEps,
-    ) as tf.Tensor3D;
-    hiddenStates.push(hidden);
-    attentions.push(probs);
-  }
-  return {
-    lastHiddenState: hidden,
-    hiddenStates: opts.outputHiddenStates ? hiddenStates : undefined,
-    attentions: opts.outputAttentions ? attentions : undefined,
-  };
+  const first = embeddings(p, c, `${base}embeddings`, x, drop);
+  return stackLayers(first, c.numHiddenLayers, (i, hidden) => transformerBlock(p, c, `${base}transformer.layer.${i}`, hidden, keep, drop), opts);
 }

@@ -13,12 +13,15 @@ import type { RunConfig } from './config';
 export const EVENTS_FILE = 'events.jsonl';
 export const CONFIG_FILE = 'config.json';
 
-/** `20261123-001502-bitfit-train-a1b2`: sortable, readable, unique. */
-export function newRunId(config: RunConfig, now = new Date()): string {
+/**
+ * `20261123-001502-bitfit-train-a1b2`: sortable, readable, unique; a folder name. Takes a partial config
+ * because the extension names a run before the worker has resolved its config.
+ */
+export function newRunId(config: { train_file?: unknown; method?: unknown }, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const data = path.basename(path.dirname(config.train_file)) || 'data';
-  const slug = data.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 24);
-  return `${stamp}-${config.method}-${slug}-${randomBytes(2).toString('hex')}`;
+  const train = typeof config.train_file === 'string' ? config.train_file : 'data';
+  const slug = (path.basename(path.dirname(train)) || 'data').replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 24);
+  return `${stamp}-${String(config.method ?? 'bitfit')}-${slug}-${randomBytes(2).toString('hex')}`;
 }
 
 export function prepareRunDir(config: RunConfig): { runDir: string; runId: string } {

@@ -8,10 +8,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { RunEvent } from '../../../engine/protocol/events';
 import { encodeEvent, isRunEvent } from '../../../engine/protocol/events';
-import { readEvents } from '../../../engine/train/run-dir';
+import { newRunId, readEvents } from '../../../engine/train/run-dir';
 import type { ParentMessage, WorkerMessage } from '../../../engine/worker/main';
 import { applyEvent, emptyRunView, type RunStatus, type RunView } from '../protocol';
 
@@ -236,12 +235,4 @@ export class RunManager {
       }
     }
   }
-}
-
-/** `20261123-001502-bitfit-sst2-a1b2`: sortable by time, readable, unique; a folder name. */
-export function newRunId(config: Record<string, unknown>, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const train = typeof config.train_file === 'string' ? config.train_file : 'data';
-  const slug = (path.basename(path.dirname(train)) || 'data').replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 24);
-  return `${stamp}-${String(config.method ?? 'bitfit')}-${slug}-${randomBytes(2).toString('hex')}`;
 }
