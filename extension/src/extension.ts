@@ -63,8 +63,8 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
     }
   });
 
-  const start = (config: Record<string, unknown>, label?: string) => {
-    const runId = runs.enqueue(config, label);
+  const start = (config: Record<string, unknown>, label?: string, baseDir?: string) => {
+    const runId = runs.enqueue(config, label, baseDir);
     DashboardPanel.createOrShow(context.extensionUri, runs, log, runId);
     void showPreparing(runs, runId);
     return runId;
@@ -98,12 +98,8 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
       void vscode.window.showErrorMessage(`PEFT Studio: ${file} is not valid JSON (${(e as Error).message})`);
       return;
     }
-    const dir = path.dirname(file);
-    for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'resume_from_checkpoint']) {
-      if (typeof raw[k] === 'string') raw[k] = path.resolve(dir, raw[k] as string);
-    }
-    delete raw.$schema;
-    return start(raw, typeof raw.run_name === 'string' ? raw.run_name : path.basename(file, '.peft.json'));
+    // Relative paths stay relative to the file: the worker's resolveRunConfig resolves them against baseDir.
+    return start(raw, typeof raw.run_name === 'string' ? raw.run_name : path.basename(file, '.peft.json'), path.dirname(file));
   });
 
   for (const cmd of ['pause', 'resume', 'stop'] as const) {

@@ -29,6 +29,8 @@ export interface RunRecord {
   runDir: string;
   view: RunView;
   config: Record<string, unknown>;
+  /** Folder that relative paths in `config` are relative to (a config file's folder); the worker resolves them. */
+  baseDir?: string;
   worker?: WorkerHandle;
   /** The worker's last stderr lines, for failure reports and the log view. */
   logTail: string[];
@@ -97,11 +99,11 @@ export class RunManager {
   }
 
   /** Queues a run; it starts at once when no other run is training. Returns its id (= folder name). */
-  enqueue(config: Record<string, unknown>, label?: string): string {
+  enqueue(config: Record<string, unknown>, label?: string, baseDir?: string): string {
     const runId = newRunId(config);
     const runDir = path.join(this.opts.runsDir, runId);
     const name = label ?? (typeof config.run_name === 'string' ? config.run_name : runId);
-    const rec: RunRecord = { runId, runDir, view: emptyRunView(runId, name, 'queued'), config: { ...config, output_dir: runDir, run_name: name }, logTail: [] };
+    const rec: RunRecord = { runId, runDir, view: emptyRunView(runId, name, 'queued'), config: { ...config, output_dir: runDir, run_name: name }, baseDir, logTail: [] };
     this.records.set(runId, rec);
     this.queue.push(runId);
     this.emit({ kind: 'added', runId });
@@ -186,7 +188,7 @@ export class RunManager {
       this.active = undefined;
       this.startNext();
     });
-    worker.send({ kind: 'start', config: rec.config });
+    worker.send({ kind: 'start', config: rec.config, baseDir: rec.baseDir });
   }
 
   /** Marks a run failed from the host's side, and records it in events.jsonl so a reload agrees. */

@@ -47,7 +47,9 @@ exports.run = async () => {
   // Start from a config file through the command, as the CodeLens does.
   const cfg = JSON.parse(fs.readFileSync(path.join(ws, '.peft-studio', saved[0]), 'utf8'));
   const file = path.join(ws, 'short.peft.json');
-  fs.writeFileSync(file, JSON.stringify({ ...cfg, num_train_epochs: 1, max_steps: 4, model: path.resolve(ws, '.peft-studio', cfg.model), train_file: path.resolve(ws, '.peft-studio', cfg.train_file) }, null, 2));
+  // Paths relative to the file (the workspace root here), as users write them.
+  const rel = (p) => path.relative(ws, path.resolve(ws, '.peft-studio', p));
+  fs.writeFileSync(file, JSON.stringify({ ...cfg, num_train_epochs: 1, max_steps: 4, model: rel(cfg.model), train_file: rel(cfg.train_file) }, null, 2));
   const done = waitFor(runs, (c) => c.kind === 'status' && (c.status === 'finished' || c.status === 'failed'));
   const runId = await vscode.commands.executeCommand('peftStudio.startFromConfig', vscode.Uri.file(file));
   assert.equal(typeof runId, 'string', 'startFromConfig returns the run id');
