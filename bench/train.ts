@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { tf } from '../engine/backend/tf';
 import { initBackend, type BackendName } from '../engine/backend/select';
+import { installNativeKernels } from '../engine/backend/native';
 import { BitFit } from '../engine/peft/bitfit';
 import { AdamW } from '../engine/train/optim/adamw';
 import { computeGradients } from '../engine/train/step';
@@ -47,6 +48,9 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
   } catch (e) {
     return { shape, backend, mode, ok: false, note: /not installed/.test((e as Error).message) ? 'not installed' : 'failed to load' };
   }
+  // Native matMul kernels on wasm (engine/backend/native/) unless PEFT_STUDIO_NATIVE=0; the row names them.
+  const native = backend === 'wasm' ? installNativeKernels() : undefined;
+  const shown = native?.active ? `wasm + native (${native.isa}, ${native.threads} threads)` : backend;
   const model = randomModel(shape);
   let vars: Map<string, tf.Variable>;
   if (mode === 'bitfit') {
@@ -82,9 +86,9 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
     let trainable = 0;
     for (const v of vars.values()) trainable += v.size;
     const note = mode === 'full' && !tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? 'embeddings frozen' : undefined;
-    return { shape, backend, mode, ok: true, note, msPerStep: ms, tokPerS: (1000 * batch * seq) / ms, peakRssMiB: peakRssMiB(), trainable };
+    return { shape, backend: shown, mode, ok: true, note, msPerStep: ms, tokPerS: (1000 * batch * seq) / ms, peakRssMiB: peakRssMiB(), trainable };
   } catch (e) {
-    return { shape, backend, mode, ok: false, note: String((e as Error).message).split('\n')[0]!.slice(0, 70) };
+    return { shape, backend: shown, mode, ok: false, note: String((e as Error).message).split('\n')[0]!.slice(0, 70) };
   }
 }
 

@@ -3,15 +3,18 @@
  * The native TensorFlow packages are optional dependencies (their install downloads libtensorflow, which
  * often fails), so "not installed" is a normal outcome here, never a crash.
  *
- * Order: tensorflow-gpu (@tensorflow/tfjs-node-gpu) → tensorflow (@tensorflow/tfjs-node) → wasm → cpu.
+ * Order: tensorflow-gpu (@tensorflow/tfjs-node-gpu) → webgpu (Dawn, hardware adapters only; see webgpu.ts)
+ * → tensorflow (@tensorflow/tfjs-node) → wasm → cpu.
  * Force one with `initBackend({ backend })` or PEFT_STUDIO_BACKEND=<name>; a forced backend that fails is
  * an error, not a silent fallback.
  */
 import * as path from 'node:path';
 import { tf } from './tf';
 import { PeftStudioError } from '../errors';
+import { loadWebGpu, probeAdapter } from './webgpu';
 
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/** The auto order, fastest first. The CLI, run configs and the extension's setting all take these names. */
+export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendAttempt {
@@ -23,21 +26,33 @@ export interface BackendAttempt {
 
 export interface BackendReport {
   active: BackendName;
-  /** TF.js's own name for it (`tensorflow`, `wasm`, `cpu`). */
+  /** TF.js's own name for it (`tensorflow`, `webgpu`, `wasm`, `cpu`). */
   tfBackend: string;
+  /** The hardware it runs on, where the backend can say (webgpu: the adapter's vendor, architecture, …). */
+  device?: string;
+  /** Something the user should know about the active backend (e.g. a software WebGPU adapter). */
+  note?: string;
   forced: boolean;
   /** Every backend tried, fastest first, up to and including the active one. */
   attempts: BackendAttempt[];
 }
 
 /** Loads one backend's package and makes it current; throws with a readable reason when it cannot. */
-export type BackendLoader = () => Promise<string>;
+export type BackendLoader = (ctx: { forced: boolean }) => Promise<string | LoadedBackend>;
+
+/** What a loader returns when it has more to say than TF.js's name for the backend. */
+export interface LoadedBackend {
+  tfBackend: string;
+  device?: string;
+  note?: string;
+}
 
 /** Optional native packages are looked up at run time (never bundled): they exist only where they installed. */
 const requirePackage = (name: string): unknown => require(name);
 
 export const DEFAULT_LOADERS: Record<BackendName, BackendLoader> = {
   'tensorflow-gpu': async () => activate(() => requirePackage('@tensorflow/tfjs-node-gpu'), 'tensorflow'),
+  webgpu: async ({ forced }) => loadWebGpu(forced, { probe: () => probeAdapter(), activate: (register) => activate(register, 'webgpu') }),
   tensorflow: async () => activate(() => requirePackage('@tensorflow/tfjs-node'), 'tensorflow'),
   wasm: async () =>
     activate(() => {
@@ -114,9 +129,11 @@ async function selectBackend(opts: InitBackendOptions): Promise<BackendReport> {
   const attempts: BackendAttempt[] = [];
   for (const name of candidates) {
     try {
-      const tfBackend = await loaders[name]();
+      const forced = requested !== 'auto';
+      const loaded = await loaders[name]({ forced });
+      const { tfBackend, device, note } = typeof loaded === 'string' ? { tfBackend: loaded } : loaded;
       attempts.push({ name, ok: true });
-      current = { active: name, tfBackend, forced: requested !== 'auto', attempts };
+      current = { active: name, tfBackend, ...(device && { device }), ...(note && { note }), forced, attempts };
       return current;
     } catch (e) {
       attempts.push({ name, ok: false, reason: (e as Error).message });
@@ -136,9 +153,12 @@ export function currentBackend(): BackendReport | undefined {
   return current;
 }
 
-/** One line for logs and the CLI: `backend: wasm (tensorflow-gpu: not installed …; tensorflow: …)`. */
+/**
+ * One line for logs and the CLI: `backend: wasm (skipped tensorflow-gpu: not installed …; webgpu: no adapter …)`,
+ * or `backend: webgpu on <adapter> (forced; <note>)`.
+ */
 export function describeBackend(r: BackendReport): string {
   const skipped = r.attempts.filter((a) => !a.ok).map((a) => `${a.name}: ${a.reason}`);
   const why = r.forced ? 'forced' : skipped.length ? `skipped ${skipped.join('; ')}` : 'fastest available';
-  return `backend: ${r.active} (${why})`;
+  return `backend: ${r.active}${r.device ? ` on ${r.device}` : ''} (${[why, r.note].filter(Boolean).join('; ')})`;
 }

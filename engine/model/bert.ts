@@ -3,7 +3,7 @@
  * BERT with different position ids (counted from padding_idx + 1, pads keep padding_idx), so one file
  * serves both. Every tensor is looked up by its checkpoint name: `${base}encoder.layer.3.attention.self.query.bias`.
  */
-import { tf } from '../backend/tf';
+import { tf, tidy } from '../backend/tf';
 import type { EncoderConfig } from './config';
 import { activation, Dropout, FLOAT32_MIN, layerNorm, linear } from './layers';
 import type { ParamStore } from './params';
@@ -128,10 +128,16 @@ export function stackLayers(
   const hiddenStates: tf.Tensor3D[] = [first];
   const attentions: tf.Tensor4D[] = [];
   for (let i = 0; i < count; i++) {
-    const { out, probs } = layerAt(i, hidden);
+    // One tidy per layer: its temporaries are freed when the layer ends, not when the whole forward does,
+    // so a forward pass holds one layer's worth (BERT-Base at batch 64 would otherwise need ~19 GB). Under
+    // autodiff the tape keeps what the backward needs regardless.
+    const { out, probs } = tidy((): { out: tf.Tensor3D; probs?: tf.Tensor4D } => {
+      const r = layerAt(i, hidden);
+      return opts.outputAttentions ? r : { out: r.out };
+    });
     hidden = out;
     hiddenStates.push(out);
-    attentions.push(probs);
+    if (probs) attentions.push(probs);
   }
   return {
     lastHiddenState: hidden,

@@ -49,6 +49,13 @@ export interface RunConfig {
   num_train_epochs: number;
   per_device_train_batch_size: number;
   per_device_eval_batch_size: number;
+  /**
+   * Examples per forward/backward pass inside one batch; 'auto' keeps a pass within a memory budget
+   * (train/micro-batch.ts), since TF.js autodiff holds a whole pass's intermediates. The parts' gradients
+   * add up to the whole batch's, so this changes memory and speed, not what is learned (dropout masks aside).
+   */
+  per_device_train_micro_batch_size: number | 'auto';
+  /** HF's: batches whose gradients are summed before one optimizer step (effective batch = this × batch). */
   gradient_accumulation_steps: number;
   seed: number;
   /** Tokens per example including [CLS]/[SEP]; longer inputs are truncated (longest_first for pairs). */
@@ -93,6 +100,7 @@ export const DEFAULTS: Omit<RunConfig, 'model' | 'train_file'> = {
   num_train_epochs: 3,
   per_device_train_batch_size: 32,
   per_device_eval_batch_size: 64,
+  per_device_train_micro_batch_size: 'auto',
   gradient_accumulation_steps: 1,
   seed: 42,
   max_length: 128,
@@ -138,6 +146,8 @@ export function resolveRunConfig(partial: Partial<RunConfig> & Record<string, un
   if (c.method !== 'bitfit') fail(`method "${c.method}" is not available (available: bitfit)`);
   if (!Array.isArray(c.bias_terms) || c.bias_terms.length === 0) fail('bias_terms must be a non-empty list');
   if (typeof c.train_head !== 'boolean') fail('train_head must be true or false');
+  const micro = c.per_device_train_micro_batch_size;
+  if (micro !== 'auto' && !(Number.isInteger(micro) && micro > 0)) fail(`per_device_train_micro_batch_size must be "auto" or a positive integer, got ${JSON.stringify(micro)}`);
   if (c.backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(c.backend)) fail(`backend must be auto or one of ${BACKEND_NAMES.join(', ')}`);
   return c;
 }

@@ -1,20 +1,37 @@
 /**
  * One optimizer step's gradient computation, shared by the trainer and the optimizer-parity test: the
- * mean loss over a group of micro-batches (gradient accumulation) and the gradients of the trainable
- * variables only — frozen tensors are constants to autodiff, so no weight gradient is ever formed.
+ * mean loss over a group of batches (gradient accumulation) and the gradients of the trainable variables
+ * only — frozen tensors are constants to autodiff, so no weight gradient is ever formed.
+ *
+ * Each batch may itself run as several micro-batches (micro-batch.ts) when one pass over all of it would
+ * not fit the backend's memory. Each part's loss is weighted by its share of the batch's examples, so the
+ * summed gradients equal the unsplit batch's: HF's loss is a mean over examples, and every example of a
+ * batch weighs the same in it whatever part it runs in.
  */
 import { tf, tidy } from '../backend/tf';
 import { deriveSeed } from '../data/rng';
 import type { ProblemType } from '../model/config';
 import { sequenceClassificationLoss, type EncoderModel } from '../model/model';
 import type { TensorBatch } from './batches';
+import { autoMicroBatchSize, residentBytes, sliceBatch, splitRows } from './micro-batch';
 
 export interface GradientResult {
-  /** Mean of the micro-batch losses (each micro-batch's loss is its own mean, as HF logs it). */
+  /** Mean of the batch losses (each batch's loss is its own mean, as HF logs it). */
   loss: number;
   grads: Map<string, tf.Tensor>;
   /** Non-padding tokens processed. */
   tokens: number;
+  /** Examples per forward/backward pass used for this step (the largest part). */
+  microBatchSize: number;
+}
+
+export interface GradientOptions {
+  /** Dropout on. */
+  training: boolean;
+  /** The step's seed; batch m of the group draws its dropout masks from (seed, m). */
+  seed: number;
+  /** Examples per forward/backward pass: a number, or 'auto' (default) for what fits the backend. */
+  microBatchSize?: number | 'auto';
 }
 
 export async function computeGradients(
@@ -22,32 +39,62 @@ export async function computeGradients(
   group: TensorBatch[],
   problem: ProblemType,
   vars: Map<string, tf.Variable>,
-  opts: { training: boolean; seed: number },
+  opts: GradientOptions,
 ): Promise<GradientResult> {
   const names = [...vars.keys()];
   const list = names.map((n) => vars.get(n)!);
   let acc: tf.Tensor[] | undefined;
   let lossSum = 0;
   let tokens = 0;
+  let largest = 0;
   for (let m = 0; m < group.length; m++) {
     const batch = group[m]!;
     tokens += batch.tokens;
-    const { value, grads } = tidy(() =>
-      tf.variableGrads(() => {
-        const logits = model.forward(batch.inputs, { training: opts.training, dropoutSeed: deriveSeed(opts.seed, m) }).logits!;
-        // HF divides each micro-batch loss by the number of accumulation steps before backward.
-        return tf.div(sequenceClassificationLoss(logits, batch.labels, problem), group.length) as tf.Scalar;
-      }, list),
-    );
-    lossSum += (await value.data())[0]!;
-    value.dispose();
-    const g = list.map((v) => grads[v.name]!);
-    if (!acc) acc = g;
-    else {
-      const summed = acc.map((a, i) => tf.add(a, g[i]!));
-      tf.dispose([...acc, ...g]);
-      acc = summed;
+    const micro = microBatchSize(model, list, batch.size, batch.inputs.inputIds.shape[1], opts.microBatchSize ?? 'auto');
+    const ranges = splitRows(batch.size, micro);
+    // Unsplit batches run as before, mask and all: same dropout seed, so a run's losses do not change.
+    const mask = ranges.length > 1 ? await batch.inputs.attentionMask.data() : undefined;
+    for (let part = 0; part < ranges.length; part++) {
+      const [start, end] = ranges[part]!;
+      largest = Math.max(largest, end - start);
+      const piece = mask ? sliceBatch(batch, mask as Int32Array, start, end) : batch;
+      const seed = mask ? deriveSeed(opts.seed, m, part + 1) : deriveSeed(opts.seed, m);
+      // HF divides each batch's loss by the number of accumulation steps before backward; a part's share
+      // of its batch's examples makes the parts' losses sum to that batch's mean.
+      const weight = (end - start) / batch.size / group.length;
+      const { value, grads } = tidy(() =>
+        tf.variableGrads(() => {
+          const logits = model.forward(piece.inputs, { training: opts.training, dropoutSeed: seed }).logits!;
+          return tf.mul(sequenceClassificationLoss(logits, piece.labels, problem), weight) as tf.Scalar;
+        }, list),
+      );
+      if (piece !== batch) tf.dispose([piece.inputs.inputIds, piece.inputs.attentionMask, piece.inputs.tokenTypeIds!, piece.labels]);
+      lossSum += (await value.data())[0]!;
+      value.dispose();
+      const g = list.map((v) => grads[v.name]!);
+      if (!acc) acc = g;
+      else {
+        const summed = acc.map((a, i) => tf.add(a, g[i]!));
+        tf.dispose([...acc, ...g]);
+        acc = summed;
+      }
     }
   }
-  return { loss: lossSum, grads: new Map(names.map((n, i) => [n, acc![i]!])), tokens };
+  return { loss: lossSum, grads: new Map(names.map((n, i) => [n, acc![i]!])), tokens, microBatchSize: largest };
+}
+
+/**
+ * Examples per pass for a batch of `batchSize` examples padded to `seqLen` tokens: the setting, or under
+ * 'auto' the largest part that fits the active backend (micro-batch.ts).
+ */
+export function microBatchSize(model: EncoderModel, trainable: Map<string, tf.Variable> | tf.Variable[], batchSize: number, seqLen: number, setting: number | 'auto'): number {
+  if (setting !== 'auto') return Math.min(setting, batchSize);
+  const vars = [...trainable.values()];
+  const h = model.config.hiddenSize;
+  return autoMicroBatchSize(model.config, batchSize, seqLen, {
+    backend: tf.getBackend(),
+    residentBytes: residentBytes(model.params.entries(), vars),
+    // A classifier head is [labels, H]; an encoder dense weight has both sides at least H.
+    trainsWeights: vars.some((v) => v.rank === 2 && v.shape[0]! >= h && v.shape[1]! >= h),
+  });
 }

@@ -23,7 +23,7 @@ import type { Tokenizer } from '../tokenizer/types';
 import { maxTokens } from '../api/model-handle';
 import { BiasTracker } from './bias-change';
 import { disposeBatch, encodeExamples, makeTensorBatch, type EncodedSet } from './batches';
-import { computeGradients } from './step';
+import { computeGradients, microBatchSize } from './step';
 import { CHECKPOINTS, checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, resolveCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 import type { RunConfig } from './config';
 import { TrainingControl } from './control';
@@ -189,6 +189,10 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   const log = new EventLog(runDir, hooks.onEvent);
   const control = hooks.control ?? new TrainingControl();
 
+  // Said up front because a split step is slower per step than an unsplit one would be (when it fits).
+  const longest = prep.train.lengths.reduce((a, b) => Math.max(a, b), 1);
+  const passes = microBatchSize(model, vars, micro, longest, config.per_device_train_micro_batch_size);
+  if (passes < micro) prep.notices.push(`batches of ${micro} × ${longest} tokens run as passes of ${passes} examples (per_device_train_micro_batch_size: ${config.per_device_train_micro_batch_size}); their gradients are summed, so each step is still the whole batch's`);
   const describe = method.describe();
   log.emit({
     v: 1,
@@ -284,7 +288,11 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         const group = batches.slice(batchInEpoch, batchInEpoch + accum);
         const tStep = performance.now();
         const batchesOf = group.map((idx) => makeTensorBatch(prep.train, idx, padId, problem));
-        const { loss, grads, tokens } = await computeGradients(model, batchesOf, problem, vars, { training: true, seed: deriveSeed(config.seed, step) });
+        const { loss, grads, tokens } = await computeGradients(model, batchesOf, problem, vars, {
+          training: true,
+          seed: deriveSeed(config.seed, step),
+          microBatchSize: config.per_device_train_micro_batch_size,
+        });
         batchesOf.forEach(disposeBatch);
         if (!Number.isFinite(loss)) {
           tf.dispose([...grads.values()]);

@@ -11,6 +11,8 @@ import { RunManager } from './core/runManager';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
 import { LOSS_VIEW_ID, LossViewProvider } from './lossView';
 import { newRunFlow, saveRunConfig } from './newRun';
+import { registerNotebook } from './notebook';
+import { registerPlayground } from './playground';
 import { RunsTreeProvider, type RunsNode } from './runsTree';
 import { readSettings } from './settings';
 import { createStatusBar } from './statusBar';
@@ -170,6 +172,8 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
   });
 
   command('peftStudio.showLogs', () => log.show());
+  registerNotebook(context, { runs, log });
+  registerPlayground(context, { runs, log, backend: () => readSettings(context).backend });
 
   const activationMs = Date.now() - t0;
   log.info(`activated in ${activationMs} ms; runs folder ${settings.runsFolder}`);

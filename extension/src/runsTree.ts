@@ -1,6 +1,7 @@
 /** The Runs tree: a thin mapping of run-manager state to TreeItems, grouped by status. */
 import * as vscode from 'vscode';
 import type { RunManager, RunRecord } from './core/runManager';
+import { describeOrigin, readOrigin, type RunOrigin } from './notebook/origin';
 import type { RunStatus } from './protocol';
 
 type Group = 'Active' | 'Finished' | 'Stopped or failed';
@@ -24,6 +25,20 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode> {
     });
   }
 
+  /**
+   * Notebook runs carry an origin.json; read once per run. A run without one is asked again only while it
+   * is queued (the notebook writes the file just after queueing it).
+   */
+  private readonly origins = new Map<string, RunOrigin | null>();
+  private originOf(rec: RunRecord): RunOrigin | undefined {
+    let o = this.origins.get(rec.runId);
+    if (o === undefined || (o === null && rec.view.status === 'queued')) {
+      o = readOrigin(rec.runDir) ?? null;
+      this.origins.set(rec.runId, o);
+    }
+    return o ?? undefined;
+  }
+
   getChildren(node?: RunsNode): RunsNode[] {
     if (!node) {
       const present = new Set(this.runs.list().map((r) => GROUP_OF[r.view.status]));
@@ -38,8 +53,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode> {
     const rec = this.runs.get(node.runId)!;
     const item = new vscode.TreeItem(rec.view.label, vscode.TreeItemCollapsibleState.None);
     item.id = rec.runId;
-    item.description = describe(rec);
-    item.tooltip = tooltip(rec);
+    const origin = this.originOf(rec);
+    item.description = origin ? `${describe(rec)} · ${describeOrigin(origin)}` : describe(rec);
+    item.tooltip = tooltip(rec, origin);
     item.iconPath = new vscode.ThemeIcon(ICON[rec.view.status]);
     item.contextValue = `run.${rec.view.status}`;
     item.command = { command: 'peftStudio.openDashboard', title: 'Open Dashboard', arguments: [rec.runId] };
@@ -68,7 +84,7 @@ function bestMetric(rec: RunRecord): string | undefined {
   return value === undefined ? undefined : `${primary} ${value.toFixed(3)}`;
 }
 
-function tooltip(rec: RunRecord): vscode.MarkdownString {
+function tooltip(rec: RunRecord, origin: RunOrigin | undefined): vscode.MarkdownString {
   const v = rec.view;
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${v.label}** — ${v.status}\n\n`);
@@ -77,6 +93,7 @@ function tooltip(rec: RunRecord): vscode.MarkdownString {
     md.appendMarkdown(`model \`${String(c.model)}\`  \ndata \`${String(c.train_file)}\`  \n`);
     md.appendMarkdown(`${v.started.method}, trainable ${v.started.trainable.count.toLocaleString()} (${v.started.trainable.percent.toFixed(3)}%)  \n`);
   }
+  if (origin) md.appendMarkdown(`notebook \`${origin.notebook}\`, cell ${origin.cellIndex + 1} (id ${origin.cellId})  \n`);
   if (v.end?.reason) md.appendMarkdown(`\n${v.end.type}: ${v.end.reason.split('\n')[0]}`);
   return md;
 }

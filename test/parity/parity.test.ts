@@ -1,20 +1,19 @@
 /**
  * HF parity on every reference case in ../shared/fixtures (and PEFT_STUDIO_PARITY_CASES), on each backend
- * that tests run on. Tolerances are the ones in ../shared/fixtures/README.md, against HF's float64 outputs.
+ * that tests run on (see parityBackends). Tolerances are the ones in ../shared/fixtures/README.md, against
+ * HF's float64 outputs.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as path from 'node:path';
-import { initBackend, type BackendName } from '../../engine/backend/select';
-import { referenceCases, runReferenceCase } from './reference';
+import { describeBackend, initBackend } from '../../engine/backend/select';
+import { parityBackends, referenceCases, runReferenceCase } from './reference';
 
-const BACKENDS: BackendName[] = ['cpu', 'wasm'];
-
-for (const backend of BACKENDS) {
+for (const backend of parityBackends()) {
   describe(`HF parity on ${backend}`, () => {
     for (const caseDir of referenceCases()) {
-      it(`${path.basename(caseDir)}: logits, hidden states, loss and bias gradients match HF float64`, async () => {
-        await initBackend({ backend, reinit: true });
+      it(`${path.basename(caseDir)}: logits, hidden states, loss and bias gradients match HF float64`, async (t) => {
+        t.diagnostic(describeBackend(await initBackend({ backend, reinit: true })));
         const r = await runReferenceCase(caseDir);
         assert.ok(r.logitsRelL2 <= 2e-5, `logits rel L2 ${r.logitsRelL2}`);
         assert.ok(r.lossAbs <= 1e-5, `loss |Δ| ${r.lossAbs}`);

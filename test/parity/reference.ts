@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseBackendEnv, type BackendName } from '../../engine/backend/select';
 import { tf, tidy } from '../../engine/backend/tf';
 import { readSafetensors } from '../../engine/io/safetensors';
 import { resolveProblemType } from '../../engine/model/config';
@@ -30,6 +31,15 @@ export function referenceCases(): string[] {
     .filter((d) => fs.existsSync(path.join(d, 'case.json')) && fs.existsSync(path.join(d, 'expected.safetensors')));
   const extra = (process.env.PEFT_STUDIO_PARITY_CASES ?? '').split(':').filter(Boolean);
   return [...dirs, ...extra.map((d) => path.resolve(d))];
+}
+
+/**
+ * The backends the parity tests run on: cpu and wasm (always installed), or only PEFT_STUDIO_BACKEND when it
+ * names one — how webgpu.test.ts runs these same tests in a child process set up for WebGPU.
+ */
+export function parityBackends(): BackendName[] {
+  const forced = parseBackendEnv(process.env.PEFT_STUDIO_BACKEND);
+  return forced && forced !== 'auto' ? [forced] : ['cpu', 'wasm'];
 }
 
 interface CaseJson {

@@ -8,14 +8,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { tf } from '../../engine/backend/tf';
-import { initBackend, type BackendName } from '../../engine/backend/select';
+import { initBackend } from '../../engine/backend/select';
 import { readSafetensors } from '../../engine/io/safetensors';
 import { loadModel } from '../../engine/model/load';
 import { BitFit } from '../../engine/peft/bitfit';
 import { AdamW } from '../../engine/train/optim/adamw';
 import { clipGradNorm } from '../../engine/train/optim/clip';
 import { computeGradients } from '../../engine/train/step';
-import { relL2, sharedPath } from './reference';
+import { parityBackends, relL2, sharedPath } from './reference';
 
 interface TrainRun {
   trainable: string[];
@@ -32,7 +32,7 @@ const RUNS: Record<string, string[]> = {
   bias_and_head: ['/\\.bias$/', 'classifier.weight'],
 };
 
-for (const backend of ['cpu', 'wasm'] as BackendName[]) {
+for (const backend of parityBackends()) {
   describe(`AdamW parity with torch on ${backend}`, () => {
     for (const [runName, terms] of Object.entries(RUNS)) {
       it(`${runName}: 20 steps, loss per step and final biases match HF float64`, async (t) => {

@@ -1,0 +1,69 @@
+/**
+ * Finds and loads the optional native addon (native/, built at install by scripts/build-native.mjs). It is
+ * never required: where it did not build, the stock wasm kernels run instead, and `loadAddon` says why.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The addon's N-API surface (native/src/addon.cc). */
+export interface NativeAddon {
+  /** Sets the worker-thread count (the calling thread included) and kernel; 'avx2' falls back to 'generic' where the CPU lacks it. */
+  configure(threads: number, isa?: 'auto' | 'avx2' | 'generic'): NativeInfo;
+  info(): NativeInfo;
+  /**
+   * C[b] = op(A[b])·op(B[b]) (+ bias[n], activation) for b < batch, row-major float32. Offsets are bytes
+   * into `heap`, strides are elements between batch items (0 broadcasts one matrix); biasOff < 0: no bias.
+   */
+  gemm(
+    heap: ArrayBuffer,
+    aOff: number,
+    bOff: number,
+    cOff: number,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    strideA: number,
+    strideB: number,
+    transA: boolean,
+    transB: boolean,
+    biasOff: number,
+    activation: number,
+    alpha: number,
+  ): void;
+}
+
+export interface NativeInfo {
+  threads: number;
+  isa: 'avx2' | 'generic';
+  /** The best kernel this CPU can run. */
+  bestIsa: 'avx2' | 'generic';
+}
+
+export const ADDON_FILE = 'peft_native.node';
+
+/** Where the addon can be: beside a bundled dist/worker.js (dist/native/), or in a checkout's build folder. */
+export function addonCandidates(): string[] {
+  return [path.join(__dirname, 'native', ADDON_FILE), path.resolve(__dirname, '../../../native/build/Release', ADDON_FILE)];
+}
+
+export type AddonLoad = { addon: NativeAddon; file: string } | { addon?: undefined; reason: string };
+
+let cached: AddonLoad | undefined;
+
+export function loadAddon(): AddonLoad {
+  if (cached) return cached;
+  const file = addonCandidates().find((f) => fs.existsSync(f));
+  if (!file) {
+    cached = { reason: 'native addon not built (run `node scripts/build-native.mjs`; it needs a C++ compiler and Node headers)' };
+    return cached;
+  }
+  try {
+    // A computed path: bundlers leave it alone, and the .node file is copied beside the bundle instead.
+    const load = (p: string): unknown => require(p);
+    cached = { addon: load(file) as NativeAddon, file };
+  } catch (e) {
+    cached = { reason: `native addon at ${file} failed to load: ${String((e as Error).message).split('\n')[0]}` };
+  }
+  return cached;
+}

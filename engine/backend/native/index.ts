@@ -1,0 +1,75 @@
+/**
+ * Native matrix-product kernels for the wasm backend: an optional C++ addon (native/) with a multithreaded
+ * AVX2/FMA SGEMM, swapped in for the wasm backend's BatchMatMul and _FusedMatMul. Everything else stays on
+ * wasm. Without the addon (no compiler at install, other CPU, PEFT_STUDIO_NATIVE=0) nothing changes.
+ *
+ * Env: PEFT_STUDIO_NATIVE=0 disables it; PEFT_STUDIO_THREADS=N sets the thread count (default: the cores
+ * this process may use).
+ */
+import * as os from 'node:os';
+import { tf } from '../tf';
+import { loadAddon } from './addon';
+import { nativeBatchMatMul, nativeFusedMatMul } from './kernels';
+
+export interface NativeKernelStatus {
+  active: boolean;
+  /** Why the native kernels are not active. */
+  reason?: string;
+  /** Worker threads (the calling thread included); 0 when inactive. */
+  threads: number;
+  /** The GEMM kernel in use: 'avx2' (AVX2 + FMA) or 'generic' (portable C++). */
+  isa?: 'avx2' | 'generic';
+}
+
+const BACKEND = 'wasm';
+const KERNELS = { BatchMatMul: nativeBatchMatMul, _FusedMatMul: nativeFusedMatMul } as const;
+
+/** The stock kernels we replaced, to restore them. */
+let replaced: tf.KernelConfig[] | undefined;
+let status: NativeKernelStatus | undefined;
+
+/** Replaces the wasm backend's matrix-product kernels with the native ones. Idempotent; never throws. */
+export function installNativeKernels(): NativeKernelStatus {
+  if (replaced && status) return status;
+  const inactive = (reason: string): NativeKernelStatus => ({ active: false, reason, threads: 0 });
+  if (process.env.PEFT_STUDIO_NATIVE === '0') return inactive('disabled by PEFT_STUDIO_NATIVE=0');
+  const threads = threadCount(process.env.PEFT_STUDIO_THREADS);
+  if (typeof threads === 'string') return inactive(threads);
+  const stock = Object.keys(KERNELS).map((name) => tf.getKernel(name, BACKEND));
+  if (stock.some((k) => !k)) return inactive('the wasm backend is not loaded (initialise it first)');
+  const load = loadAddon();
+  if (!load.addon) return inactive(load.reason);
+  let info;
+  try {
+    info = load.addon.configure(threads);
+  } catch (e) {
+    return inactive(`native addon failed to start: ${(e as Error).message}`);
+  }
+  replaced = stock as tf.KernelConfig[];
+  for (const config of replaced) {
+    const make = KERNELS[config.kernelName as keyof typeof KERNELS];
+    tf.unregisterKernel(config.kernelName, BACKEND);
+    // The stock setupFunc stays: the stock kernel remains the fallback for what the native one declines.
+    tf.registerKernel({ ...config, kernelFunc: make(load.addon, config.kernelFunc as never) as unknown as tf.KernelFunc });
+  }
+  status = { active: true, threads: info.threads, isa: info.isa };
+  return status;
+}
+
+/** Puts the stock wasm kernels back (tests compare the two). */
+export function uninstallNativeKernels(): void {
+  if (!replaced) return;
+  for (const config of replaced) {
+    tf.unregisterKernel(config.kernelName, BACKEND);
+    tf.registerKernel(config);
+  }
+  replaced = undefined;
+  status = undefined;
+}
+
+/** PEFT_STUDIO_THREADS or the cores this process may use; a string says what is wrong with the setting. */
+function threadCount(env: string | undefined): number | string {
+  if (env === undefined || env === '') return os.availableParallelism();
+  const n = Number(env);
+  return Number.isInteger(n) && n >= 1 && n <= 1024 ? n : `PEFT_STUDIO_THREADS="${env}" is not a thread count (1-1024)`;
+}

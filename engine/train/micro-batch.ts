@@ -1,0 +1,124 @@
+/**
+ * Micro-batching inside one step: a batch too large for the backend's memory is run as several smaller
+ * forward/backward passes whose gradients add up to the whole batch's. Autodiff keeps every intermediate
+ * of a pass until its backward ends, so a pass's memory grows with its examples; splitting bounds it while
+ * the optimizer still sees the batch the user asked for (unlike gradient_accumulation_steps, which changes
+ * nothing about memory per pass and is the user's choice of effective batch).
+ */
+import { tf } from '../backend/tf';
+import type { EncoderConfig } from '../model/config';
+import type { TensorBatch } from './batches';
+
+/**
+ * Floats autodiff holds per example and layer during a training pass, per element of a [T, H], a [T, I]
+ * and a [heads, T, T] tensor: nearly every op saves its inputs for the backward, and every gradient stays
+ * alive until the pass ends, so a layer costs some 200 [T, H]-sized tensors, not the handful PyTorch keeps.
+ * Fitted to tf.profile's peak bytes of one BitFit pass on wasm (BERT-Tiny, Mini, Small at T = 128, Mini at
+ * T = 64 and 256: 28, 110 and 213 MiB per example at T = 128) and rounded up, so estimates err towards
+ * smaller passes.
+ */
+const PER_LAYER = { th: 112, ti: 24, att: 10 };
+/** Embeddings, pooler, head and loss, per element of [T, H]. */
+const OUTSIDE_LAYERS = 24;
+/** Training dense weights too keeps each product's input for the weight gradient: 27% more, measured. */
+const WEIGHT_GRADIENTS = 1.3;
+
+/** Estimated peak bytes of one training pass over `examples` examples of `seqLen` tokens. */
+export function passBytes(c: EncoderConfig, examples: number, seqLen: number, opts: { trainsWeights?: boolean } = {}): number {
+  const th = seqLen * c.hiddenSize;
+  const perLayer = PER_LAYER.th * th + PER_LAYER.ti * seqLen * c.intermediateSize + PER_LAYER.att * c.numAttentionHeads * seqLen * seqLen;
+  const floats = examples * (c.numHiddenLayers * perLayer + OUTSIDE_LAYERS * th);
+  return 4 * floats * (opts.trainsWeights ? WEIGHT_GRADIENTS : 1);
+}
+
+/**
+ * What one pass may use by default. A pass of a few thousand tokens already keeps the CPU backends'
+ * matmuls busy, so larger passes buy little speed while memory grows with every example: at 384 MiB a
+ * step's peak stays below PyTorch's for the same batch from BERT-Tiny (whose whole 32 × 128 step peaks
+ * near 390 MiB in PyTorch) to BERT-Base.
+ */
+export const PASS_BUDGET_BYTES = 384 * 2 ** 20;
+/** The wasm backend's heap cannot grow past 4 GiB (32-bit wasm memory). */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * What stays in backend memory through a step besides the pass itself: the weights, the cached Wᵀ of
+ * frozen dense weights, and for each trained tensor its gradient, the running sum of gradients and AdamW's
+ * two moments. Computed from shapes, not measured, so a run always splits its batches the same way.
+ */
+export function residentBytes(params: Iterable<[string, tf.Tensor]>, trainable: Iterable<tf.Tensor>): number {
+  let bytes = 0;
+  for (const [name, t] of params) {
+    const transposed = t.rank === 2 && !(t instanceof tf.Variable) && !name.endsWith('_embeddings.weight');
+    bytes += 4 * t.size * (transposed ? 2 : 1);
+  }
+  for (const t of trainable) bytes += 4 * t.size * 4;
+  return bytes;
+}
+
+export interface MemoryContext {
+  /** TF.js backend name (`wasm`, `cpu`, `tensorflow`). */
+  backend: string;
+  residentBytes: number;
+  /** Some encoder dense weight is trained (full fine-tuning), not only biases and a head. */
+  trainsWeights: boolean;
+}
+
+/**
+ * The largest micro-batch whose pass fits: PASS_BUDGET_BYTES, and on wasm also 80% of what the heap leaves
+ * after resident tensors. Batches are cut into equal parts (32 with room for 12 runs as 11 + 11 + 10, not
+ * 12 + 12 + 8), so no pass is larger than it needs to be. At least 1: a single example that does not fit
+ * is the backend's error to report.
+ */
+export function autoMicroBatchSize(c: EncoderConfig, batchSize: number, seqLen: number, ctx: MemoryContext): number {
+  let budget = PASS_BUDGET_BYTES;
+  if (ctx.backend === 'wasm') budget = Math.min(budget, (WASM_HEAP_BYTES - ctx.residentBytes) * 0.8);
+  const fits = Math.max(1, Math.floor(budget / passBytes(c, 1, seqLen, ctx)));
+  const parts = Math.ceil(batchSize / fits);
+  return Math.ceil(batchSize / parts);
+}
+
+/** Row ranges [start, end) cutting `size` rows into the fewest parts of at most `micro` rows, sizes equal ±1. */
+export function splitRows(size: number, micro: number): Array<[number, number]> {
+  const parts = Math.ceil(size / Math.max(1, micro));
+  const ranges: Array<[number, number]> = [];
+  for (let p = 0, start = 0; p < parts; p++) {
+    const end = start + Math.floor(size / parts) + (p < size % parts ? 1 : 0);
+    ranges.push([start, end]);
+    start = end;
+  }
+  return ranges;
+}
+
+/**
+ * The rows [start, end) of a batch as a batch of their own, cut to their longest example: columns no row
+ * of the part attends to are padding for all of them, and a masked key adds exactly zero to attention, so
+ * dropping them changes no result but saves their work.
+ */
+export function sliceBatch(batch: TensorBatch, mask: Int32Array | Uint8Array | Float32Array, start: number, end: number): TensorBatch {
+  const seqLen = batch.inputs.inputIds.shape[1];
+  let width = 1;
+  for (let r = start; r < end; r++) {
+    for (let t = seqLen - 1; t >= width; t--) {
+      if (mask[r * seqLen + t]) {
+        width = t + 1;
+        break;
+      }
+    }
+  }
+  let tokens = 0;
+  for (let i = start * seqLen; i < end * seqLen; i++) tokens += mask[i] ? 1 : 0;
+  const rows = end - start;
+  const cut = (x: tf.Tensor2D) => tf.slice(x, [start, 0], [rows, width]) as tf.Tensor2D;
+  const labels = batch.labels.rank === 1 ? tf.slice(batch.labels, [start], [rows]) : tf.slice(batch.labels, [start, 0], [rows, -1]);
+  return {
+    inputs: {
+      inputIds: cut(batch.inputs.inputIds),
+      attentionMask: cut(batch.inputs.attentionMask),
+      tokenTypeIds: batch.inputs.tokenTypeIds ? cut(batch.inputs.tokenTypeIds) : undefined,
+    },
+    labels,
+    tokens,
+    size: rows,
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Which runs the playground offers, and how the picker names them. No `vscode` import: unit-tested.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunManager, RunRecord } from '../core/runManager';
+import type { PlaygroundRun } from './protocol';
+
+/** A trained model needs a checkpoint: every finished run has one, a stopped run once it saved (it does on stop). */
+export function hasCheckpoint(runDir: string): boolean {
+  try {
+    return fs.readdirSync(path.join(runDir, 'checkpoints')).some((d) => /^step-\d{8}$/.test(d));
+  } catch {
+    return false;
+  }
+}
+
+export function canTry(rec: RunRecord): boolean {
+  return (rec.view.status === 'finished' || rec.view.status === 'stopped') && hasCheckpoint(rec.runDir);
+}
+
+export function playgroundRuns(runs: RunManager): PlaygroundRun[] {
+  return runs.list().filter(canTry).map((rec) => ({ runId: rec.runId, label: rec.view.label, status: rec.view.status, metric: bestMetric(rec) }));
+}
+
+function bestMetric(rec: RunRecord): string | undefined {
+  const evals = rec.view.evals;
+  const best = evals.filter((e) => e.isBest).at(-1) ?? evals.at(-1);
+  const value = best?.metrics[best.primary];
+  return best && value !== undefined ? `${best.primary} ${value.toFixed(3)}` : undefined;
+}

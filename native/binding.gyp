@@ -1,0 +1,26 @@
+# Built at install by scripts/build-native.mjs (never required: the wasm backend is the fallback).
+# kernel_avx2.cc turns on AVX2/FMA with a pragma for its own functions only, so the rest of the
+# binary stays baseline x86-64 and the addon loads (and picks the generic kernel) on any CPU.
+{
+  "targets": [
+    {
+      "target_name": "peft_native",
+      "sources": [
+        "src/addon.cc",
+        "src/pool.cc",
+        "src/gemm.cc",
+        "src/kernel_generic.cc",
+        "src/kernel_avx2.cc"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-O3"],
+      "xcode_settings": {
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"],
+        "GCC_OPTIMIZATION_LEVEL": "3"
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "Optimization": 2, "AdditionalOptions": ["/std:c++17"] }
+      }
+    }
+  ]
+}

@@ -1,0 +1,161 @@
+#include "gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "pool.h"
+#include "tile_job.h"
+
+namespace {
+
+// Tile sizes: MC·KC floats of packed A (144 KiB) fit Zen 3's 512 KiB L2 next to a KC·NC B panel
+// (256 KiB); both are multiples of the micro-kernel's MR × NR.
+constexpr int64_t kMc = 144;
+constexpr int64_t kNc = 256;
+// Below this many flops, waking the other threads costs more than it saves.
+constexpr double kParallelFlops = 1 << 20;
+
+struct Buffers {
+  std::unique_ptr<float[]> raw;
+  float* a = nullptr;
+  float* b = nullptr;
+};
+
+std::mutex g_mu;  // one GEMM at a time across Node environments (worker threads)
+ThreadPool* g_pool = nullptr;  // never freed at exit: joining threads from static destructors is fragile
+std::vector<Buffers> g_buffers;
+Isa g_isa = Isa::kGeneric;
+bool g_configured = false;
+
+float* Align64(float* p) {
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
+}
+
+void AllocBuffers(int workers) {
+  g_buffers.clear();
+  g_buffers.resize(workers);
+  const size_t a = kMc * PEFT_KC, b = PEFT_KC * kNc;
+  for (auto& buf : g_buffers) {
+    buf.raw.reset(new float[a + b + 32]);
+    buf.a = Align64(buf.raw.get());
+    buf.b = Align64(buf.a + a);
+  }
+}
+
+void ConfigureLocked(int threads, Isa isa) {
+  threads = std::max(1, threads);
+  if (!g_pool || g_pool->size() != threads) {
+    delete g_pool;
+    g_pool = new ThreadPool(threads);
+    AllocBuffers(threads);
+  }
+  g_isa = (isa == Isa::kAvx2 && BestIsa() != Isa::kAvx2) ? Isa::kGeneric : isa;
+  g_configured = true;
+}
+
+struct Plan {
+  const GemmParams* p;
+  int64_t mc, nc, tiles_m, tiles_n;
+  void (*tile)(const TileJob*, float*, float*);
+};
+
+float Activate(float x, Activation act, float alpha) {
+  switch (act) {
+    case kLinear: return x;
+    case kRelu: return x > 0.f ? x : 0.f;
+    case kRelu6: return std::min(std::max(x, 0.f), 6.f);
+    case kLeakyRelu: return x < 0.f ? alpha * x : x;
+    case kSigmoid: return 1.f / (1.f + std::exp(-x));
+    case kElu: return x < 0.f ? std::expm1(x) : x;
+  }
+  return x;
+}
+
+void RunTask(void* ctx, int64_t task, int worker) {
+  const Plan& plan = *static_cast<const Plan*>(ctx);
+  const GemmParams& p = *plan.p;
+  const int64_t per_batch = plan.tiles_m * plan.tiles_n;
+  const int64_t bi = task / per_batch, rem = task % per_batch;
+  TileJob t;
+  t.a = p.a + bi * p.stride_a;
+  t.b = p.b + bi * p.stride_b;
+  t.c = p.c + bi * p.m * p.n;
+  t.m = p.m, t.n = p.n, t.k = p.k;
+  t.trans_a = p.trans_a, t.trans_b = p.trans_b;
+  t.i0 = (rem % plan.tiles_m) * plan.mc;
+  t.j0 = (rem / plan.tiles_m) * plan.nc;
+  t.mc = std::min(plan.mc, p.m - t.i0);
+  t.nc = std::min(plan.nc, p.n - t.j0);
+  if (p.k == 0) {
+    for (int64_t i = 0; i < t.mc; i++) std::memset(t.c + (t.i0 + i) * p.n + t.j0, 0, t.nc * sizeof(float));
+  } else {
+    plan.tile(&t, g_buffers[worker].a, g_buffers[worker].b);
+  }
+  if (p.bias || p.act != kLinear) {
+    for (int64_t i = 0; i < t.mc; i++) {
+      float* row = t.c + (t.i0 + i) * p.n + t.j0;
+      const float* bias = p.bias ? p.bias + t.j0 : nullptr;
+      for (int64_t j = 0; j < t.nc; j++) row[j] = Activate(bias ? row[j] + bias[j] : row[j], p.act, p.alpha);
+    }
+  }
+}
+
+int64_t RoundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+}  // namespace
+
+Isa BestIsa() {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  static const bool avx2 = HaveAvx2Kernel() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return avx2 ? Isa::kAvx2 : Isa::kGeneric;
+#else
+  return Isa::kGeneric;
+#endif
+}
+
+const char* IsaName(Isa isa) { return isa == Isa::kAvx2 ? "avx2" : "generic"; }
+
+void GemmConfigure(int threads, Isa isa) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  ConfigureLocked(threads, isa);
+}
+
+int GemmThreads() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_pool ? g_pool->size() : 0;
+}
+
+Isa GemmIsa() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_isa;
+}
+
+void Gemm(const GemmParams& p) {
+  if (p.batch <= 0 || p.m <= 0 || p.n <= 0) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_configured) ConfigureLocked(1, BestIsa());
+  Plan plan{&p, kMc, kNc, 0, 0, g_isa == Isa::kAvx2 ? RunTileAvx2 : RunTileGeneric};
+  const int workers = g_pool->size();
+  const double flops = 2.0 * p.batch * p.m * p.n * p.k;
+  const bool parallel = workers > 1 && flops >= kParallelFlops;
+  auto count = [&] {
+    plan.tiles_m = (p.m + plan.mc - 1) / plan.mc;
+    plan.tiles_n = (p.n + plan.nc - 1) / plan.nc;
+    return p.batch * plan.tiles_m * plan.tiles_n;
+  };
+  // Too few tiles to keep every thread busy (one small matrix): split M, then N, into smaller tiles.
+  if (parallel) {
+    while (count() < 2 * workers && plan.mc > 4 * PEFT_MR && p.m > plan.mc / 2) plan.mc = RoundUp(plan.mc / 2, PEFT_MR);
+    while (count() < 2 * workers && plan.nc > 4 * PEFT_NR && p.n > plan.nc / 2) plan.nc = RoundUp(plan.nc / 2, PEFT_NR);
+  }
+  const int64_t tasks = count();
+  if (parallel) {
+    g_pool->Run(tasks, RunTask, &plan);
+  } else {
+    for (int64_t t = 0; t < tasks; t++) RunTask(&plan, t, 0);
+  }
+}

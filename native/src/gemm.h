@@ -1,0 +1,41 @@
+// Batched single-precision GEMM for the TF.js kernels: C[b] = op(A[b]) · op(B[b]) (+ bias, activation),
+// row-major like TF.js tensors, float32 in and float32 accumulation.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+enum Activation : int32_t {
+  kLinear = 0,
+  kRelu = 1,
+  kRelu6 = 2,
+  kLeakyRelu = 3,
+  kSigmoid = 4,
+  kElu = 5,
+};
+
+struct GemmParams {
+  const float* a;
+  const float* b;
+  float* c;
+  int64_t batch;
+  int64_t m, n, k;
+  // Elements between consecutive batch items; 0 broadcasts one matrix over the batch.
+  int64_t stride_a, stride_b;
+  // Stored A is [k, m] instead of [m, k]; stored B is [n, k] instead of [k, n].
+  bool trans_a, trans_b;
+  const float* bias;  // [n] or nullptr
+  Activation act;
+  float alpha;  // leaky relu slope
+};
+
+enum class Isa { kGeneric, kAvx2 };
+
+// The best kernel this CPU runs (AVX2+FMA when present), checked at run time.
+Isa BestIsa();
+const char* IsaName(Isa isa);
+// Sets the worker count (>= 1) and the kernel; the caller's thread counts as one worker.
+void GemmConfigure(int threads, Isa isa);
+int GemmThreads();
+Isa GemmIsa();
+// Thread-safe: concurrent callers (several Node environments) are served one at a time.
+void Gemm(const GemmParams& p);

@@ -1,0 +1,74 @@
+// The AVX2/FMA kernel: a 6 × 16 register block (12 accumulators, 2 B vectors, 1 A broadcast = 15 of the
+// 16 ymm registers), the classic shape for 256-bit FMA machines. Only this file is compiled for AVX2,
+// through a pragma that covers our own functions; gemm.cc calls it only after a run-time CPU check.
+#include "tile_job.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int64_t mr,
+                        int64_t nr, int accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int64_t p = 0; p < kc; p++) {
+    const __m256 b0 = _mm256_load_ps(pb);
+    const __m256 b1 = _mm256_load_ps(pb + 8);
+    __m256 a;
+    a = _mm256_broadcast_ss(pa + 0), c00 = _mm256_fmadd_ps(a, b0, c00), c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(pa + 1), c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(pa + 2), c20 = _mm256_fmadd_ps(a, b0, c20), c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(pa + 3), c30 = _mm256_fmadd_ps(a, b0, c30), c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(pa + 4), c40 = _mm256_fmadd_ps(a, b0, c40), c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(pa + 5), c50 = _mm256_fmadd_ps(a, b0, c50), c51 = _mm256_fmadd_ps(a, b1, c51);
+    pa += PEFT_MR;
+    pb += PEFT_NR;
+  }
+  const __m256 acc[PEFT_MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  if (mr == PEFT_MR && nr == PEFT_NR) {
+    for (int r = 0; r < PEFT_MR; r++) {
+      float* cr = c + r * ldc;
+      __m256 v0 = acc[r][0], v1 = acc[r][1];
+      if (accumulate) v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0), v1 = _mm256_add_ps(_mm256_loadu_ps(cr + 8), v1);
+      _mm256_storeu_ps(cr, v0);
+      _mm256_storeu_ps(cr + 8, v1);
+    }
+    return;
+  }
+  // Edge tile: spill, then write only the valid corner (C has no room for the padding).
+  alignas(32) float tmp[PEFT_MR][PEFT_NR];
+  for (int r = 0; r < PEFT_MR; r++) _mm256_store_ps(tmp[r], acc[r][0]), _mm256_store_ps(tmp[r] + 8, acc[r][1]);
+  for (int64_t r = 0; r < mr; r++) {
+    float* cr = c + r * ldc;
+    for (int64_t j = 0; j < nr; j++) cr[j] = accumulate ? cr[j] + tmp[r][j] : tmp[r][j];
+  }
+}
+
+#include "tile_impl.h"
+
+void RunTileAvx2(const TileJob* t, float* bufA, float* bufB) { RunTile(t, bufA, bufB); }
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+bool HaveAvx2Kernel() { return true; }
+
+#else  // not x86 or not GCC/Clang: no AVX2 kernel; gemm.cc never calls RunTileAvx2 then.
+
+void RunTileAvx2(const TileJob* t, float* bufA, float* bufB) { (void)t, (void)bufA, (void)bufB; }
+bool HaveAvx2Kernel() { return false; }
+
+#endif

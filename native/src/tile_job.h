@@ -1,0 +1,24 @@
+// The unit of work of the blocked GEMM: one C tile (mc × nc, all of K) of one batch item, and the
+// ISA-specific functions that compute it (kernel_generic.cc, kernel_avx2.cc).
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#define PEFT_MR 6
+#define PEFT_NR 16
+#define PEFT_KC 256
+
+struct TileJob {
+  const float* a;  // this batch item's A
+  const float* b;  // this batch item's B
+  float* c;        // this batch item's C, [m, n]
+  int64_t m, n, k;
+  int trans_a, trans_b;
+  int64_t i0, j0, mc, nc;  // the tile
+};
+
+// bufA holds round_up(mc, MR)·KC floats, bufB KC·round_up(nc, NR); both 64-byte aligned.
+void RunTileGeneric(const TileJob* t, float* bufA, float* bufB);
+// Only call when HaveAvx2Kernel() and the CPU reports AVX2 and FMA.
+void RunTileAvx2(const TileJob* t, float* bufA, float* bufB);
+bool HaveAvx2Kernel();

@@ -1,0 +1,189 @@
+/**
+ * PEFT notebooks end to end, in real VS Code (code-server) driven by Playwright in Chromium: open a .peftnb
+ * with three run cells (the second and third `extends: previous`) → Run All → the first two train to the
+ * end and their outputs show loss points and a bias-change heatmap, updated live → the third is
+ * interrupted and shows as stopped → "PEFT: Compare Cells" adds a comparison listing the differing keys →
+ * save, and the file holds the outputs. Screenshots go to test-output/e2e/. Needs scripts/e2e/setup.sh.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import type { FrameLocator, Page } from 'playwright-core';
+import { makeModelDir } from '../helpers/make-model';
+import { makeRows, writeTsv } from '../helpers/train-fixtures';
+import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, screenshot, startCodeServer } from './harness';
+
+const LAYERS = 2;
+const KINDS = 8;
+
+const cellA = ['# BitFit: every bias term', 'run_name: all biases', 'model: tiny-bert', 'train_file: data/reviews.tsv', 'bias_terms: [all]', 'learning_rate: 0.002', 'num_train_epochs: 3', 'per_device_train_batch_size: 8', 'max_length: 32', 'bias_change_steps: 5', ''];
+const cellB = ['# q + m2 at a higher lr', 'extends: previous', 'run_name: sparse lr 4e-3', 'bias_terms: [sparse]', 'learning_rate: 0.004', ''];
+const cellC = ['# long: interrupted by the test', 'extends: previous', 'run_name: long', 'num_train_epochs: 300', ''];
+
+function notebookFile(): string {
+  const code = (id: string, lines: string[]) => ({ kind: 'code', id, language: 'yaml', source: lines.map((l, i) => (i < lines.length - 1 ? `${l}\n` : l)).filter(Boolean) });
+  return JSON.stringify(
+    { format: 'peft-studio-notebook', version: 1, cells: [{ kind: 'markdown', source: ['# Notebook e2e\n', 'Two runs, one interrupted, one comparison.'] }, code('aaaaaa', cellA), code('bbbbbb', cellB), code('cccccc', cellC)] },
+    null,
+    2,
+  );
+}
+
+interface OutputState {
+  label: string;
+  status: string;
+  points: number;
+  heat: number;
+  latency: string | undefined;
+}
+
+/** The notebook's output webview (one per notebook editor) → its content frame. */
+function outputsFrame(page: Page): FrameLocator {
+  return page.locator('iframe.webview.ready[src*="purpose=notebookRenderer"]').first().contentFrame().locator('#active-frame').contentFrame();
+}
+
+async function outputs(frame: FrameLocator): Promise<OutputState[]> {
+  return frame.locator('[data-testid="peft-run-output"]').evaluateAll((els) =>
+    els.map((e) => {
+      const d = (e as unknown as { dataset: Record<string, string | undefined> }).dataset;
+      return { label: e.querySelector('.title')?.textContent ?? '', status: d.status ?? '', points: Number(d.points ?? 0), heat: Number(d.heatCells ?? 0), latency: d.latencyMs };
+    }),
+  );
+}
+
+async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch {
+      // the output webview may be (re)loading
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Scrolls the cell list with the mouse wheel over a cell editor (native list DOM, not the output webview). */
+async function scrollNotebook(page: Page, dy: number): Promise<void> {
+  await page.locator('.code-cell-row .cell-editor-container').first().hover();
+  for (let done = 0; done < dy; done += 400) {
+    await page.mouse.wheel(0, 400);
+    await page.waitForTimeout(100);
+  }
+}
+
+const byLabel = (os: OutputState[], label: string) => os.find((o) => o.label === label);
+
+test('PEFT notebook: run cells → live outputs → interrupt → compare → saved outputs', { timeout: 480_000 }, async (t) => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-nb-e2e-'));
+  const workspace = path.join(tmp, 'workspace');
+  fs.mkdirSync(path.join(workspace, 'data'), { recursive: true });
+  const made = makeModelDir({ family: 'bert', layers: LAYERS, hidden: 32, heads: 2, intermediate: 64 });
+  fs.cpSync(made.dir, path.join(workspace, 'tiny-bert'), { recursive: true });
+  writeTsv(path.join(workspace, 'data', 'reviews.tsv'), makeRows(160));
+  const nbFile = path.join(workspace, 'experiments.peftnb');
+  fs.writeFileSync(nbFile, notebookFile());
+
+  const vsix = path.join(tmp, 'peft-studio.vsix');
+  execFileSync('npm', ['run', 'package', '--', '--out', vsix], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+
+  const t0 = Date.now();
+  const server = await startCodeServer({ extensionVsix: vsix, workspace, settings: { 'peftStudio.backend': 'wasm', 'notebook.confirmDeleteRunningCell': false } });
+  try {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 1300 } });
+      await openWorkbench(page, server.url, workspace);
+      await runCommand(page, 'Go to File');
+      const input = page.locator('.quick-input-widget .quick-input-box input');
+      await input.fill('experiments.peftnb');
+      await page.locator('.quick-input-widget .monaco-list-row[aria-label*="experiments.peftnb"]').first().click({ timeout: 20_000 });
+      await page.locator('.code-cell-row').first().waitFor({ timeout: 30_000 });
+
+      const runAll = page.locator('.notebook-toolbar-container a.action-label[aria-label^="Run All"]').first();
+      await until('the Run All button', async () => (await runAll.isVisible()) && !(await runAll.getAttribute('class'))?.includes('disabled'), (v) => v, 60_000);
+      await runAll.click();
+      const tRun = Date.now();
+
+      const frame = outputsFrame(page);
+      await until('live points in the first cell', () => outputs(frame), (os) => (byLabel(os, 'all biases')?.points ?? 0) >= 5 && byLabel(os, 'all biases')?.status === 'running');
+      await until('two finished cells', () => outputs(frame), (os) => byLabel(os, 'all biases')?.status === 'finished' && byLabel(os, 'sparse lr 4e-3')?.status === 'finished', 240_000);
+      const finished = await outputs(frame);
+      t.diagnostic(`two cells trained in ${((Date.now() - tRun) / 1000).toFixed(1)} s: ${JSON.stringify(finished)}`);
+      for (const label of ['all biases', 'sparse lr 4e-3']) {
+        const o = byLabel(finished, label)!;
+        assert.ok(o.points >= 20, `${label}: ${o.points} loss points drawn`);
+      }
+      // Every bias trains in the first run; the sparse run moves only query + intermediate (+ the head).
+      assert.ok(byLabel(finished, 'all biases')!.heat >= LAYERS * KINDS, `all-biases heatmap has ${byLabel(finished, 'all biases')!.heat} non-zero cells`);
+      const sparseHeat = byLabel(finished, 'sparse lr 4e-3')!.heat;
+      assert.ok(sparseHeat >= LAYERS * 2 && sparseHeat < LAYERS * KINDS, `sparse heatmap has ${sparseHeat} non-zero cells`);
+
+      await screenshot(page, 'notebook-two-finished');
+
+      // The third cell starts; interrupt it once it has drawn something. Outputs render only when their cell
+      // is in view, so scroll down to it first.
+      await scrollNotebook(page, 3000);
+      await until('the third cell running', () => outputs(frame), (os) => (byLabel(os, 'long')?.points ?? 0) >= 3);
+      const stop = page.locator('.notebook-toolbar-container a.action-label[aria-label^="Stop Execution"], .notebook-toolbar-container a.action-label[aria-label^="Interrupt"]').first();
+      await stop.click({ timeout: 10_000 });
+      const stopped = await until('the third run stopped', () => outputs(frame), (os) => byLabel(os, 'long')?.status === 'stopped', 60_000);
+      const stats = await frame.locator('body').evaluate(() => (globalThis as unknown as { __peftNotebookRenderer?: { stats(): { latencySamples: number; latencySumMs: number; latencyMaxMs: number; renders: number } } }).__peftNotebookRenderer?.stats());
+      assert.ok(stats && stats.latencySamples > 0, 'live updates were measured');
+      t.diagnostic(`renderer: ${stats!.renders} renders; worker step event → drawn latency mean ${(stats!.latencySumMs / stats!.latencySamples).toFixed(0)} ms, max ${stats!.latencyMaxMs} ms over ${stats!.latencySamples} live updates`);
+      t.diagnostic(`third run stopped at ${byLabel(stopped, 'long')!.points} points`);
+
+      // Compare every cell with a run: a comparison cell is appended and executed.
+      await runCommand(page, 'PEFT: Compare Cells');
+      const diffKeys = await until(
+        'the comparison',
+        () => frame.locator('[data-testid="peft-compare-output"]').first().getAttribute('data-diff-keys', { timeout: 2000 }),
+        (k) => typeof k === 'string' && k.length > 0,
+        60_000,
+      );
+      const keys = diffKeys!.split(',');
+      for (const k of ['bias_terms', 'learning_rate', 'num_train_epochs']) assert.ok(keys.includes(k), `comparison lists ${k}: ${diffKeys}`);
+      assert.ok(!keys.includes('model') && !keys.includes('run_name'), `comparison lists only differing settings: ${diffKeys}`);
+      await frame.locator('[data-testid="peft-compare-output"]').first().scrollIntoViewIfNeeded().catch(() => undefined);
+      await screenshot(page, 'notebook-compare');
+
+      // Save: the file keeps each cell's output (the finished curves) and the comparison.
+      await page.locator('.notebook-editor').first().click({ position: { x: 5, y: 5 } }).catch(() => undefined);
+      await runCommand(page, 'File: Save');
+      const saved = await until('the saved notebook', async () => JSON.parse(fs.readFileSync(nbFile, 'utf8')) as { cells: Array<{ id?: string; outputs?: Array<{ mime: string; data: { status?: string; loss?: { step: number[] }; diff?: unknown[] } }> }> }, (nb) => nb.cells.some((c) => c.outputs?.some((o) => o.mime.endsWith('compare+json'))), 20_000);
+      const statusOf = (id: string) => saved.cells.find((c) => c.id === id)?.outputs?.[0]?.data.status;
+      assert.deepEqual(['aaaaaa', 'bbbbbb', 'cccccc'].map(statusOf), ['finished', 'finished', 'stopped']);
+      const pts = saved.cells.find((c) => c.id === 'aaaaaa')!.outputs![0]!.data.loss!.step.length;
+      assert.ok(pts > 0 && pts <= 200, `saved loss series has ${pts} points`);
+      t.diagnostic(`saved notebook: ${(fs.statSync(nbFile).size / 1024).toFixed(1)} KiB`);
+
+      // Runs started from cells record where they came from.
+      const runsDir = path.join(workspace, '.peft-studio', 'runs');
+      const origins = fs.readdirSync(runsDir).map((d) => path.join(runsDir, d, 'origin.json')).filter((f) => fs.existsSync(f)).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as { cellId: string; notebook: string });
+      assert.deepEqual(origins.map((o) => o.cellId).sort(), ['aaaaaa', 'bbbbbb', 'cccccc']);
+      assert.ok(origins.every((o) => o.notebook === nbFile));
+    } catch (e) {
+      const page = browser.contexts()[0]?.pages()[0];
+      if (page) t.diagnostic(`failure screenshot: ${await screenshot(page, 'notebook-failure').catch(() => 'none')}`);
+      const runsDir = path.join(workspace, '.peft-studio', 'runs');
+      for (const d of fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []) {
+        const ev = path.join(runsDir, d, 'events.jsonl');
+        const lines = fs.existsSync(ev) ? fs.readFileSync(ev, 'utf8').trim().split('\n') : [];
+        t.diagnostic(`${d}: ${fs.readdirSync(path.join(runsDir, d)).join(' ')}; last event ${lines.at(-1)?.slice(0, 300)}`);
+      }
+      throw e;
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await server.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+    t.diagnostic(`e2e wall time (server start → shutdown): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+});

@@ -1,0 +1,140 @@
+/** Notebook cells: parsing, `extends: previous` chains, and schema-driven checks. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { mergeConfig, parseCell, resolveCell } from '../../extension/src/notebook/cells';
+import { suggestionsAt } from '../../extension/src/notebook/completion';
+import { configKeys, validateConfig, withDefaults } from '../../extension/src/notebook/schema';
+
+const cells = (...texts: string[]) => texts.map(parseCell);
+
+describe('cell parsing', () => {
+  it('reads a YAML run cell with key spans pointing at the keys', () => {
+    const text = 'model: m\nlearning_rate: 4e-4\n';
+    const c = parseCell(text);
+    assert.equal(c.kind, 'run');
+    assert.deepEqual(c.config, { model: 'm', learning_rate: 4e-4 });
+    assert.equal(text.slice(...c.keySpans.learning_rate!), 'learning_rate');
+    assert.equal(text.slice(...c.valueSpans.learning_rate!), '4e-4');
+  });
+
+  it('reads JSON cells too', () => assert.deepEqual(parseCell('{"model": "m", "bias_terms": ["all"]}').config, { model: 'm', bias_terms: ['all'] }));
+
+  it('treats a comment-only cell as empty and a compare cell as compare', () => {
+    assert.equal(parseCell('# nothing yet\n').kind, 'empty');
+    assert.deepEqual(parseCell('compare: all').compare, 'all');
+    assert.deepEqual(parseCell('compare: [a1b2c3, d4e5f6]').compare, ['a1b2c3', 'd4e5f6']);
+  });
+
+  it('reports a syntax error at its position', () => {
+    const text = 'model: m\nlearning_rate: [1, 2\n';
+    const c = parseCell(text);
+    assert.equal(c.problems.length > 0, true);
+    assert.ok(c.problems[0]!.span[0] >= text.indexOf('['));
+  });
+
+  it('reports duplicate keys and non-mapping cells', () => {
+    assert.ok(parseCell('a: 1\na: 2\n').problems.length > 0);
+    assert.match(parseCell('- a\n- b\n').problems[0]!.message, /mapping/);
+  });
+
+  it('accepts only extends: previous', () => {
+    assert.equal(parseCell('extends: previous\nlearning_rate: 1').extendsPrevious, true);
+    assert.match(parseCell('extends: cell 2').problems[0]!.message, /extends: previous/);
+  });
+});
+
+describe('inheritance (extends: previous)', () => {
+  it('overrides only the keys a cell sets', () => {
+    const r = resolveCell(cells('model: m\ntrain_file: t\nlearning_rate: 0.001\n', 'extends: previous\nlearning_rate: 4e-4\n'), 1);
+    assert.deepEqual(r, { ok: true, config: { model: 'm', train_file: 't', learning_rate: 4e-4 }, chain: [1, 0] });
+  });
+
+  it('follows a chain and stops at the first cell that does not extend', () => {
+    const nb = cells('model: old\n', 'model: m\nseed: 1\n', 'extends: previous\nseed: 2\nbias_terms: [all]\n', 'extends: previous\nbias_terms: [sparse]\n');
+    const r = resolveCell(nb, 3);
+    assert.ok(r.ok);
+    assert.deepEqual(r.config, { model: 'm', seed: 2, bias_terms: ['sparse'] });
+    assert.deepEqual(r.chain, [3, 2, 1]);
+  });
+
+  it('skips compare and empty cells when looking upward', () => {
+    const r = resolveCell(cells('model: m\n', 'compare: all\n', '# notes only\n', 'extends: previous\nseed: 3\n'), 3);
+    assert.ok(r.ok);
+    assert.deepEqual(r.config, { model: 'm', seed: 3 });
+  });
+
+  it('merges nested keys one by one and lets null remove a key', () => {
+    assert.deepEqual(mergeConfig({ a: { x: 1, y: 2 }, b: [1, 2], c: 1 }, { a: { y: 3 }, b: [9], c: null }), { a: { x: 1, y: 3 }, b: [9] });
+    const r = resolveCell(cells('opt:\n  beta1: 0.9\n  beta2: 0.999\n', 'extends: previous\nopt:\n  beta2: 0.98\n'), 1);
+    assert.ok(r.ok);
+    assert.deepEqual(r.config, { opt: { beta1: 0.9, beta2: 0.98 } });
+  });
+
+  it('is a clear error when there is no cell above to extend', () => {
+    const r = resolveCell(cells('extends: previous\nlearning_rate: 1\n'), 0);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.match(r.error, /no run cell above/);
+    const r2 = resolveCell(cells('compare: all', 'extends: previous\n'), 1);
+    assert.equal(r2.ok, false);
+  });
+
+  it('names the broken ancestor when a cell up the chain has an error', () => {
+    const r = resolveCell(cells('model: [m\n', 'extends: previous\nseed: 1\n'), 1);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.match(r.error, /cell 1, which this one extends/);
+  });
+});
+
+describe('config checks from the JSON schema', () => {
+  it('accepts a valid config', () => assert.deepEqual(validateConfig({ model: 'm', train_file: 't', learning_rate: 4e-4, bias_terms: ['sparse'], train_head: false, max_steps: -1 }), []));
+
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a missing model', { train_file: 't' }, /"model" is required/],
+    ['an unknown key, with a suggestion', { model: 'm', train_file: 't', learning_rte: 1e-3 }, /unknown setting "learning_rte" \(did you mean "learning_rate"\?\)/],
+    ['a wrong type', { model: 'm', train_file: 't', train_head: 'yes' }, /train_head must be boolean/],
+    ['a non-integer batch size', { model: 'm', train_file: 't', per_device_train_batch_size: 8.5 }, /must be integer/],
+    ['a zero learning rate', { model: 'm', train_file: 't', learning_rate: 0 }, /must be > 0/],
+    ['eval_split of 1', { model: 'm', train_file: 't', eval_split: 1 }, /must be < 1/],
+    ['an enum miss', { model: 'm', train_file: 't', lr_scheduler_type: 'step' }, /one of/],
+    ['an empty bias list', { model: 'm', train_file: 't', bias_terms: [] }, /at least 1/],
+    ['output_dir (the host sets it)', { model: 'm', train_file: 't', output_dir: '/tmp/x' }, /set by PEFT Studio/],
+  ];
+  for (const [name, config, want] of bad) {
+    it(`rejects ${name}`, () => {
+      const issues = validateConfig(config);
+      assert.ok(issues.some((i) => want.test(i.message)), JSON.stringify(issues));
+    });
+  }
+
+  it('offers every schema key for completion, with enum values', () => {
+    const keys = configKeys();
+    const sched = keys.find((k) => k.key === 'lr_scheduler_type');
+    assert.deepEqual(sched?.values, ['constant', 'constant_with_warmup', 'linear', 'cosine']);
+    assert.deepEqual(keys.find((k) => k.key === 'train_head')?.values, ['true', 'false']);
+    assert.equal(keys.some((k) => k.key === 'output_dir'), false);
+  });
+
+  it('fills schema defaults under explicit values', () => {
+    const c = withDefaults({ learning_rate: 4e-4 });
+    assert.equal(c.learning_rate, 4e-4);
+    assert.equal(c.num_train_epochs, 3);
+  });
+});
+
+describe('completion in cells', () => {
+  it('offers unused keys at the start of a line, extends: previous only on the first line', () => {
+    const first = suggestionsAt('', new Set(), true);
+    assert.equal(first[0]!.insertText, 'extends: previous');
+    assert.ok(first.some((s) => s.label === 'learning_rate' && s.insertText === 'learning_rate: '));
+    const later = suggestionsAt('lear', new Set(['model']), false);
+    assert.ok(!later.some((s) => s.label === 'extends' || s.label === 'model'));
+  });
+
+  it('offers enum values after a key, and nothing in comments or nested lines', () => {
+    assert.deepEqual(suggestionsAt('lr_scheduler_type: ', new Set(), false).map((s) => s.label), ['constant', 'constant_with_warmup', 'linear', 'cosine']);
+    assert.deepEqual(suggestionsAt('extends: ', new Set(), true).map((s) => s.label), ['previous']);
+    assert.deepEqual(suggestionsAt('learning_rate: ', new Set(), false), []);
+    assert.deepEqual(suggestionsAt('# lear', new Set(), false), []);
+    assert.deepEqual(suggestionsAt('  nested', new Set(), false), []);
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RunOutput } from '../../../extension/src/notebook/output';
+import { heatGridOf, lossPoints, metricRows, parseCompareOutput, parseRunOutput, progressText } from './model';
+
+const output = (extra: Partial<RunOutput> = {}): RunOutput => ({
+  v: 1,
+  kind: 'run',
+  runId: 'r1',
+  label: 'all biases',
+  status: 'finished',
+  config: { model: 'm' },
+  step: 54,
+  totalSteps: 54,
+  loss: { step: [1, 2, 3, 4], value: [1, 0.5, NaN, 0.25] },
+  evals: [{ step: 54, loss: 0.3, metrics: { accuracy: 0.8, f1: 0.7 } }],
+  primary: 'accuracy',
+  bias: {
+    step: 50,
+    rows: ['embeddings', 'layer.0', 'pooler', 'classifier'],
+    kinds: ['query', 'intermediate', 'output', 'output.LayerNorm'],
+    cells: [
+      { name: 'bert.encoder.layer.0.attention.self.query.bias', row: 'layer.0', kind: 'query', meanAbs: 0.02, relative: 0.1 },
+      { name: 'bert.embeddings.LayerNorm.bias', row: 'embeddings', kind: 'embeddings.LayerNorm', meanAbs: 0.01, relative: 0.1 },
+      { name: 'classifier.bias', row: 'classifier', kind: 'head', meanAbs: 0.05, relative: null },
+      { name: 'bert.encoder.layer.0.intermediate.dense.bias', row: 'layer.0', kind: 'intermediate', meanAbs: 0, relative: 0 },
+    ],
+  },
+  ...extra,
+});
+
+describe('notebook renderer data', () => {
+  it('accepts a host-made output and rejects malformed ones with a reason', () => {
+    assert.equal(typeof parseRunOutput(output()), 'object');
+    const bad: unknown[] = [
+      null,
+      { ...output(), v: 2 },
+      { ...output(), status: 'exploded' },
+      { ...output(), loss: { step: [1, 2], value: [1] } },
+      { ...output(), loss: { step: ['1'], value: [1] } },
+      { ...output(), evals: [{ step: 1, loss: 1, metrics: { accuracy: '0.9' } }] },
+      { ...output(), bias: { ...output().bias, cells: [{ name: 'x' }] } },
+      { ...output(), config: undefined },
+    ];
+    for (const b of bad) assert.equal(typeof parseRunOutput(b), 'string', JSON.stringify(b));
+  });
+
+  it('maps the loss series to points, leaving non-finite values out', () => {
+    const { raw, smoothed } = lossPoints(output().loss, 0);
+    assert.deepEqual(raw, [{ x: 1, y: 1 }, { x: 2, y: 0.5 }, { x: 4, y: 0.25 }]);
+    assert.deepEqual(smoothed, raw, 'weight 0 is no smoothing');
+    const s = lossPoints(output().loss, 0.9).smoothed;
+    assert.ok(s[2]!.y > 0.25, 'smoothing lags a falling loss');
+  });
+
+  it('lays the bias matrix out like the dashboard heatmap (embeddings LN under output.LayerNorm, head under output)', () => {
+    const h = heatGridOf(output())!;
+    assert.deepEqual(h.grid.rows, ['embeddings', 'layer.0', 'pooler', 'classifier']);
+    const at = (row: string, kind: string) => h.grid.cells[h.grid.rows.indexOf(row)]![h.grid.kinds.indexOf(kind)]!.value;
+    assert.equal(at('layer.0', 'query'), 0.02);
+    assert.equal(at('embeddings', 'output.LayerNorm'), 0.01);
+    assert.equal(at('classifier', 'output'), 0.05);
+    assert.equal(at('pooler', 'query'), null);
+    assert.equal(h.max, 0.05);
+    assert.equal(h.nonZero, 3, 'a zero change is not a non-zero cell');
+    assert.equal(heatGridOf(output({ bias: undefined })), undefined);
+  });
+
+  it('lists metrics with the primary first, from the final metrics when there are some', () => {
+    assert.deepEqual(metricRows(output()).map((r) => r.name), ['accuracy', 'f1']);
+    assert.deepEqual(metricRows(output({ finalMetrics: { mcc: 0.5, accuracy: 0.9 } })), [
+      { name: 'accuracy', value: 0.9, primary: true },
+      { name: 'mcc', value: 0.5, primary: false },
+    ]);
+    assert.deepEqual(metricRows(output({ evals: [] })), []);
+  });
+
+  it('says how far a run got', () => {
+    assert.equal(progressText({ step: 27, totalSteps: 54 }), 'step 27 / 54 · 50%');
+    assert.equal(progressText({ step: 0 }), '');
+  });
+
+  it('checks comparisons: one value per run in every diff row', () => {
+    const run = { cellId: 'a', label: 'a', runId: 'r', status: 'finished', loss: { step: [1], value: [1] }, finalMetrics: {} };
+    const ok = { v: 1, kind: 'compare', runs: [run, run], diff: [{ key: 'learning_rate', values: ['0.001', '0.004'] }], sameCount: 3, metrics: [] };
+    assert.equal(typeof parseCompareOutput(ok), 'object');
+    assert.equal(typeof parseCompareOutput({ ...ok, diff: [{ key: 'x', values: ['1'] }] }), 'string');
+    assert.equal(typeof parseCompareOutput({ ...ok, runs: [{ ...run, loss: null }] }), 'string');
+  });
+});

@@ -1,0 +1,89 @@
+/** One run cell's output: status line, loss chart (raw + smoothed + eval loss), metrics, bias-change grid. */
+import type { RunOutput } from '../../../extension/src/notebook/output';
+import { h, setText } from '../shared/dom';
+import { formatCount, formatPercent, formatValue } from '../shared/format';
+import type { Theme } from '../shared/theme';
+import { MiniLossChart } from './chart';
+import { heatTable } from './heat-table';
+import { heatGridOf, lossPoints, metricRows, parseRunOutput, progressText } from './model';
+
+export class RunOutputView {
+  readonly root = h('div', { class: 'peft-nb run', 'data-testid': 'peft-run-output' });
+  private readonly badge = h('span', { class: 'badge', 'data-testid': 'status-badge' });
+  private readonly title = h('strong', { class: 'title' });
+  private readonly progress = h('span', { class: 'muted' });
+  private readonly canvas = h('canvas', { role: 'img', 'aria-label': 'Training loss', 'data-testid': 'loss-chart' });
+  private readonly metrics = h('table', { class: 'metrics', 'data-testid': 'metrics' });
+  private readonly heat = h('div', { class: 'heat-box' });
+  private readonly reason = h('pre', { class: 'reason', hidden: true });
+  private readonly chart: MiniLossChart;
+  private heatKey = '';
+  private last: RunOutput | undefined;
+
+  constructor(private theme: Theme) {
+    this.root.append(
+      h('div', { class: 'head' }, this.badge, this.title, this.progress),
+      h('div', { class: 'body' }, h('div', { class: 'chart-box' }, this.canvas), h('div', { class: 'side' }, this.metrics, this.heat)),
+      this.reason,
+    );
+    this.chart = new MiniLossChart(this.canvas, theme, false);
+  }
+
+  /** Draws `data`; returns false (and shows why) when it is not a valid run output. */
+  update(data: unknown): boolean {
+    const o = parseRunOutput(data);
+    if (typeof o === 'string') {
+      this.root.replaceChildren(h('p', { class: 'error', text: `Cannot show this output: ${o}` }));
+      return false;
+    }
+    this.last = o;
+    this.root.dataset.status = o.status;
+    this.root.dataset.runId = o.runId;
+    this.badge.className = `badge status-${o.status}`;
+    setText(this.badge, o.status);
+    setText(this.title, o.label);
+    const trainable = o.trainable ? ` · ${formatCount(o.trainable.count)} trainable (${formatPercent(o.trainable.percent)})` : '';
+    const took = o.seconds !== undefined ? ` · ${o.seconds.toFixed(1)} s` : '';
+    setText(this.progress, `${progressText(o)}${trainable}${took}`);
+
+    const color = this.theme.palette[0]!;
+    const { raw, smoothed } = lossPoints(o.loss);
+    const evalLoss = o.evals.map((e) => ({ x: e.step, y: e.loss })).filter((p) => Number.isFinite(p.y));
+    this.chart.update([
+      { label: `${o.label} (raw)`, color, points: raw, raw: true },
+      { label: o.label, color, points: smoothed },
+      { label: `${o.label} (eval)`, color: this.theme.palette[2]!, points: evalLoss, eval: true },
+    ]);
+    this.root.dataset.points = String(raw.length);
+
+    const rows = metricRows(o);
+    this.metrics.replaceChildren(
+      h('caption', { text: o.finalMetrics ? 'Final metrics' : rows.length ? `Eval at step ${o.evals.at(-1)!.step}` : 'No evaluation yet' }),
+      ...rows.map((r) => h('tr', { class: r.primary ? 'primary' : '' }, h('th', { scope: 'row', text: r.name }), h('td', { text: formatValue(r.value) }))),
+      ...(o.evals.length ? [h('tr', {}, h('th', { scope: 'row', text: 'eval loss' }), h('td', { text: formatValue(o.evals.at(-1)!.loss) }))] : []),
+    );
+
+    const heat = heatGridOf(o);
+    this.root.dataset.heatCells = String(heat?.nonZero ?? 0);
+    const key = heat ? `${o.bias!.step}|${heat.grid.rows.length}` : '';
+    if (key !== this.heatKey) {
+      this.heatKey = key;
+      this.heat.replaceChildren(...(heat ? [h('div', { class: 'caption muted', text: `Bias change at step ${heat.grid.step} (mean |Δb|, max ${formatValue(heat.max)})` }), heatTable(heat.grid, heat.max)] : []));
+    }
+    this.reason.hidden = !o.reason;
+    // A stop the user asked for is information, not an error.
+    this.reason.classList.toggle('muted', o.status !== 'failed');
+    setText(this.reason, o.reason ?? '');
+    return true;
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    this.chart.setTheme(theme);
+    if (this.last) this.update(this.last);
+  }
+
+  dispose(): void {
+    this.chart.destroy();
+  }
+}
