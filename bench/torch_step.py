@@ -2,18 +2,41 @@
 
 A compact BERT written here (no transformers needed: Debian's python3-torch is enough), random weights,
 eval-free training step: forward, backward to the trainable tensors only, Adam. Prints one JSON line per
-case. Threads: set explicitly (torch starts with 1 thread on some machines).
+case, naming the BLAS library and the parallel backend in use.
+
+The reference is OpenBLAS's OpenMP build with THREADS threads (`apt-get install python3-torch
+libopenblas0-openmp`). Debian's alternatives usually point libblas at the pthread build, whose threads
+fight torch's own OpenMP pool, so when the OpenMP build is installed this script re-executes itself with
+it first on the library path, and sets the thread count for torch, OpenMP and OpenBLAS alike (torch starts
+with 1 thread on some machines).
 
 usage: python3 bench/torch_step.py SHAPE MODE BATCH SEQ ITERS THREADS
 """
 import json
 import math
+import os
 import resource
 import sys
+import sysconfig
 import time
 
-import torch
-from torch import nn
+OPENMP_BLAS = os.path.join("/usr/lib", sysconfig.get_config_var("MULTIARCH") or "x86_64-linux-gnu", "openblas-openmp")
+
+
+def use_openmp_blas(threads):
+    """Re-exec once with the OpenMP OpenBLAS ahead of the system's choice; the loader reads the path at start."""
+    if os.environ.get("TORCH_STEP_BLAS") == OPENMP_BLAS or not os.path.isdir(OPENMP_BLAS):
+        return
+    env = dict(os.environ, TORCH_STEP_BLAS=OPENMP_BLAS, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    env["LD_LIBRARY_PATH"] = ":".join(p for p in (OPENMP_BLAS, os.environ.get("LD_LIBRARY_PATH")) if p)
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+if __name__ == "__main__":
+    use_openmp_blas(int(sys.argv[6]))
+
+import torch  # noqa: E402 (after the re-exec, so the chosen BLAS is the one loaded)
+from torch import nn  # noqa: E402
 
 SHAPES = {
     "BERT-Tiny": (2, 128, 2),
@@ -64,15 +87,23 @@ def blas_library():
     """Which BLAS the process mapped: Debian's reference BLAS is ~24x slower than OpenBLAS, so say it."""
     try:
         with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
-        return ", ".join(sorted(p.split("/x86_64-linux-gnu/")[-1] for p in paths)) or "unknown"
+            paths = {os.path.realpath(line.split()[-1]) for line in f if "blas" in line.lower() and "/" in line}
+        return ", ".join(sorted(p.split("-linux-gnu/")[-1] for p in paths)) or "unknown"
     except OSError:
         return "unknown"
+
+
+def parallel_backend():
+    """torch's intra-op backend as it reports it, e.g. "OpenMP 201511 (a.k.a. OpenMP 4.5), 2 threads"."""
+    info = torch.__config__.parallel_info()
+    backend = next((line.strip() for line in info.splitlines() if line.startswith(("OpenMP", "Intel(R) TBB", "std::thread"))), "unknown")
+    return f"{backend}, {torch.get_num_threads()} threads"
 
 
 def main():
     shape, mode, batch, seq, iters, threads = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
     torch.set_num_threads(threads)
+    torch.set_num_interop_threads(1)  # one step at a time: no inter-op parallelism to use
     torch.manual_seed(0)
     layers, h, heads = SHAPES[shape]
     model = Bert(layers, h, heads)
@@ -100,6 +131,7 @@ def main():
     blas = blas_library()
     print(json.dumps({"shape": shape, "mode": mode, "ok": True, "msPerStep": ms, "tokPerS": 1000 * batch * seq / ms,
                       "peakRssMiB": peak, "torch": torch.__version__, "blas": blas, "threads": torch.get_num_threads(),
+                      "parallel": parallel_backend(),
                       "trainable": sum(p.numel() for p in params)}))
 
 

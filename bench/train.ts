@@ -1,11 +1,13 @@
 /**
  * `npm run bench:train`: one optimizer step (forward, backward, AdamW) of BitFit and, for contrast, of full
- * fine-tuning, per model shape and backend, at batch × seq (default 32 × 128), with peak RSS. Each case
- * runs in its own child process so peak RSS is that case's alone.
+ * fine-tuning (every tensor, embedding tables included), per model shape and backend, at batch × seq
+ * (default 32 × 128), with peak RSS. Each case runs in its own child process so peak RSS is that case's
+ * alone, under a time limit (the pure-JS cpu backend takes hours for the larger shapes). A batch runs as
+ * micro-batches when one pass over it would not fit (engine/train/micro-batch.ts); the table says how.
  * When a python3 with torch is present (Debian: python3-torch libopenblas0-openmp) the same steps run in
  * PyTorch in the same benchmark run and a second table prints both and the ratios.
  *   npm run bench:train -- [--shapes BERT-Tiny,BERT-Mini] [--backends wasm,cpu] [--batch 32] [--seq 128] [--iters 2]
- *                          [--torch-threads N] [--no-torch]
+ *                          [--micro-batch auto|N] [--case-limit SECONDS] [--torch-threads 2] [--no-torch]
  */
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -13,6 +15,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { tf } from '../engine/backend/tf';
 import { initBackend, type BackendName } from '../engine/backend/select';
+import { installWasmKernels } from '../engine/backend/kernels/unsorted-segment-sum';
 import { installNativeKernels } from '../engine/backend/native';
 import { BitFit } from '../engine/peft/bitfit';
 import { AdamW } from '../engine/train/optim/adamw';
@@ -22,7 +25,11 @@ import { benchOptions, peakRssMiB, randomBatch, randomModel } from './shapes';
 const { values } = parseArgs({
   options: {
     ...benchOptions(2),
-    'torch-threads': { type: 'string', default: String(os.availableParallelism()) },
+    shapes: { type: 'string', default: 'BERT-Tiny,BERT-Mini,BERT-Small,BERT-Base' },
+    'micro-batch': { type: 'string', default: 'auto' },
+    'case-limit': { type: 'string', default: '900' },
+    // The reference machine's 2 vCPUs; PyTorch would otherwise pick its own count (1 on some machines).
+    'torch-threads': { type: 'string', default: String(Math.min(2, os.availableParallelism())) },
     'no-torch': { type: 'boolean' },
   },
 });
@@ -38,6 +45,8 @@ interface Row {
   tokPerS?: number;
   peakRssMiB?: number;
   trainable?: number;
+  /** Examples per forward/backward pass (the batch when unsplit). */
+  micro?: number;
 }
 
 async function runChild(shape: string, backend: BackendName, mode: Mode): Promise<Row> {
@@ -48,6 +57,7 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
   } catch (e) {
     return { shape, backend, mode, ok: false, note: /not installed/.test((e as Error).message) ? 'not installed' : 'failed to load' };
   }
+  if (backend === 'wasm') installWasmKernels(); // UnsortedSegmentSum: embedding gradients
   // Native matMul kernels on wasm (engine/backend/native/) unless PEFT_STUDIO_NATIVE=0; the row names them.
   const native = backend === 'wasm' ? installNativeKernels() : undefined;
   const shown = native?.active ? `wasm + native (${native.isa}, ${native.threads} threads)` : backend;
@@ -72,10 +82,13 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
   const optimizer = new AdamW(vars, { lr: 1e-4, weightDecay: 0 });
   const x = randomBatch(batch, seq);
   const tb = { inputs: x, labels: tf.randomUniform([batch], 0, 2, 'int32'), tokens: batch * seq, size: batch };
+  const microSetting = values['micro-batch'] === 'auto' ? 'auto' : Number(values['micro-batch']);
+  let micro = batch;
   const step = async () => {
-    const { grads } = await computeGradients(model, [tb], 'single_label_classification', vars, { training: true, seed: 1 });
-    optimizer.step(grads, 1e-4);
-    tf.dispose([...grads.values()]);
+    const r = await computeGradients(model, [tb], 'single_label_classification', vars, { training: true, seed: 1, microBatchSize: microSetting });
+    micro = r.microBatchSize;
+    optimizer.step(r.grads, 1e-4);
+    tf.dispose([...r.grads.values()]);
   };
   try {
     await step(); // warm-up
@@ -86,7 +99,7 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
     let trainable = 0;
     for (const v of vars.values()) trainable += v.size;
     const note = mode === 'full' && !tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? 'embeddings frozen' : undefined;
-    return { shape, backend: shown, mode, ok: true, note, msPerStep: ms, tokPerS: (1000 * batch * seq) / ms, peakRssMiB: peakRssMiB(), trainable };
+    return { shape, backend: shown, mode, ok: true, note, msPerStep: ms, tokPerS: (1000 * batch * seq) / ms, peakRssMiB: peakRssMiB(), trainable, micro };
   } catch (e) {
     return { shape, backend: shown, mode, ok: false, note: String((e as Error).message).split('\n')[0]!.slice(0, 70) };
   }
@@ -99,25 +112,38 @@ async function main() {
     return;
   }
   const rows: Row[] = [];
+  const limit = Number(values['case-limit']);
+  // Shapes run smallest first: once a backend runs out of time, its larger shapes would too.
+  const overLimit = new Set<string>();
   for (const shape of values.shapes!.split(',')) {
     for (const backend of values.backends!.split(',') as BackendName[]) {
       for (const mode of ['bitfit', 'full'] as Mode[]) {
-        const args = ['--import', 'tsx', __filename, '--child', `${shape}@${backend}@${mode}`, '--batch', values.batch!, '--seq', values.seq!, '--iters', values.iters!];
-        const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+        if (overLimit.has(backend)) {
+          rows.push({ shape, backend, mode, ok: false, note: `skipped (a smaller case took over ${limit} s)` });
+          continue;
+        }
+        const args = ['--import', 'tsx', __filename, '--child', `${shape}@${backend}@${mode}`, '--batch', values.batch!, '--seq', values.seq!, '--iters', values.iters!, '--micro-batch', values['micro-batch']!];
+        const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24, timeout: limit * 1000, killSignal: 'SIGKILL' });
         const line = r.stdout.trim().split('\n').pop() ?? '';
-        try {
-          rows.push(JSON.parse(line) as Row);
-        } catch {
-          rows.push({ shape, backend, mode, ok: false, note: `crashed: ${(r.stderr || '').trim().split('\n').pop()?.slice(0, 70)}` });
+        if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+          overLimit.add(backend);
+          rows.push({ shape, backend, mode, ok: false, note: `over ${limit} s` });
+        } else {
+          try {
+            rows.push(JSON.parse(line) as Row);
+          } catch {
+            rows.push({ shape, backend, mode, ok: false, note: `crashed: ${(r.stderr || '').trim().split('\n').pop()?.slice(0, 70)}` });
+          }
         }
         process.stderr.write('.');
       }
     }
   }
   process.stderr.write('\n');
-  console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, ${values.iters} timed steps after 1 warm-up`);
-  console.log('| shape | backend | BitFit ms/step | BitFit tokens/s | BitFit peak RSS MiB | full FT ms/step | full FT peak RSS MiB | BitFit / full time |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, ${values.iters} timed steps after 1 warm-up, micro-batch ${values['micro-batch']}, ${limit} s per case`);
+  console.log('passes: how the batch ran (passes × examples each, from per_device_train_micro_batch_size); full FT trains every tensor, embeddings included');
+  console.log('| shape | backend | passes | BitFit ms/step | BitFit tokens/s | BitFit peak RSS MiB | full FT ms/step | full FT peak RSS MiB | BitFit / full time (goal ≤ 0.7) |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   const key = (r: Row) => `${r.shape}@${r.backend}`;
   for (const k of [...new Set(rows.map(key))]) {
     const b = rows.find((r) => key(r) === k && r.mode === 'bitfit')!;
@@ -125,11 +151,12 @@ async function main() {
     const cell = (r: Row, v?: number, digits = 0) => (r.ok ? v!.toFixed(digits) : r.note ?? 'n/a');
     const ratio = b.ok && f.ok ? (b.msPerStep! / f.msPerStep!).toFixed(2) : '—';
     if (!b.ok && b.note === 'not installed') {
-      console.log(`| ${b.shape} | ${b.backend} | not installed | | | | | |`);
+      console.log(`| ${b.shape} | ${b.backend} | | not installed | | | | | |`);
       continue;
     }
     const fullNote = f.ok && f.note ? ` (${f.note})` : '';
-    console.log(`| ${b.shape} | ${b.backend} | ${cell(b, b.msPerStep)} | ${cell(b, b.tokPerS)} | ${cell(b, b.peakRssMiB)} | ${cell(f, f.msPerStep)}${fullNote} | ${cell(f, f.peakRssMiB)} | ${ratio} |`);
+    const passes = [b, f].filter((r) => r.ok).map((r) => `${Math.ceil(Number(values.batch) / r.micro!)} × ${r.micro}`);
+    console.log(`| ${b.shape} | ${b.backend} | ${[...new Set(passes)].join(' / ')} | ${cell(b, b.msPerStep)} | ${cell(b, b.tokPerS)} | ${cell(b, b.peakRssMiB)} | ${cell(f, f.msPerStep)}${fullNote} | ${cell(f, f.peakRssMiB)} | ${ratio} |`);
   }
   torchReference(rows);
 }
@@ -152,6 +179,8 @@ interface TorchRow {
   peakRssMiB?: number;
   torch?: string;
   threads?: number;
+  /** torch's intra-op parallel backend, e.g. "OpenMP 201511". */
+  parallel?: string;
   blas?: string;
   note?: string;
 }
@@ -168,19 +197,21 @@ function torchReference(rows: Row[]): void {
   const torchRows: TorchRow[] = [];
   for (const shape of values.shapes!.split(',')) {
     for (const mode of ['bitfit', 'full'] as Mode[]) {
-      const r = spawnSync(py, [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const r = spawnSync(py, [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: Number(values['case-limit']) * 1000, killSignal: 'SIGKILL' });
+      const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
       try {
         torchRows.push(JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TorchRow);
       } catch {
-        torchRows.push({ shape, mode, ok: false, note: (r.stderr || 'failed').trim().split('\n').pop()?.slice(0, 70) });
+        torchRows.push({ shape, mode, ok: false, note: timedOut ? `over ${values['case-limit']} s` : (r.stderr || 'failed').trim().split('\n').pop()?.slice(0, 70) });
       }
       process.stderr.write('.');
     }
   }
   process.stderr.write('\n');
   const t0 = torchRows.find((r) => r.ok);
-  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine (${t0?.threads ?? values['torch-threads']} threads, BLAS: ${t0?.blas ?? '?'}), same shapes and batch; ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
-  console.log('| shape | ours backend | ours BitFit tokens/s | PyTorch BitFit tokens/s | speed ratio | ours peak RSS MiB | PyTorch peak RSS MiB | RSS ratio | PyTorch BitFit / full time |');
+  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine (${t0?.threads ?? values['torch-threads']} threads, ${t0?.parallel ?? '?'}, BLAS: ${t0?.blas ?? '?'}), same shapes and batch (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
+  if (t0?.blas && !/openblas-openmp/.test(t0.blas)) console.log('warning: PyTorch is not using the OpenMP build of OpenBLAS — apt-get install libopenblas0-openmp');
+  console.log('| shape | ours backend | ours BitFit tokens/s | PyTorch BitFit tokens/s | speed ratio | ours peak RSS MiB | PyTorch peak RSS MiB | RSS ratio (goal ≤ 1.5) | PyTorch BitFit / full time |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const shape of values.shapes!.split(',')) {
     const tb = torchRows.find((r) => r.shape === shape && r.mode === 'bitfit');

@@ -3,7 +3,8 @@
  * with three run cells (the second and third `extends: previous`) → Run All → the first two train to the
  * end and their outputs show loss points and a bias-change heatmap, updated live → the third is
  * interrupted and shows as stopped → "PEFT: Compare Cells" adds a comparison listing the differing keys →
- * save, and the file holds the outputs. Screenshots go to test-output/e2e/. Needs scripts/e2e/setup.sh.
+ * "Re-run with Changes…" appends the first run's config as a cell → save, and the file holds the outputs.
+ * A misspelt key in a fourth cell shows as a problem before anything runs. Screenshots go to test-output/e2e/. Needs scripts/e2e/setup.sh.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -22,11 +23,13 @@ const KINDS = 8;
 const cellA = ['# BitFit: every bias term', 'run_name: all biases', 'model: tiny-bert', 'train_file: data/reviews.tsv', 'bias_terms: [all]', 'learning_rate: 0.002', 'num_train_epochs: 3', 'per_device_train_batch_size: 8', 'max_length: 32', 'bias_change_steps: 5', ''];
 const cellB = ['# q + m2 at a higher lr', 'extends: previous', 'run_name: sparse lr 4e-3', 'bias_terms: [sparse]', 'learning_rate: 0.004', ''];
 const cellC = ['# long: interrupted by the test', 'extends: previous', 'run_name: long', 'num_train_epochs: 300', ''];
+/** Never runs (the interrupt cancels it); there to show a diagnostic: a misspelt key. */
+const cellD = ['extends: previous', 'learning_rte: 0.1', ''];
 
 function notebookFile(): string {
   const code = (id: string, lines: string[]) => ({ kind: 'code', id, language: 'yaml', source: lines.map((l, i) => (i < lines.length - 1 ? `${l}\n` : l)).filter(Boolean) });
   return JSON.stringify(
-    { format: 'peft-studio-notebook', version: 1, cells: [{ kind: 'markdown', source: ['# Notebook e2e\n', 'Two runs, one interrupted, one comparison.'] }, code('aaaaaa', cellA), code('bbbbbb', cellB), code('cccccc', cellC)] },
+    { format: 'peft-studio-notebook', version: 1, cells: [{ kind: 'markdown', source: ['# Notebook e2e\n', 'Two runs, one interrupted, one comparison.'] }, code('aaaaaa', cellA), code('bbbbbb', cellB), code('cccccc', cellC), code('dddddd', cellD)] },
     null,
     2,
   );
@@ -106,6 +109,10 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
       await page.locator('.quick-input-widget .monaco-list-row[aria-label*="experiments.peftnb"]').first().click({ timeout: 20_000 });
       await page.locator('.code-cell-row').first().waitFor({ timeout: 30_000 });
 
+      // The misspelt key of the last cell is reported as a problem (status bar: 1 error, 0 warnings).
+      const problems = await until('the diagnostic', () => page.locator('[id="status.problems"]').first().textContent(), (txt) => /1\D+0/.test(txt ?? ''), 30_000);
+      t.diagnostic(`problems in the status bar: ${problems?.trim()}`);
+
       const runAll = page.locator('.notebook-toolbar-container a.action-label[aria-label^="Run All"]').first();
       await until('the Run All button', async () => (await runAll.isVisible()) && !(await runAll.getAttribute('class'))?.includes('disabled'), (v) => v, 60_000);
       await runAll.click();
@@ -153,6 +160,12 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
       await frame.locator('[data-testid="peft-compare-output"]').first().scrollIntoViewIfNeeded().catch(() => undefined);
       await screenshot(page, 'notebook-compare');
 
+      // Re-run with Changes…: the first run's config comes back as a new cell.
+      await runCommand(page, 'PEFT: Re-run with Changes');
+      const pick = page.locator('.quick-input-widget .monaco-list-row[aria-label*="all biases"]').first();
+      await pick.click({ timeout: 20_000 });
+      await page.locator('.code-cell-row .view-lines', { hasText: 'Re-run of "all biases"' }).first().waitFor({ timeout: 20_000 });
+
       // Save: the file keeps each cell's output (the finished curves) and the comparison.
       await page.locator('.notebook-editor').first().click({ position: { x: 5, y: 5 } }).catch(() => undefined);
       await runCommand(page, 'File: Save');
@@ -167,6 +180,8 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
       const runsDir = path.join(workspace, '.peft-studio', 'runs');
       const origins = fs.readdirSync(runsDir).map((d) => path.join(runsDir, d, 'origin.json')).filter((f) => fs.existsSync(f)).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as { cellId: string; notebook: string });
       assert.deepEqual(origins.map((o) => o.cellId).sort(), ['aaaaaa', 'bbbbbb', 'cccccc']);
+      const rerun = saved.cells.at(-1) as unknown as { source: string[] };
+      assert.ok(rerun.source.some((l) => /^learning_rate: 0.002/.test(l)) && rerun.source.some((l) => /^model: tiny-bert/.test(l)), `re-run cell: ${rerun.source.join('')}`);
       assert.ok(origins.every((o) => o.notebook === nbFile));
     } catch (e) {
       const page = browser.contexts()[0]?.pages()[0];

@@ -95,7 +95,6 @@ test('Try it: a sentence against the trained and base model', { timeout: 480_000
       assert.match(summary ?? '', new RegExp(`^Trained: ${trained.label} `));
       assert.match((await frame.locator('[data-testid="latency"]').textContent()) ?? '', /trained .+ · base .+ · round trip/);
       await screenshot(page, 'playground-predict');
-
     } finally {
       await browser.close();
     }

@@ -97,6 +97,7 @@ describe('config checks from the JSON schema', () => {
     ['eval_split of 1', { model: 'm', train_file: 't', eval_split: 1 }, /must be < 1/],
     ['an enum miss', { model: 'm', train_file: 't', lr_scheduler_type: 'step' }, /one of/],
     ['an empty bias list', { model: 'm', train_file: 't', bias_terms: [] }, /at least 1/],
+    ['a union miss (micro batch neither "auto" nor a positive integer)', { model: 'm', train_file: 't', per_device_train_micro_batch_size: 0 }, /must be "auto" or integer ≥ 1, got 0/],
     ['output_dir (the host sets it)', { model: 'm', train_file: 't', output_dir: '/tmp/x' }, /set by PEFT Studio/],
   ];
   for (const [name, config, want] of bad) {
@@ -106,11 +107,16 @@ describe('config checks from the JSON schema', () => {
     });
   }
 
+  it('accepts either branch of a union', () => {
+    for (const v of ['auto', 4]) assert.deepEqual(validateConfig({ model: 'm', train_file: 't', per_device_train_micro_batch_size: v }), []);
+  });
+
   it('offers every schema key for completion, with enum values', () => {
     const keys = configKeys();
     const sched = keys.find((k) => k.key === 'lr_scheduler_type');
     assert.deepEqual(sched?.values, ['constant', 'constant_with_warmup', 'linear', 'cosine']);
     assert.deepEqual(keys.find((k) => k.key === 'train_head')?.values, ['true', 'false']);
+    assert.deepEqual(keys.find((k) => k.key === 'per_device_train_micro_batch_size')?.values, ['auto']);
     assert.equal(keys.some((k) => k.key === 'output_dir'), false);
   });
 

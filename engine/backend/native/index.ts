@@ -1,7 +1,8 @@
 /**
  * Native matrix-product kernels for the wasm backend: an optional C++ addon (native/) with a multithreaded
- * AVX2/FMA SGEMM, swapped in for the wasm backend's BatchMatMul and _FusedMatMul. Everything else stays on
- * wasm. Without the addon (no compiler at install, other CPU, PEFT_STUDIO_NATIVE=0) nothing changes.
+ * AVX2/FMA SGEMM, swapped in for the wasm backend's BatchMatMul and _FusedMatMul, together with a row-copy
+ * GatherV2 (gather.ts; the embedding lookups). Everything else stays on wasm. Without the addon (no compiler
+ * at install, other CPU, PEFT_STUDIO_NATIVE=0) nothing changes.
  *
  * Env: PEFT_STUDIO_NATIVE=0 disables it; PEFT_STUDIO_THREADS=N sets the thread count (default: the cores
  * this process may use).
@@ -9,6 +10,8 @@
 import * as os from 'node:os';
 import { tf } from '../tf';
 import { loadAddon } from './addon';
+import type { NativeAddon } from './addon';
+import { rowGatherV2 } from './gather';
 import { nativeBatchMatMul, nativeFusedMatMul } from './kernels';
 
 export interface NativeKernelStatus {
@@ -22,7 +25,13 @@ export interface NativeKernelStatus {
 }
 
 const BACKEND = 'wasm';
-const KERNELS = { BatchMatMul: nativeBatchMatMul, _FusedMatMul: nativeFusedMatMul } as const;
+type Kernel = Parameters<typeof rowGatherV2>[0];
+/** Each replacement, made from the addon and the stock kernel it falls back to. */
+const KERNELS: Record<string, (addon: NativeAddon, stock: Kernel) => Kernel> = {
+  BatchMatMul: nativeBatchMatMul,
+  _FusedMatMul: nativeFusedMatMul,
+  GatherV2: (_addon, stock) => rowGatherV2(stock),
+};
 
 /** The stock kernels we replaced, to restore them. */
 let replaced: tf.KernelConfig[] | undefined;
@@ -47,7 +56,7 @@ export function installNativeKernels(): NativeKernelStatus {
   }
   replaced = stock as tf.KernelConfig[];
   for (const config of replaced) {
-    const make = KERNELS[config.kernelName as keyof typeof KERNELS];
+    const make = KERNELS[config.kernelName]!;
     tf.unregisterKernel(config.kernelName, BACKEND);
     // The stock setupFunc stays: the stock kernel remains the fallback for what the native one declines.
     tf.registerKernel({ ...config, kernelFunc: make(load.addon, config.kernelFunc as never) as unknown as tf.KernelFunc });

@@ -5,14 +5,17 @@
  * the JSON schema keeps one statement of the rules instead of a hand-written copy; the worker still runs
  * resolveRunConfig and reports anything this misses as a failed run.
  *
- * Only the schema features the file uses are interpreted: type, enum, minimum/maximum (exclusive or
- * not), minItems, items.type, required, additionalProperties: false.
+ * Only the schema features the file uses are interpreted: type, enum, const, oneOf/anyOf of those,
+ * minimum/maximum (exclusive or not), minItems, items.type, required, additionalProperties: false.
  */
 import schemaJson from '../../../schemas/run-config.schema.json';
 
 interface PropSchema {
   type?: string | string[];
   enum?: unknown[];
+  const?: unknown;
+  oneOf?: PropSchema[];
+  anyOf?: PropSchema[];
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
@@ -43,6 +46,9 @@ export function configKeys(): Array<{ key: string; description: string; values: 
 /** Suggested values for a key: its enum, or true/false for booleans. */
 function valuesOf(p: PropSchema): string[] {
   if (p.enum) return p.enum.map(String);
+  if (p.const !== undefined) return [String(p.const)];
+  const branches = p.oneOf ?? p.anyOf;
+  if (branches) return branches.flatMap(valuesOf);
   if (p.type === 'boolean') return ['true', 'false'];
   return [];
 }
@@ -92,6 +98,13 @@ function typeOf(v: unknown): string {
 }
 
 function checkValue(p: PropSchema, v: unknown): string | undefined {
+  const branches = p.oneOf ?? p.anyOf;
+  if (branches) {
+    // One branch accepting the value is enough (the file's unions do not overlap, so oneOf = anyOf here).
+    const problems = branches.map((b) => checkValue(b, v));
+    return problems.includes(undefined) ? undefined : `must be ${branches.map(describeBranch).join(' or ')}, got ${JSON.stringify(v)}`;
+  }
+  if (p.const !== undefined && v !== p.const) return `must be ${JSON.stringify(p.const)}, got ${JSON.stringify(v)}`;
   if (p.enum && !p.enum.some((e) => e === v)) return `must be one of ${p.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(v)}`;
   if (p.type) {
     const allowed = Array.isArray(p.type) ? p.type : [p.type];
@@ -110,6 +123,13 @@ function checkValue(p: PropSchema, v: unknown): string | undefined {
     if (p.items?.type && v.some((x) => typeOf(x) !== p.items!.type)) return `items must be ${p.items.type}s`;
   }
   return undefined;
+}
+
+function describeBranch(b: PropSchema): string {
+  if (b.const !== undefined) return JSON.stringify(b.const);
+  if (b.enum) return `one of ${b.enum.map((e) => JSON.stringify(e)).join(', ')}`;
+  const t = Array.isArray(b.type) ? b.type.join(' or ') : (b.type ?? 'a value');
+  return b.minimum !== undefined ? `${t} ≥ ${b.minimum}` : t;
 }
 
 /** The closest known key within edit distance 3, for typo hints. */
