@@ -113,12 +113,12 @@ async function main() {
   }
   const rows: Row[] = [];
   const limit = Number(values['case-limit']);
-  // Shapes run smallest first: once a backend runs out of time, its larger shapes would too.
+  // Shapes run smallest first: once a backend's BitFit or full step runs out of time, its larger shapes would too.
   const overLimit = new Set<string>();
   for (const shape of values.shapes!.split(',')) {
     for (const backend of values.backends!.split(',') as BackendName[]) {
       for (const mode of ['bitfit', 'full'] as Mode[]) {
-        if (overLimit.has(backend)) {
+        if (overLimit.has(`${backend}@${mode}`)) {
           rows.push({ shape, backend, mode, ok: false, note: `skipped (a smaller case took over ${limit} s)` });
           continue;
         }
@@ -126,7 +126,7 @@ async function main() {
         const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24, timeout: limit * 1000, killSignal: 'SIGKILL' });
         const line = r.stdout.trim().split('\n').pop() ?? '';
         if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
-          overLimit.add(backend);
+          overLimit.add(`${backend}@${mode}`);
           rows.push({ shape, backend, mode, ok: false, note: `over ${limit} s` });
         } else {
           try {
@@ -141,7 +141,7 @@ async function main() {
   }
   process.stderr.write('\n');
   console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, ${values.iters} timed steps after 1 warm-up, micro-batch ${values['micro-batch']}, ${limit} s per case`);
-  console.log('passes: how the batch ran (passes × examples each, from per_device_train_micro_batch_size); full FT trains every tensor, embeddings included');
+  console.log('passes: how the batch ran (passes × largest pass, BitFit / full FT; per_device_train_micro_batch_size); full FT trains every tensor, embeddings included');
   console.log('| shape | backend | passes | BitFit ms/step | BitFit tokens/s | BitFit peak RSS MiB | full FT ms/step | full FT peak RSS MiB | BitFit / full time (goal ≤ 0.7) |');
   console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   const key = (r: Row) => `${r.shape}@${r.backend}`;
@@ -209,7 +209,7 @@ function torchReference(rows: Row[]): void {
   }
   process.stderr.write('\n');
   const t0 = torchRows.find((r) => r.ok);
-  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine (${t0?.threads ?? values['torch-threads']} threads, ${t0?.parallel ?? '?'}, BLAS: ${t0?.blas ?? '?'}), same shapes and batch (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
+  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine (${t0?.parallel ?? `${values['torch-threads']} threads`}, BLAS: ${t0?.blas ?? '?'}), same shapes and batch (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
   if (t0?.blas && !/openblas-openmp/.test(t0.blas)) console.log('warning: PyTorch is not using the OpenMP build of OpenBLAS — apt-get install libopenblas0-openmp');
   console.log('| shape | ours backend | ours BitFit tokens/s | PyTorch BitFit tokens/s | speed ratio | ours peak RSS MiB | PyTorch peak RSS MiB | RSS ratio (goal ≤ 1.5) | PyTorch BitFit / full time |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
