@@ -138,8 +138,8 @@ export function registerWebGpuBackend(dawn: DawnModule, gpu: DawnGpu): void {
   installGlobals(dawn, gpu);
   // A static require: tfjs-backend-webgpu is a regular dependency and is bundled with the worker.
   require('@tensorflow/tfjs-backend-webgpu');
-  // Off: otherwise tfjs runs small ops on the CPU when their inputs are there, and reading some of those
-  // results back synchronously fails under Node. Every op on the GPU is also what we mean to measure.
+  // Off: otherwise tfjs runs small ops whose inputs are still in CPU memory with its JavaScript kernels,
+  // so a "webgpu" run would partly be a cpu run, and the parity tests would not test the GPU kernels.
   tf.env().set('WEBGPU_CPU_FORWARD', false);
 }
 

@@ -5,10 +5,7 @@
  * Pure JS: it needs no addon. batchDims > 0 and dtypes other than float32 / int32 / bool go to the stock kernel.
  */
 import { tf } from '../tf';
-import type { WasmBackendLike } from './kernels';
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
+import type { Kernel, WasmBackendLike } from './kernels';
 
 const BYTES: Partial<Record<tf.DataType, number>> = { float32: 4, int32: 4, bool: 1 };
 
@@ -29,7 +26,7 @@ export function rowGatherV2(stock: Kernel): Kernel {
     for (let i = 0; i < count; i++) {
       const index = ids[i]!;
       // The stock kernel's check and message: out-of-range ids throw (before any allocation), never read outside x.
-      tf.util.assert(index <= dim - 1 && index >= 0, () => `GatherV2: the index value ${index} is not in [0, ${dim - 1}]`);
+      if (!(index <= dim - 1 && index >= 0)) throw new Error(`GatherV2: the index value ${index} is not in [0, ${dim - 1}]`);
     }
     const out = backend.makeOutput([...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype);
     // Views are taken again after makeOutput: an allocation may grow the heap, which detaches older views.

@@ -9,10 +9,9 @@
  */
 import * as os from 'node:os';
 import { tf } from '../tf';
-import { loadAddon } from './addon';
-import type { NativeAddon } from './addon';
+import { loadAddon, type NativeAddon } from './addon';
 import { rowGatherV2 } from './gather';
-import { nativeBatchMatMul, nativeFusedMatMul } from './kernels';
+import { nativeBatchMatMul, nativeFusedMatMul, type Kernel } from './kernels';
 
 export interface NativeKernelStatus {
   active: boolean;
@@ -25,7 +24,6 @@ export interface NativeKernelStatus {
 }
 
 const BACKEND = 'wasm';
-type Kernel = Parameters<typeof rowGatherV2>[0];
 /** Each replacement, made from the addon and the stock kernel it falls back to. */
 const KERNELS: Record<string, (addon: NativeAddon, stock: Kernel) => Kernel> = {
   BatchMatMul: nativeBatchMatMul,
@@ -37,7 +35,7 @@ const KERNELS: Record<string, (addon: NativeAddon, stock: Kernel) => Kernel> = {
 let replaced: tf.KernelConfig[] | undefined;
 let status: NativeKernelStatus | undefined;
 
-/** Replaces the wasm backend's matrix-product kernels with the native ones. Idempotent; never throws. */
+/** Replaces the wasm backend's kernels listed above with these ones. Idempotent; never throws. */
 export function installNativeKernels(): NativeKernelStatus {
   if (replaced && status) return status;
   const inactive = (reason: string): NativeKernelStatus => ({ active: false, reason, threads: 0 });

@@ -18,7 +18,7 @@ export interface WasmBackendLike {
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type Kernel = (args: KernelArgs) => tf.TensorInfo;
+export type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 /** Codes of native/src/gemm.h's Activation; activations missing here go to the stock kernel. */
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
