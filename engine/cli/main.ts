@@ -2,6 +2,7 @@
  * `peft-studio <command>`: the engine headless, for terminals, CI and remote GPU boxes.
  * Results go to stdout (one JSON object with --json); notices, warnings and errors go to stderr.
  */
+import { BACKEND_NAMES } from '../backend/select';
 import { PeftStudioError } from '../errors';
 import { UsageError } from './args';
 import { inspectCommand } from './inspect';
@@ -27,8 +28,8 @@ commands:
 ${Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(62)} ${c.summary}`).join('\n')}
 
 common options:
-  --backend auto|tensorflow-gpu|tensorflow|wasm|cpu   force a TF.js backend (or PEFT_STUDIO_BACKEND)
-  -h, --help                                          help for a command
+  ${`--backend auto|${BACKEND_NAMES.join('|')}`.padEnd(58)} force a TF.js backend (or PEFT_STUDIO_BACKEND)
+  ${'-h, --help'.padEnd(58)} help for a command
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,43 @@
-// The portable kernel: plain loops over a fixed MR × NR accumulator that the compiler vectorises with the
-// baseline ISA (SSE2 on x86-64, NEON on arm64). Used where AVX2/FMA is absent, and by tests.
+// The portable kernel, for CPUs without AVX2/FMA (and non-x86 ones). Written with GCC/Clang vector
+// extensions, which lower to SSE2 on x86-64 and NEON on arm64: plain scalar loops over a 6 × 16 block
+// were left unvectorised (2 GFLOP/s, slower than the wasm backend). Baseline x86-64 has 16 vector
+// registers, so the block is done as two 6 × 8 halves: 12 accumulators + 2 B vectors + 1 A broadcast.
 #include "tile_job.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+
+typedef float v4 __attribute__((vector_size(16)));
+
+static inline v4 Load4(const float* p) {
+  v4 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int64_t mr,
+                        int64_t nr, int accumulate) {
+  float acc[PEFT_MR][PEFT_NR];
+  for (int half = 0; half < 2; half++) {
+    v4 c0[PEFT_MR] = {}, c1[PEFT_MR] = {};
+    const float* a = pa;
+    const float* b = pb + 8 * half;
+    for (int64_t p = 0; p < kc; p++, a += PEFT_MR, b += PEFT_NR) {
+      const v4 b0 = Load4(b), b1 = Load4(b + 4);
+      for (int r = 0; r < PEFT_MR; r++) {
+        const v4 av = {a[r], a[r], a[r], a[r]};
+        c0[r] += av * b0;
+        c1[r] += av * b1;
+      }
+    }
+    for (int r = 0; r < PEFT_MR; r++) memcpy(&acc[r][8 * half], &c0[r], 16), memcpy(&acc[r][8 * half + 4], &c1[r], 16);
+  }
+  for (int64_t r = 0; r < mr; r++) {
+    float* cr = c + r * ldc;
+    for (int64_t j = 0; j < nr; j++) cr[j] = accumulate ? cr[j] + acc[r][j] : acc[r][j];
+  }
+}
+
+#else  // other compilers: scalar loops
 
 static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int64_t mr,
                         int64_t nr, int accumulate) {
@@ -16,6 +53,8 @@ static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, 
     for (int64_t j = 0; j < nr; j++) cr[j] = accumulate ? cr[j] + acc[r][j] : acc[r][j];
   }
 }
+
+#endif
 
 #include "tile_impl.h"
 
