@@ -144,8 +144,9 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
 
   command('peftStudio.selectBackend', async () => {
     const items = [
-      { label: 'auto', description: 'fastest that loads: tensorflow-gpu → tensorflow → wasm → cpu' },
+      { label: 'auto', description: 'fastest that loads: tensorflow-gpu → webgpu (real GPU) → tensorflow → wasm → cpu' },
       { label: 'tensorflow-gpu', description: '@tensorflow/tfjs-node-gpu (CUDA; optional install)' },
+      { label: 'webgpu', description: 'any GPU through Dawn (the webgpu package); forced, also a software adapter' },
       { label: 'tensorflow', description: '@tensorflow/tfjs-node (native CPU; optional install)' },
       { label: 'wasm', description: 'WebAssembly, always available' },
       { label: 'cpu', description: 'pure JavaScript, slow; for debugging' },
