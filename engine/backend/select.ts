@@ -9,6 +9,7 @@
  * an error, not a silent fallback.
  */
 import * as path from 'node:path';
+import { installNativeKernels } from './native';
 import { tf } from './tf';
 import { PeftStudioError } from '../errors';
 import { loadWebGpu, probeAdapter } from './webgpu';
@@ -54,13 +55,19 @@ export const DEFAULT_LOADERS: Record<BackendName, BackendLoader> = {
   'tensorflow-gpu': async () => activate(() => requirePackage('@tensorflow/tfjs-node-gpu'), 'tensorflow'),
   webgpu: async ({ forced }) => loadWebGpu(forced, { probe: () => probeAdapter(), activate: (register) => activate(register, 'webgpu') }),
   tensorflow: async () => activate(() => requirePackage('@tensorflow/tfjs-node'), 'tensorflow'),
-  wasm: async () =>
-    activate(() => {
+  wasm: async () => {
+    const tfBackend = await activate(() => {
       // A static require: the wasm backend is a regular dependency and must be bundled with the worker.
       const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
       const dir = process.env.PEFT_STUDIO_WASM_DIR ?? wasmDir();
       wasm.setWasmPaths(dir + path.sep);
-    }, 'wasm'),
+    }, 'wasm');
+    // The matrix products (and gathers) go to the optional native addon where it was built: same numbers
+    // within float32 rounding, several times faster. Without it the stock wasm kernels run, and we say why.
+    const native = installNativeKernels();
+    const note = native.active ? `native kernels: ${native.isa}, ${native.threads} threads` : `native kernels off: ${native.reason}`;
+    return { tfBackend, note };
+  },
   cpu: async () => activate(() => undefined, 'cpu'),
 };
 

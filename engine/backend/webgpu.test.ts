@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { adapterName, importDawn, loadWebGpu, probeAdapter, WebGpuUnavailable, type AdapterInfo, type DawnAdapter, type DawnModule, type WebGpuDeps } from './webgpu';
+import { adapterName, importDawn, linuxVulkanLoaderPresent, loadWebGpu, probeAdapter, WebGpuUnavailable, type AdapterInfo, type DawnAdapter, type DawnModule, type WebGpuDeps } from './webgpu';
 import { swiftShaderEnv } from './webgpu-swiftshader';
 
 const SWIFTSHADER: AdapterInfo = {
@@ -180,5 +180,21 @@ describe('swiftShaderEnv', () => {
     const r = swiftShaderEnv({}, ['/nonexistent/a', '/nonexistent/b']);
     assert.equal(r.ok, false);
     assert.match(!r.ok ? r.reason : '', /\/nonexistent\/a, \/nonexistent\/b.*chromium/);
+  });
+});
+
+describe('linuxVulkanLoaderPresent', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vk-'));
+  const cache = path.join(dir, 'ld.so.cache');
+  it('finds libvulkan.so.1 in LD_LIBRARY_PATH', () => {
+    fs.writeFileSync(cache, 'glibc-ld.so.cache1.1 libc.so.6');
+    fs.writeFileSync(path.join(dir, 'libvulkan.so.1'), '');
+    assert.equal(linuxVulkanLoaderPresent({ LD_LIBRARY_PATH: `/nonexistent:${dir}` }, cache), true);
+  });
+  it("finds it in ld.so's cache, and says no when neither has it", () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'vk-'));
+    assert.equal(linuxVulkanLoaderPresent({ LD_LIBRARY_PATH: empty }, cache), false);
+    fs.writeFileSync(cache, 'glibc-ld.so.cache1.1 libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1');
+    assert.equal(linuxVulkanLoaderPresent({}, cache), true);
   });
 });

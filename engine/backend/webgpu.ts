@@ -9,6 +9,8 @@
  *  - tfjs-backend-webgpu registers itself at import time only if `navigator.gpu` exists, so Dawn's GPU
  *    object and the GPU* constants must be global before that import.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tf } from './tf';
 
@@ -68,6 +70,20 @@ export async function importDawn(): Promise<DawnModule> {
   }
 }
 
+const systemHasVulkan = (): boolean => process.platform !== 'linux' || linuxVulkanLoaderPresent();
+
+/** Whether the dynamic linker can find libvulkan.so.1: in LD_LIBRARY_PATH or in ld.so's cache. */
+export function linuxVulkanLoaderPresent(env: NodeJS.ProcessEnv = process.env, cacheFile = '/etc/ld.so.cache'): boolean {
+  const dirs = (env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  if (dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return true;
+  try {
+    return fs.readFileSync(cacheFile).includes('libvulkan.so.1');
+  } catch {
+    // No cache to read (unusual distributions): let Dawn try and speak for itself.
+    return true;
+  }
+}
+
 /** Why there is no usable adapter: tools act on the kind (only 'no-adapter' is worth trying SwiftShader for). */
 export type UnavailableKind = 'not-installed' | 'load-failed' | 'no-adapter' | 'request-failed';
 
@@ -102,7 +118,10 @@ function gpuOf(dawn: DawnModule): DawnGpu {
 }
 
 /** Loads Dawn and asks for the adapter tfjs-backend-webgpu will get (it asks for 'high-performance'). */
-export async function probeAdapter(loadDawn: () => Promise<DawnModule> = importDawn): Promise<AdapterProbe> {
+export async function probeAdapter(loadDawn: () => Promise<DawnModule> = importDawn, hasVulkan: () => boolean = loadDawn === importDawn ? systemHasVulkan : () => true): Promise<AdapterProbe> {
+  // Dawn prints a two-line "Couldn't load Vulkan" warning to stderr on every selection where Linux has no
+  // Vulkan loader (most servers and CI boxes); that is a plain "no GPU" here, said once in our own words.
+  if (!hasVulkan()) return { ok: false, kind: 'no-adapter', reason: 'no adapter (no Vulkan loader: libvulkan.so.1 not found; Dawn needs Vulkan and a GPU driver on Linux)' };
   let dawn: DawnModule;
   try {
     dawn = await loadDawn();
