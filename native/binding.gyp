@@ -10,7 +10,11 @@
         "src/pool.cc",
         "src/gemm.cc",
         "src/kernel_generic.cc",
-        "src/kernel_avx2.cc"
+        "src/kernel_avx2.cc",
+        "src/elementwise.cc",
+        "src/ew_generic.cc",
+        "src/ew_avx2.cc",
+        "src/napi_elementwise.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-O3"],

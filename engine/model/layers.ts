@@ -3,6 +3,7 @@
  * same op order, same constants. Each takes the ParamStore and the HF module prefix, so a call reads like
  * the HF module it mirrors: `linear(p, 'bert.pooler.dense', x)`.
  */
+import { nativeGelu } from '../backend/native/gelu';
 import { tf } from '../backend/tf';
 import type { HiddenAct } from './config';
 import type { ParamStore } from './params';
@@ -49,7 +50,8 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 export function activation(name: HiddenAct, x: tf.Tensor): tf.Tensor {
   switch (name) {
     case 'gelu':
-      return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
+      // One fused native kernel each way where the wasm backend has the native kernels; same formula.
+      return nativeGelu(x) ?? tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
     case 'gelu_new':
     case 'gelu_pytorch_tanh': {
       const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);

@@ -1,5 +1,6 @@
-// N-API surface: configure(threads, isa), info(), gemm(heap, ...). Operands are byte offsets into one
-// ArrayBuffer (the TF.js wasm heap), so tensors are read and written in place, never copied.
+// N-API surface: configure(threads, isa), info(), gemm(heap, ...), and gelu / geluGrad / sum
+// (napi_elementwise.cc). Operands are byte offsets into one ArrayBuffer (the TF.js wasm heap), so
+// tensors are read and written in place, never copied.
 #include <node_api.h>
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "gemm.h"
+#include "napi_elementwise.h"
 
 namespace {
 
@@ -136,6 +138,9 @@ NAPI_MODULE_INIT() {
       {"configure", nullptr, Configure, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"gemm", nullptr, GemmCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"gelu", nullptr, GeluCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"geluGrad", nullptr, GeluGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"sum", nullptr, SumCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return nullptr;
   return exports;

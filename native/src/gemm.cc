@@ -159,3 +159,10 @@ void Gemm(const GemmParams& p) {
     for (int64_t t = 0; t < tasks; t++) RunTask(&plan, t, 0);
   }
 }
+
+void ParallelFor(int64_t tasks, void (*fn)(void*, int64_t, int), void* ctx) {
+  if (tasks <= 0) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_configured) ConfigureLocked(1, BestIsa());
+  g_pool->Run(tasks, fn, ctx);
+}

@@ -39,3 +39,6 @@ int GemmThreads();
 Isa GemmIsa();
 // Thread-safe: concurrent callers (several Node environments) are served one at a time.
 void Gemm(const GemmParams& p);
+// Runs fn(ctx, task, worker) for every task < tasks on the GEMM's pool (elementwise.cc), serialised with
+// Gemm like concurrent GEMMs are; one task or one worker runs inline on the calling thread.
+void ParallelFor(int64_t tasks, void (*fn)(void* ctx, int64_t task, int worker), void* ctx);

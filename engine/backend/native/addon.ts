@@ -31,6 +31,12 @@ export interface NativeAddon {
     activation: number,
     alpha: number,
   ): void;
+  /** y = x·0.5·(1 + erf(x/√2)) over n floats (byte offsets into `heap`), on all threads. */
+  gelu(heap: ArrayBuffer, xOff: number, yOff: number, n: number): void;
+  /** dx = dy · d/dx gelu(x) over n floats. */
+  geluGrad(heap: ArrayBuffer, xOff: number, dyOff: number, dxOff: number, n: number): void;
+  /** x is [rows, cols]; leading: out[c] = Σ_r x[r, c] ([cols]), else out[r] = Σ_c x[r, c] ([rows]). */
+  sum(heap: ArrayBuffer, xOff: number, outOff: number, rows: number, cols: number, leading: boolean): void;
 }
 
 export interface NativeInfo {

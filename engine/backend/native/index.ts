@@ -1,8 +1,10 @@
 /**
- * Native matrix-product kernels for the wasm backend: an optional C++ addon (native/) with a multithreaded
- * AVX2/FMA SGEMM, swapped in for the wasm backend's BatchMatMul and _FusedMatMul, together with a row-copy
- * GatherV2 (gather.ts; the embedding lookups). Everything else stays on wasm. Without the addon (no compiler
- * at install, other CPU, PEFT_STUDIO_NATIVE=0) nothing changes.
+ * Native kernels for the wasm backend: an optional C++ addon (native/) with a multithreaded AVX2/FMA SGEMM,
+ * swapped in for the wasm backend's BatchMatMul and _FusedMatMul, multithreaded Sum over leading / trailing
+ * axes (sum.ts), and a fused exact GELU with its gradient (gelu.ts; layers.ts uses it while installed);
+ * together with a row-copy GatherV2 (gather.ts; the embedding lookups) and a copy-free Identity
+ * (identity.ts). Everything else stays on wasm. Without the addon (no compiler at install, other CPU,
+ * PEFT_STUDIO_NATIVE=0) nothing changes.
  *
  * Env: PEFT_STUDIO_NATIVE=0 disables it; PEFT_STUDIO_THREADS=N sets the thread count (default: the cores
  * this process may use).
@@ -11,7 +13,10 @@ import * as os from 'node:os';
 import { tf } from '../tf';
 import { loadAddon, type NativeAddon } from './addon';
 import { rowGatherV2 } from './gather';
+import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradient } from './gelu';
+import { sharedIdentity } from './identity';
 import { nativeBatchMatMul, nativeFusedMatMul, type Kernel } from './kernels';
+import { nativeSum } from './sum';
 
 export interface NativeKernelStatus {
   active: boolean;
@@ -29,6 +34,13 @@ const KERNELS: Record<string, (addon: NativeAddon, stock: Kernel) => Kernel> = {
   BatchMatMul: nativeBatchMatMul,
   _FusedMatMul: nativeFusedMatMul,
   GatherV2: (_addon, stock) => rowGatherV2(stock),
+  Sum: nativeSum,
+  Identity: (_addon, stock) => sharedIdentity(stock),
+};
+/** Kernels with no stock counterpart, registered while installed (their users check for them). */
+const ADDED: Record<string, (addon: NativeAddon) => Kernel> = {
+  [GELU]: geluKernel,
+  [GELU_GRAD]: geluGradKernel,
 };
 
 /** The stock kernels we replaced, to restore them. */
@@ -59,6 +71,10 @@ export function installNativeKernels(): NativeKernelStatus {
     // The stock setupFunc stays: the stock kernel remains the fallback for what the native one declines.
     tf.registerKernel({ ...config, kernelFunc: make(load.addon, config.kernelFunc as never) as unknown as tf.KernelFunc });
   }
+  for (const [kernelName, make] of Object.entries(ADDED)) {
+    tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: make(load.addon) as unknown as tf.KernelFunc });
+  }
+  registerGeluGradient();
   status = { active: true, threads: info.threads, isa: info.isa };
   return status;
 }
@@ -70,6 +86,7 @@ export function uninstallNativeKernels(): void {
     tf.unregisterKernel(config.kernelName, BACKEND);
     tf.registerKernel(config);
   }
+  for (const kernelName of Object.keys(ADDED)) tf.unregisterKernel(kernelName, BACKEND);
   replaced = undefined;
   status = undefined;
 }

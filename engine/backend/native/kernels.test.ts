@@ -107,6 +107,8 @@ describe('native matMul kernels on the wasm backend', { skip }, () => {
   const saved = { native: process.env.PEFT_STUDIO_NATIVE, threads: process.env.PEFT_STUDIO_THREADS };
   before(async () => {
     await initBackend({ backend: 'wasm', reinit: true });
+    // Selecting wasm installs the native kernels; these tests start from the stock ones.
+    uninstallNativeKernels();
     delete process.env.PEFT_STUDIO_NATIVE;
     delete process.env.PEFT_STUDIO_THREADS;
   });

@@ -57,9 +57,10 @@ export function planProduct(a: tf.TensorInfo, b: tf.TensorInfo, transA: boolean,
   return { batch, m, n, k, strideA: batchA === 1 ? 0 : m * k, strideB: batchB === 1 ? 0 : k * n, outShape: [...outer, m, n] };
 }
 
-function offset(backend: WasmBackendLike, t: tf.TensorInfo): number {
+/** A tensor's byte offset in the wasm heap. */
+export function heapOffset(backend: WasmBackendLike, t: tf.TensorInfo): number {
   const data = backend.dataIdMap.get(t.dataId);
-  if (!data) throw new Error('native matMul: tensor data is not on the wasm backend');
+  if (!data) throw new Error('native kernel: tensor data is not on the wasm backend');
   return data.memoryOffset;
 }
 
@@ -68,8 +69,8 @@ function run(addon: NativeAddon, backend: WasmBackendLike, a: tf.TensorInfo, b: 
   if (p.batch * p.m * p.n === 0) return out;
   // Taken after makeOutput: its allocation may have grown the wasm memory, which replaces the buffer.
   const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-  const biasOff = bias ? offset(backend, bias) : -1;
-  addon.gemm(heap, offset(backend, a), offset(backend, b), offset(backend, out), p.batch, p.m, p.n, p.k, p.strideA, p.strideB, transA, transB, biasOff, act, alpha);
+  const biasOff = bias ? heapOffset(backend, bias) : -1;
+  addon.gemm(heap, heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), p.batch, p.m, p.n, p.k, p.strideA, p.strideB, transA, transB, biasOff, act, alpha);
   return out;
 }
 

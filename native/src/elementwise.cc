@@ -1,0 +1,76 @@
+#include "elementwise.h"
+
+#include <algorithm>
+
+#include "ew_spans.h"
+#include "gemm.h"
+
+namespace {
+
+// Elements per task: 64 KiB of floats, enough to hide the hand-out cost, small enough that a few-MB
+// tensor splits into many tasks and the threads stay balanced.
+constexpr int64_t kChunk = 16384;
+
+const EwSpans& Spans() { return GemmIsa() == Isa::kAvx2 ? kEwAvx2 : kEwGeneric; }
+
+struct GeluJob {
+  const EwSpans* k;
+  const float *x, *dy;
+  float* out;
+  int64_t n;
+};
+
+void GeluTask(void* ctx, int64_t task, int) {
+  const GeluJob& j = *static_cast<const GeluJob*>(ctx);
+  const int64_t i = task * kChunk, len = std::min(kChunk, j.n - i);
+  if (j.dy) j.k->gelu_grad(j.x + i, j.dy + i, j.out + i, len);
+  else j.k->gelu(j.x + i, j.out + i, len);
+}
+
+struct SumJob {
+  const EwSpans* k;
+  const float* x;
+  float* out;
+  int64_t rows, cols, per_task;
+};
+
+// Leading-axes sums split by columns: every task reads whole column blocks, so no partial sums are merged
+// and the result does not depend on the thread count.
+void SumColsTask(void* ctx, int64_t task, int) {
+  const SumJob& j = *static_cast<const SumJob*>(ctx);
+  const int64_t c = task * j.per_task;
+  j.k->sum_cols(j.x + c, j.out + c, j.rows, std::min(j.per_task, j.cols - c), j.cols);
+}
+
+void SumRowsTask(void* ctx, int64_t task, int) {
+  const SumJob& j = *static_cast<const SumJob*>(ctx);
+  const int64_t end = std::min(j.rows, (task + 1) * j.per_task);
+  for (int64_t r = task * j.per_task; r < end; r++) j.out[r] = j.k->sum_row(j.x + r * j.cols, j.cols);
+}
+
+int64_t Tasks(int64_t n, int64_t per) { return (n + per - 1) / per; }
+
+}  // namespace
+
+void GeluForward(const float* x, float* y, int64_t n) {
+  GeluJob j{&Spans(), x, nullptr, y, n};
+  ParallelFor(Tasks(n, kChunk), GeluTask, &j);
+}
+
+void GeluBackward(const float* x, const float* dy, float* dx, int64_t n) {
+  GeluJob j{&Spans(), x, dy, dx, n};
+  ParallelFor(Tasks(n, kChunk), GeluTask, &j);
+}
+
+void SumLeading(const float* x, float* out, int64_t rows, int64_t cols) {
+  // Column blocks of a multiple of 32 (the AVX2 span's width) holding about kChunk elements.
+  const int64_t per = std::max<int64_t>(32, (kChunk / std::max<int64_t>(rows, 1)) / 32 * 32);
+  SumJob j{&Spans(), x, out, rows, cols, per};
+  ParallelFor(Tasks(cols, per), SumColsTask, &j);
+}
+
+void SumTrailing(const float* x, float* out, int64_t rows, int64_t cols) {
+  const int64_t per = std::max<int64_t>(1, kChunk / std::max<int64_t>(cols, 1));
+  SumJob j{&Spans(), x, out, rows, cols, per};
+  ParallelFor(Tasks(rows, per), SumRowsTask, &j);
+}

@@ -1,0 +1,82 @@
+// Arguments as in gemm: one ArrayBuffer (the wasm heap) and byte offsets into it, every extent checked
+// against the heap so that a wrong shape throws instead of touching memory outside it.
+#include "napi_elementwise.h"
+
+#include <cmath>
+
+#include "elementwise.h"
+
+namespace {
+
+struct HeapArgs {
+  char* base = nullptr;
+  double bytes = 0;
+  double v[6] = {};  // the numbers after the heap (booleans as 0 / 1)
+};
+
+// Reads (ArrayBuffer, `count` non-negative integers); throws a TypeError naming `fn` and returns false otherwise.
+bool Read(napi_env env, napi_callback_info info, size_t count, const char* fn, HeapArgs* out) {
+  size_t argc = 7;
+  napi_value argv[7];
+  bool ok = napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == count + 1;
+  bool is_ab = false;
+  ok = ok && napi_is_arraybuffer(env, argv[0], &is_ab) == napi_ok && is_ab;
+  void* data = nullptr;
+  size_t bytes = 0;
+  ok = ok && napi_get_arraybuffer_info(env, argv[0], &data, &bytes) == napi_ok;
+  for (size_t i = 0; ok && i < count; i++) {
+    bool flag = false;
+    double& d = out->v[i];
+    if (napi_get_value_bool(env, argv[i + 1], &flag) == napi_ok) d = flag ? 1 : 0;
+    else ok = napi_get_value_double(env, argv[i + 1], &d) == napi_ok && std::isfinite(d) && d >= 0 && d == std::floor(d);
+  }
+  if (!ok) {
+    napi_throw_type_error(env, nullptr, fn);
+    return false;
+  }
+  out->base = static_cast<char*>(data);
+  out->bytes = static_cast<double>(bytes);
+  return true;
+}
+
+// `elems` floats at byte offset `off` lie inside the heap, 4-byte aligned.
+bool Fits(const HeapArgs& a, double off, double elems) { return std::fmod(off, 4) == 0 && off + 4 * elems <= a.bytes; }
+
+float* At(const HeapArgs& a, double off) { return reinterpret_cast<float*>(a.base + static_cast<size_t>(off)); }
+
+napi_value OutOfHeap(napi_env env, const char* fn) {
+  napi_throw_range_error(env, nullptr, fn);
+  return nullptr;
+}
+
+}  // namespace
+
+napi_value GeluCall(napi_env env, napi_callback_info info) {
+  HeapArgs a;
+  if (!Read(env, info, 3, "peft_native.gelu: expected (ArrayBuffer, xOff, yOff, n)", &a)) return nullptr;
+  const double n = a.v[2];
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n)) return OutOfHeap(env, "peft_native.gelu: operands fall outside the heap");
+  GeluForward(At(a, a.v[0]), At(a, a.v[1]), static_cast<int64_t>(n));
+  return nullptr;
+}
+
+napi_value GeluGradCall(napi_env env, napi_callback_info info) {
+  HeapArgs a;
+  if (!Read(env, info, 4, "peft_native.geluGrad: expected (ArrayBuffer, xOff, dyOff, dxOff, n)", &a)) return nullptr;
+  const double n = a.v[3];
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n) || !Fits(a, a.v[2], n)) return OutOfHeap(env, "peft_native.geluGrad: operands fall outside the heap");
+  GeluBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), static_cast<int64_t>(n));
+  return nullptr;
+}
+
+napi_value SumCall(napi_env env, napi_callback_info info) {
+  HeapArgs a;
+  if (!Read(env, info, 5, "peft_native.sum: expected (ArrayBuffer, xOff, outOff, rows, cols, leading)", &a)) return nullptr;
+  const double rows = a.v[2], cols = a.v[3];
+  const bool leading = a.v[4] != 0;
+  if (!Fits(a, a.v[0], rows * cols) || !Fits(a, a.v[1], leading ? cols : rows)) return OutOfHeap(env, "peft_native.sum: operands fall outside the heap");
+  const auto r = static_cast<int64_t>(rows), c = static_cast<int64_t>(cols);
+  if (leading) SumLeading(At(a, a.v[0]), At(a, a.v[1]), r, c);
+  else SumTrailing(At(a, a.v[0]), At(a, a.v[1]), r, c);
+  return nullptr;
+}

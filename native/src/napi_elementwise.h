@@ -1,0 +1,10 @@
+// N-API entry points of the elementwise kernels (elementwise.h), registered by addon.cc.
+#pragma once
+#include <node_api.h>
+
+// gelu(heap, xOff, yOff, n)
+napi_value GeluCall(napi_env env, napi_callback_info info);
+// geluGrad(heap, xOff, dyOff, dxOff, n)
+napi_value GeluGradCall(napi_env env, napi_callback_info info);
+// sum(heap, xOff, outOff, rows, cols, leading): leading sums over rows ([cols] out), else over cols ([rows] out).
+napi_value SumCall(napi_env env, napi_callback_info info);
