@@ -74,9 +74,13 @@ export async function computeGradients(
       const g = list.map((v) => grads[v.name]!);
       if (!acc) acc = g;
       else {
-        const summed = acc.map((a, i) => tf.add(a, g[i]!));
-        tf.dispose([...acc, ...g]);
-        acc = summed;
+        // One tensor at a time: summing the whole set at once would hold a third model-sized set of
+        // gradients at the peak under full fine-tuning.
+        for (let i = 0; i < acc.length; i++) {
+          const summed = tf.add(acc[i]!, g[i]!);
+          tf.dispose([acc[i]!, g[i]!]);
+          acc[i] = summed;
+        }
       }
     }
   }
