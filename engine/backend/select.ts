@@ -9,6 +9,7 @@
  * an error, not a silent fallback.
  */
 import * as path from 'node:path';
+import { installWasmKernels } from './kernels/unsorted-segment-sum';
 import { installNativeKernels } from './native';
 import { tf } from './tf';
 import { PeftStudioError } from '../errors';
@@ -64,6 +65,7 @@ export const DEFAULT_LOADERS: Record<BackendName, BackendLoader> = {
     }, 'wasm');
     // The matrix products (and gathers) go to the optional native addon where it was built: same numbers
     // within float32 rounding, several times faster. Without it the stock wasm kernels run, and we say why.
+    installWasmKernels();
     const native = installNativeKernels();
     const note = native.active ? `native kernels: ${native.isa}, ${native.threads} threads` : `native kernels off: ${native.reason}`;
     return { tfBackend, note };

@@ -16,7 +16,7 @@ const NUMBER_FLAGS = [
   'max-steps', 'num-train-epochs', 'per-device-train-batch-size', 'per-device-eval-batch-size', 'gradient-accumulation-steps',
   'seed', 'max-length', 'eval-steps', 'save-steps', 'save-total-limit', 'bias-change-steps', 'eval-split',
 ] as const;
-const STRING_FLAGS = ['lr-scheduler-type', 'eval-strategy', 'text-column', 'text-pair-column', 'label-column', 'on-bad-row', 'metric-for-best-model', 'backend', 'resume-from-checkpoint', 'runs-dir'] as const;
+const STRING_FLAGS = ['lr-scheduler-type', 'eval-strategy', 'text-column', 'text-pair-column', 'label-column', 'on-bad-row', 'metric-for-best-model', 'backend', 'resume-from-checkpoint', 'runs-dir', 'per-device-train-micro-batch-size'] as const;
 
 export const TRAIN_HELP = `usage: peft-studio train --model DIR --train FILE [--eval FILE] [--method bitfit] [--bias-terms all] [--out RUN_DIR] [options]
        peft-studio train --config run.json [options overriding the file]
@@ -26,6 +26,7 @@ Flags use HuggingFace TrainingArguments names:
   --learning-rate ${DEFAULTS.learning_rate}   --weight-decay ${DEFAULTS.weight_decay}   --lr-scheduler-type constant|linear|cosine|constant_with_warmup (${DEFAULTS.lr_scheduler_type})
   --warmup-steps N | --warmup-ratio R   --max-grad-norm ${DEFAULTS.max_grad_norm} (0 = no clipping)
   --max-steps N | --num-train-epochs ${DEFAULTS.num_train_epochs}   --per-device-train-batch-size ${DEFAULTS.per_device_train_batch_size}   --gradient-accumulation-steps 1
+  --per-device-train-micro-batch-size auto|N (rows per forward/backward pass; auto fits the backend's memory)
   --seed ${DEFAULTS.seed}   --max-length ${DEFAULTS.max_length}   --eval-strategy epoch|steps|no   --eval-steps N   --save-steps ${DEFAULTS.save_steps}
 Data: --text-column C --text-pair-column C --label-column C (names or 0-based indices; detected when omitted)
       --eval-split ${DEFAULTS.eval_split} (held out when there is no --eval)   --on-bad-row fail|skip
@@ -107,6 +108,11 @@ function buildConfig(values: Record<string, string | boolean | undefined>): RunC
     flags[key(f)] = n;
   }
   for (const f of STRING_FLAGS) if (values[f] !== undefined) flags[key(f)] = values[f];
+  const micro = flags.per_device_train_micro_batch_size;
+  if (typeof micro === 'string' && micro !== 'auto') {
+    if (!/^\d+$/.test(micro)) throw new UsageError(`--per-device-train-micro-batch-size expects auto or a whole number, got "${micro}"`);
+    flags.per_device_train_micro_batch_size = Number(micro);
+  }
   for (const f of ['text_column', 'text_pair_column', 'label_column']) {
     if (typeof flags[f] === 'string' && /^\d+$/.test(flags[f] as string)) flags[f] = Number(flags[f]);
   }
