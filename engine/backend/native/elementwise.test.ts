@@ -21,7 +21,7 @@ const calls = { gelu: 0, geluGrad: 0, sum: 0 };
 if (load.addon) {
   const addon = load.addon as NativeAddon & Record<string, (...a: unknown[]) => void>;
   for (const name of Object.keys(calls) as (keyof typeof calls)[]) {
-    const f = addon[name]!.bind(addon);
+    const f = (addon[name] as (...a: unknown[]) => void).bind(addon);
     addon[name] = (...args: unknown[]) => {
       calls[name] += 1;
       f(...args);
