@@ -381,3 +381,22 @@ export async function runExtensionTests(
     page.off('console', echo);
   }
 }
+
+/**
+ * Polls `fn` until `ok` accepts its value: webviews and frames reload under the test (a throw means "not
+ * yet"), and the workbench offers no event to wait on. The error names what was awaited and the last value.
+ */
+export async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch {
+      // the frame may be reloading; try again
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
 import { makeModelDir } from '../helpers/make-model';
 import { makeRows, writeTsv } from '../helpers/train-fixtures';
-import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, screenshot, startCodeServer } from './harness';
+import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, screenshot, startCodeServer, until } from './harness';
 
 const LAYERS = 2;
 const KINDS = 8;
@@ -55,21 +55,6 @@ async function outputs(frame: FrameLocator): Promise<OutputState[]> {
       return { label: e.querySelector('.title')?.textContent ?? '', status: d.status ?? '', points: Number(d.points ?? 0), heat: Number(d.heatCells ?? 0), latency: d.latencyMs };
     }),
   );
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch {
-      // the output webview may be (re)loading
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Scrolls the cell list with the mouse wheel over a cell editor (native list DOM, not the output webview). */
@@ -119,7 +104,7 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
       const tRun = Date.now();
 
       const frame = outputsFrame(page);
-      await until('live points in the first cell', () => outputs(frame), (os) => (byLabel(os, 'all biases')?.points ?? 0) >= 5 && byLabel(os, 'all biases')?.status === 'running');
+      await until('live points in the first cell', () => outputs(frame), (os) => (byLabel(os, 'all biases')?.points ?? 0) >= 5 && byLabel(os, 'all biases')?.status === 'running', 120_000);
       await until('two finished cells', () => outputs(frame), (os) => byLabel(os, 'all biases')?.status === 'finished' && byLabel(os, 'sparse lr 4e-3')?.status === 'finished', 240_000);
       const finished = await outputs(frame);
       t.diagnostic(`two cells trained in ${((Date.now() - tRun) / 1000).toFixed(1)} s: ${JSON.stringify(finished)}`);
@@ -137,7 +122,7 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
       // The third cell starts; interrupt it once it has drawn something. Outputs render only when their cell
       // is in view, so scroll down to it first.
       await scrollNotebook(page, 3000);
-      await until('the third cell running', () => outputs(frame), (os) => (byLabel(os, 'long')?.points ?? 0) >= 3);
+      await until('the third cell running', () => outputs(frame), (os) => (byLabel(os, 'long')?.points ?? 0) >= 3, 120_000);
       const stop = page.locator('.notebook-toolbar-container a.action-label[aria-label^="Stop Execution"], .notebook-toolbar-container a.action-label[aria-label^="Interrupt"]').first();
       await stop.click({ timeout: 10_000 });
       const stopped = await until('the third run stopped', () => outputs(frame), (os) => byLabel(os, 'long')?.status === 'stopped', 60_000);

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
 import { makeModelDir } from '../helpers/make-model';
 import { makeRows, writeTsv } from '../helpers/train-fixtures';
-import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, runExtensionTests, screenshot, startCodeServer, webviewFrame } from './harness';
+import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, runExtensionTests, screenshot, startCodeServer, webviewFrame, until } from './harness';
 
 const EXT_ID = 'peft-studio.peft-studio';
 const LAYERS = 2;
@@ -34,21 +34,6 @@ async function dashboard<T>(frame: FrameLocator, fn: (h: Hooks) => T): Promise<T
     if (!h) return undefined as T;
     return new Function('h', `return (${src})(h)`)(h) as T;
   }, fn.toString());
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch {
-      // the frame may be reloading; try again
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Answers the next quick pick / input box: optionally filter or replace the value, then Enter. */

@@ -20,7 +20,7 @@ import { train } from '../../engine/train/trainer';
 import { formatProbability } from '../../webview/src/playground/model';
 import { makeModelDir } from '../helpers/make-model';
 import { makeRows, writeTsv } from '../helpers/train-fixtures';
-import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, screenshot, startCodeServer, webviewFrame } from './harness';
+import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, screenshot, startCodeServer, webviewFrame, until } from './harness';
 
 const EXT_ID = 'peft-studio.peft-studio';
 const SENTENCE = 'a very good film';
@@ -41,21 +41,6 @@ function buildExtension(tmp: string): string {
 function cliJson(...args: string[]): { label: string; probabilities: number[] } {
   const out = execFileSync(process.execPath, [BIN, ...args, '--json', '--backend', 'wasm'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return JSON.parse(out.trim().split('\n').pop()!);
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch {
-      // the frame may be (re)loading; try again
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 test('Try it: a sentence against the trained and base model', { timeout: 480_000 }, async (t) => {
