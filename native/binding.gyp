@@ -14,7 +14,11 @@
         "src/elementwise.cc",
         "src/ew_generic.cc",
         "src/ew_avx2.cc",
-        "src/napi_elementwise.cc"
+        "src/napi_elementwise.cc",
+        "src/layernorm.cc",
+        "src/ln_generic.cc",
+        "src/ln_avx2.cc",
+        "src/napi_layernorm.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-O3"],

@@ -4,6 +4,7 @@
  * the HF module it mirrors: `linear(p, 'bert.pooler.dense', x)`.
  */
 import { nativeGelu } from '../backend/native/gelu';
+import { nativeLayerNorm } from '../backend/native/layernorm';
 import { tf } from '../backend/tf';
 import type { HiddenAct } from './config';
 import type { ParamStore } from './params';
@@ -35,6 +36,9 @@ function frozenDense(x: tf.Tensor, b: tf.Tensor, w: tf.Tensor, wt: tf.Tensor): t
 
 /** torch.nn.LayerNorm over the last axis: biased variance, eps inside the square root. */
 export function layerNorm(p: ParamStore, prefix: string, x: tf.Tensor, eps: number): tf.Tensor {
+  // One fused native kernel each way where the wasm backend has the native kernels; same formula.
+  const fused = nativeLayerNorm(x, p.get(`${prefix}.weight`), p.get(`${prefix}.bias`), eps);
+  if (fused) return fused;
   const axis = x.rank - 1;
   const mean = tf.mean(x, axis, true);
   const centered = tf.sub(x, mean);

@@ -13,31 +13,57 @@ import type { TensorBatch } from './batches';
  * Floats autodiff holds per example and layer during a training pass, per element of a [T, H], a [T, I]
  * and a [heads, T, T] tensor: nearly every op saves its inputs for the backward, and every gradient stays
  * alive until the pass ends, so a layer costs some 200 [T, H]-sized tensors, not the handful PyTorch keeps.
- * Fitted to tf.profile's peak bytes of one BitFit pass on wasm (BERT-Tiny, Mini, Small at T = 128, Mini at
- * T = 64 and 256: 28, 110 and 213 MiB per example at T = 128) and rounded up, so estimates err towards
- * smaller passes.
+ * Fitted to tf.profile's peak bytes of one BitFit pass on the stock wasm kernels (BERT-Tiny, Mini, Small at
+ * T = 128, Mini at T = 64 and 256: 26, 103 and 206 MiB per example at T = 128) and rounded up, so estimates
+ * err towards smaller passes.
  */
 const PER_LAYER = { th: 112, ti: 24, att: 10 };
+/**
+ * The same with the native kernels (engine/backend/native): the fused GELU keeps only its input for the
+ * backward instead of the stock expression's intermediates, and Identity shares its input's memory instead
+ * of copying it. Measured the same way, that takes exactly 14 floats per [T, I] element and layer off every
+ * shape (19, 75 and 150 MiB per example at T = 128); the rest of the tape is the stock ops'.
+ */
+const PER_LAYER_NATIVE = { th: 112, ti: 10, att: 10 };
 /** Embeddings, pooler, head and loss, per element of [T, H]. */
 const OUTSIDE_LAYERS = 24;
 /** Training dense weights too keeps each product's input for the weight gradient: 27% more, measured. */
 const WEIGHT_GRADIENTS = 1.3;
+/**
+ * With the native kernels the cost of training dense weights is not a share of the smaller pass: measured,
+ * it is the same bytes as on the stock kernels, some 30 floats per [T, H] element and layer for each example
+ * (the saved inputs of the products) plus about twice the dense weights once per pass (their gradients and a
+ * transient copy), whatever the number of examples.
+ */
+const WEIGHT_GRADIENTS_NATIVE = { th: 32, weights: 2 };
 
 /** Estimated peak bytes of one training pass over `examples` examples of `seqLen` tokens. */
-export function passBytes(c: EncoderConfig, examples: number, seqLen: number, opts: { trainsWeights?: boolean } = {}): number {
+export function passBytes(
+  c: EncoderConfig,
+  examples: number,
+  seqLen: number,
+  opts: { trainsWeights?: boolean; nativeKernels?: boolean } = {},
+): number {
   const th = seqLen * c.hiddenSize;
-  const perLayer = PER_LAYER.th * th + PER_LAYER.ti * seqLen * c.intermediateSize + PER_LAYER.att * c.numAttentionHeads * seqLen * seqLen;
+  const k = opts.nativeKernels ? PER_LAYER_NATIVE : PER_LAYER;
+  const perLayer = k.th * th + k.ti * seqLen * c.intermediateSize + k.att * c.numAttentionHeads * seqLen * seqLen;
   const floats = examples * (c.numHiddenLayers * perLayer + OUTSIDE_LAYERS * th);
-  return 4 * floats * (opts.trainsWeights ? WEIGHT_GRADIENTS : 1);
+  if (!opts.trainsWeights) return 4 * floats;
+  if (!opts.nativeKernels) return 4 * floats * WEIGHT_GRADIENTS;
+  // Encoder dense weights and the word embeddings, whose gradient is a dense [vocab, H] table.
+  const weights = c.numHiddenLayers * (4 * c.hiddenSize ** 2 + 2 * c.hiddenSize * c.intermediateSize) + c.vocabSize * c.hiddenSize;
+  const extra = examples * c.numHiddenLayers * WEIGHT_GRADIENTS_NATIVE.th * th + WEIGHT_GRADIENTS_NATIVE.weights * weights;
+  return 4 * (floats + extra);
 }
 
 /**
  * What one pass may use by default. Every pass pays per-op overhead (TF.js dispatch and tape, many small
  * elementwise kernels), which dominates once the native matMul kernels make the products cheap: at 32 × 128
  * on 2 cores, BERT-Mini's BitFit step took 855 ms in one pass of 32 and 1150 ms in eleven passes of 3 (a
- * 384 MiB budget). 1.5 GiB keeps BERT-Tiny and Mini whole or in halves, splits BERT-Small into passes of
- * about 7, and leaves BERT-Base at one example per pass (about 1 GB each), so memory stays bounded while
- * the small models keep their speed.
+ * 384 MiB budget). With the native kernels, 1.5 GiB keeps a BitFit batch of 32 × 128 whole on BERT-Tiny,
+ * in halves on Mini and in passes of 8 on Small (full fine-tuning: whole, 11 and 6), and leaves BERT-Base at
+ * one example per pass (about 0.8 GB estimated), so memory stays bounded while the small models keep their
+ * speed.
  */
 export const PASS_BUDGET_BYTES = 1536 * 2 ** 20;
 /** The wasm backend's heap cannot grow past 4 GiB (32-bit wasm memory). */
@@ -64,6 +90,8 @@ export interface MemoryContext {
   residentBytes: number;
   /** Some encoder dense weight is trained (full fine-tuning), not only biases and a head. */
   trainsWeights: boolean;
+  /** The native wasm kernels are installed (engine/backend/native): a pass then holds less. */
+  nativeKernels: boolean;
 }
 
 /**
@@ -75,7 +103,10 @@ export interface MemoryContext {
 export function autoMicroBatchSize(c: EncoderConfig, batchSize: number, seqLen: number, ctx: MemoryContext): number {
   let budget = PASS_BUDGET_BYTES;
   if (ctx.backend === 'wasm') budget = Math.min(budget, (WASM_HEAP_BYTES - ctx.residentBytes) * 0.8);
-  const fits = Math.max(1, Math.floor(budget / passBytes(c, 1, seqLen, ctx)));
+  // A pass costs a part once (weight gradients) and a part per example.
+  const perExample = passBytes(c, 2, seqLen, ctx) - passBytes(c, 1, seqLen, ctx);
+  const once = passBytes(c, 1, seqLen, ctx) - perExample;
+  const fits = Math.max(1, Math.floor((budget - once) / perExample));
   const parts = Math.ceil(batchSize / fits);
   return Math.ceil(batchSize / parts);
 }

@@ -8,6 +8,7 @@
  * summed gradients equal the unsplit batch's: HF's loss is a mean over examples, and every example of a
  * batch weighs the same in it whatever part it runs in.
  */
+import { GELU } from '../backend/native/gelu';
 import { tf, tidy } from '../backend/tf';
 import { deriveSeed } from '../data/rng';
 import type { ProblemType } from '../model/config';
@@ -100,5 +101,8 @@ export function microBatchSize(model: EncoderModel, trainable: Map<string, tf.Va
     residentBytes: residentBytes(model.params.entries(), vars),
     // A classifier head is [labels, H]; an encoder dense weight has both sides at least H.
     trainsWeights: vars.some((v) => v.rank === 2 && v.shape[0]! >= h && v.shape[1]! >= h),
+    // The native GELU is registered exactly while the native kernels are installed, and the model's layers
+    // use it by the same test, so this is what the pass will run on.
+    nativeKernels: tf.getKernel(GELU, tf.getBackend()) !== undefined,
   });
 }

@@ -1,6 +1,6 @@
-// N-API surface: configure(threads, isa), info(), gemm(heap, ...), and gelu / geluGrad / sum
-// (napi_elementwise.cc). Operands are byte offsets into one ArrayBuffer (the TF.js wasm heap), so
-// tensors are read and written in place, never copied.
+// N-API surface: configure(threads, isa), info(), gemm(heap, ...), gelu / geluGrad / sum
+// (napi_elementwise.cc), layerNorm / layerNormGrad (napi_layernorm.cc). Operands are byte offsets into
+// one ArrayBuffer (the TF.js wasm heap), so tensors are read and written in place, never copied.
 #include <node_api.h>
 
 #include <cmath>
@@ -9,6 +9,7 @@
 
 #include "gemm.h"
 #include "napi_elementwise.h"
+#include "napi_layernorm.h"
 
 namespace {
 
@@ -141,6 +142,8 @@ NAPI_MODULE_INIT() {
       {"gelu", nullptr, GeluCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"geluGrad", nullptr, GeluGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"sum", nullptr, SumCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"layerNorm", nullptr, LayerNormCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"layerNormGrad", nullptr, LayerNormGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return nullptr;
   return exports;

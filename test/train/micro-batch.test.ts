@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { installWasmKernels } from '../../engine/backend/kernels/unsorted-segment-sum';
+import { installNativeKernels, uninstallNativeKernels } from '../../engine/backend/native';
+import { loadAddon } from '../../engine/backend/native/addon';
+import { requireAddon } from '../../engine/backend/native/test-support';
 import { initBackend } from '../../engine/backend/select';
 import { tf } from '../../engine/backend/tf';
 import type { ProblemType } from '../../engine/model/config';
@@ -179,11 +182,14 @@ describe('parts of a batch', () => {
 });
 
 describe('the automatic micro-batch size', () => {
-  const base = { numHiddenLayers: 12, hiddenSize: 768, intermediateSize: 3072, numAttentionHeads: 12 } as Parameters<typeof passBytes>[0];
-  const tiny = { numHiddenLayers: 2, hiddenSize: 128, intermediateSize: 512, numAttentionHeads: 2 } as Parameters<typeof passBytes>[0];
+  const base = { numHiddenLayers: 12, hiddenSize: 768, intermediateSize: 3072, numAttentionHeads: 12, vocabSize: 30522 } as Parameters<typeof passBytes>[0];
+  const tiny = { numHiddenLayers: 2, hiddenSize: 128, intermediateSize: 512, numAttentionHeads: 2, vocabSize: 30522 } as Parameters<typeof passBytes>[0];
+  const mini = { numHiddenLayers: 4, hiddenSize: 256, intermediateSize: 1024, numAttentionHeads: 4, vocabSize: 30522 } as Parameters<typeof passBytes>[0];
+  // Locally a missing addon skips the native-kernel checks; under CI it fails the file.
+  const noAddon = requireAddon(loadAddon());
 
   it('keeps a batch whole when its pass fits, and splits into equal parts when it does not', () => {
-    const ctx = { backend: 'cpu', residentBytes: 0, trainsWeights: false };
+    const ctx = { backend: 'cpu', residentBytes: 0, trainsWeights: false, nativeKernels: false };
     const fits = Math.floor(PASS_BUDGET_BYTES / passBytes(tiny, 1, 128));
     assert.equal(autoMicroBatchSize(tiny, fits, 128, ctx), fits);
     const batch = 3 * fits + 1;
@@ -196,33 +202,66 @@ describe('the automatic micro-batch size', () => {
     assert.ok(autoMicroBatchSize(tiny, batch, 128, { ...ctx, trainsWeights: true }) <= m);
   });
 
+  it('gives larger passes with the native kernels, which hold less per example, and counts weight gradients once per pass', () => {
+    const stock = { backend: 'wasm', residentBytes: 0, trainsWeights: false, nativeKernels: false };
+    const native = { ...stock, nativeKernels: true };
+    assert.ok(passBytes(mini, 1, 128, native) < passBytes(mini, 1, 128, stock));
+    assert.ok(autoMicroBatchSize(mini, 32, 128, native) > autoMicroBatchSize(mini, 32, 128, stock));
+    for (const ctx of [stock, native]) {
+      assert.ok(autoMicroBatchSize(mini, 32, 128, { ...ctx, trainsWeights: true }) <= autoMicroBatchSize(mini, 32, 128, ctx));
+    }
+    // Native full fine-tuning: a fixed part per pass, so a pass of m examples fits the budget exactly as estimated.
+    const full = { ...native, trainsWeights: true };
+    const m = autoMicroBatchSize(mini, 64, 128, full);
+    assert.ok(passBytes(mini, m, 128, full) <= PASS_BUDGET_BYTES && passBytes(mini, m + 1, 128, full) > PASS_BUDGET_BYTES, `${m}`);
+    // BERT-Base keeps one example per pass (about 1.4 GB of process memory, measured with BitFit) either way.
+    for (const ctx of [stock, native]) {
+      for (const trainsWeights of [false, true]) assert.equal(autoMicroBatchSize(base, 32, 128, { ...ctx, residentBytes: 8e8, trainsWeights }), 1);
+    }
+  });
+
   it('on wasm leaves room for what stays resident in the 4 GB heap', () => {
-    const roomy = autoMicroBatchSize(tiny, 32, 128, { backend: 'wasm', residentBytes: 0, trainsWeights: false });
-    const crowded = autoMicroBatchSize(tiny, 32, 128, { backend: 'wasm', residentBytes: WASM_HEAP_BYTES - 3 * passBytes(tiny, 1, 128), trainsWeights: false });
+    const roomy = autoMicroBatchSize(tiny, 32, 128, { backend: 'wasm', residentBytes: 0, trainsWeights: false, nativeKernels: false });
+    const crowded = autoMicroBatchSize(tiny, 32, 128, { backend: 'wasm', residentBytes: WASM_HEAP_BYTES - 3 * passBytes(tiny, 1, 128), trainsWeights: false, nativeKernels: false });
     assert.ok(crowded < roomy, `${crowded} vs ${roomy}`);
     assert.ok(crowded >= 1 && passBytes(tiny, crowded, 128) <= 3 * passBytes(tiny, 1, 128));
     // BERT-Base at 32 × 128 cannot run whole anywhere by default; it still gets at least one example.
-    assert.ok(autoMicroBatchSize(base, 32, 128, { backend: 'wasm', residentBytes: 8e8, trainsWeights: false }) < 32);
-    assert.equal(autoMicroBatchSize(base, 32, 512, { backend: 'wasm', residentBytes: 4e9, trainsWeights: true }), 1);
+    assert.ok(autoMicroBatchSize(base, 32, 128, { backend: 'wasm', residentBytes: 8e8, trainsWeights: false, nativeKernels: false }) < 32);
+    for (const nativeKernels of [false, true]) {
+      assert.equal(autoMicroBatchSize(base, 32, 512, { backend: 'wasm', residentBytes: 4e9, trainsWeights: true, nativeKernels }), 1);
+    }
   });
 
-  it('covers what one BitFit pass really takes on wasm (BERT-Tiny shape, 2 × 128), without overstating it twofold', async () => {
-    await initBackend({ backend: 'wasm', reinit: true });
-    const gen = makeModelDir({ family: 'bert', layers: 2, hidden: 128, heads: 2, intermediate: 512, vocab: 200, maxPositions: 128, seed: 9 });
-    const { model } = loadModel(gen.dir);
-    const vars = trainable(model, 'bitfit');
-    const batch = makeBatch([128, 128], 'single_label_classification', 1);
-    const step = async () => tf.dispose([...(await computeGradients(model, [batch], 'single_label_classification', vars, { training: true, seed: 0, microBatchSize: 2 })).grads.values()]);
-    await step(); // first use caches each frozen Wᵀ, which is resident memory, not the pass's
-    const before = tf.memory().numBytes;
-    const { peakBytes } = await tf.profile(step);
-    const measured = peakBytes - before;
-    const estimate = passBytes(model.config, 2, 128);
-    assert.ok(measured <= estimate, `measured ${measured} > estimated ${estimate}`);
-    assert.ok(measured >= estimate / 2, `measured ${measured} < half the estimate ${estimate}`);
-    disposeBatches([batch]);
-    model.dispose();
-  });
+  // One pass of 2 × 128 on the BERT-Tiny shape, BitFit and full fine-tuning, on the stock wasm kernels and
+  // on the native ones: the estimate must cover tf.profile's peak without overstating it twofold.
+  for (const native of [false, true]) {
+    for (const mode of ['bitfit', 'full'] as const) {
+      const kernels = native ? 'native kernels' : 'stock wasm kernels';
+      it(`covers what one ${mode} pass really takes on wasm with ${kernels} (BERT-Tiny shape, 2 × 128), without overstating it twofold`, { skip: native && noAddon }, async () => {
+        await initBackend({ backend: 'wasm', reinit: true });
+        if (native) assert.equal(installNativeKernels().active, true, 'the native kernels did not install');
+        else uninstallNativeKernels();
+        try {
+          const gen = makeModelDir({ family: 'bert', layers: 2, hidden: 128, heads: 2, intermediate: 512, vocab: 200, maxPositions: 128, seed: 9 });
+          const { model } = loadModel(gen.dir);
+          const vars = trainable(model, mode);
+          const batch = makeBatch([128, 128], 'single_label_classification', 1);
+          const step = async () => tf.dispose([...(await computeGradients(model, [batch], 'single_label_classification', vars, { training: true, seed: 0, microBatchSize: 2 })).grads.values()]);
+          await step(); // first use caches each frozen Wᵀ, which is resident memory, not the pass's
+          const before = tf.memory().numBytes;
+          const { peakBytes } = await tf.profile(step);
+          const measured = peakBytes - before;
+          const estimate = passBytes(model.config, 2, 128, { trainsWeights: mode === 'full', nativeKernels: native });
+          assert.ok(measured <= estimate, `measured ${measured} > estimated ${estimate}`);
+          assert.ok(measured >= estimate / 2, `measured ${measured} < half the estimate ${estimate}`);
+          disposeBatches([batch]);
+          model.dispose();
+        } finally {
+          installNativeKernels();
+        }
+      });
+    }
+  }
 });
 
 describe('per_device_train_micro_batch_size in a run', () => {

@@ -37,6 +37,10 @@ export interface NativeAddon {
   geluGrad(heap: ArrayBuffer, xOff: number, dyOff: number, dxOff: number, n: number): void;
   /** x is [rows, cols]; leading: out[c] = Σ_r x[r, c] ([cols]), else out[r] = Σ_c x[r, c] ([rows]). */
   sum(heap: ArrayBuffer, xOff: number, outOff: number, rows: number, cols: number, leading: boolean): void;
+  /** x, y are [rows, cols], gamma and beta [cols]: y = (x − mean)·rsqrt(var + eps)·gamma + beta per row. */
+  layerNorm(heap: ArrayBuffer, xOff: number, gammaOff: number, betaOff: number, yOff: number, rows: number, cols: number, eps: number): void;
+  /** The gradients of layerNorm for upstream dy: dx [rows, cols], dgamma and dbeta [cols]. */
+  layerNormGrad(heap: ArrayBuffer, dyOff: number, xOff: number, gammaOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, rows: number, cols: number, eps: number): void;
 }
 
 export interface NativeInfo {

@@ -1,7 +1,8 @@
 /**
  * Native kernels for the wasm backend: an optional C++ addon (native/) with a multithreaded AVX2/FMA SGEMM,
  * swapped in for the wasm backend's BatchMatMul and _FusedMatMul, multithreaded Sum over leading / trailing
- * axes (sum.ts), and a fused exact GELU with its gradient (gelu.ts; layers.ts uses it while installed);
+ * axes (sum.ts), a fused exact GELU with its gradient (gelu.ts) and a fused LayerNorm with its gradients
+ * (layernorm.ts), both used by layers.ts while installed;
  * together with a row-copy GatherV2 (gather.ts; the embedding lookups) and a copy-free Identity
  * (identity.ts). Everything else stays on wasm. Without the addon (no compiler at install, other CPU,
  * PEFT_STUDIO_NATIVE=0) nothing changes.
@@ -15,6 +16,7 @@ import { loadAddon, type NativeAddon } from './addon';
 import { rowGatherV2 } from './gather';
 import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradient } from './gelu';
 import { sharedIdentity } from './identity';
+import { LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, registerLayerNormGradient } from './layernorm';
 import { nativeBatchMatMul, nativeFusedMatMul, type Kernel } from './kernels';
 import { nativeSum } from './sum';
 
@@ -41,6 +43,8 @@ const KERNELS: Record<string, (addon: NativeAddon, stock: Kernel) => Kernel> = {
 const ADDED: Record<string, (addon: NativeAddon) => Kernel> = {
   [GELU]: geluKernel,
   [GELU_GRAD]: geluGradKernel,
+  [LAYER_NORM]: layerNormKernel,
+  [LAYER_NORM_GRAD]: layerNormGradKernel,
 };
 
 /** The stock kernels we replaced, to restore them. */
@@ -75,6 +79,7 @@ export function installNativeKernels(): NativeKernelStatus {
     tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: make(load.addon) as unknown as tf.KernelFunc });
   }
   registerGeluGradient();
+  registerLayerNormGradient();
   status = { active: true, threads: info.threads, isa: info.isa };
   return status;
 }

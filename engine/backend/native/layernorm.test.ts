@@ -1,0 +1,189 @@
+/**
+ * The fused native LayerNorm on the wasm backend, through layers.ts's layerNorm: output and the gradients
+ * to x, gamma and beta against a float64 reference and the cpu backend's stock ops, on every kernel this CPU
+ * has and on awkward shapes (one row, widths not a multiple of the vector width, more rows than one task
+ * holds); dgamma / dbeta bit-identical whatever the thread count. Without the addon these tests skip
+ * locally and fail under CI, which builds it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { tf } from '../tf';
+import { initBackend } from '../select';
+import { layerNorm } from '../../model/layers';
+import { ParamStore } from '../../model/params';
+import { loadAddon, type NativeAddon } from './addon';
+import { installNativeKernels, uninstallNativeKernels } from './index';
+import { requireAddon } from './test-support';
+
+const load = loadAddon();
+const skip = requireAddon(load);
+const EPS = 1e-12; // BERT's layer_norm_eps: below float32's resolution of var, so var + eps rounds like stock's
+
+/** Counts calls reaching the addon, to tell native runs from stock fallbacks. */
+const calls = { layerNorm: 0, layerNormGrad: 0 };
+if (load.addon) {
+  const addon = load.addon as NativeAddon & Record<string, (...a: unknown[]) => void>;
+  for (const name of Object.keys(calls) as (keyof typeof calls)[]) {
+    const f = (addon[name] as (...a: unknown[]) => void).bind(addon);
+    addon[name] = (...args: unknown[]) => {
+      calls[name] += 1;
+      f(...args);
+    };
+  }
+}
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+}
+
+function randomData(n: number, seed: number, scale = 1, offset = 0): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => offset + r() * scale);
+}
+
+function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) (num += (a[i]! - b[i]!) ** 2), (den += b[i]! ** 2);
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+interface Case {
+  rows: number;
+  cols: number;
+  x: Float32Array;
+  gamma: Float32Array;
+  beta: Float32Array;
+  /** Upstream gradient: the loss is Σ y·w. */
+  w: Float32Array;
+}
+
+type Results = [y: Float64Array | Float32Array, dx: Float64Array | Float32Array, dgamma: Float64Array | Float32Array, dbeta: Float64Array | Float32Array];
+
+/** Forward and the three gradients in float64, from the textbook formulas (not the kernel's). */
+function reference({ rows, cols, x, gamma, beta, w }: Case): Results {
+  const y = new Float64Array(rows * cols);
+  const dx = new Float64Array(rows * cols);
+  const dgamma = new Float64Array(cols);
+  const dbeta = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let mean = 0;
+    for (let c = 0; c < cols; c++) mean += x[o + c]!;
+    mean /= cols;
+    let v = 0;
+    for (let c = 0; c < cols; c++) v += (x[o + c]! - mean) ** 2;
+    const rstd = 1 / Math.sqrt(v / cols + Math.fround(EPS));
+    let sg = 0;
+    let sgx = 0;
+    for (let c = 0; c < cols; c++) {
+      const xh = (x[o + c]! - mean) * rstd;
+      y[o + c] = xh * gamma[c]! + beta[c]!;
+      const g = w[o + c]! * gamma[c]!;
+      (sg += g), (sgx += g * xh);
+      (dgamma[c] += w[o + c]! * xh), (dbeta[c] += w[o + c]!);
+    }
+    for (let c = 0; c < cols; c++) dx[o + c] = rstd * (w[o + c]! * gamma[c]! - sg / cols - ((x[o + c]! - mean) * rstd * sgx) / cols);
+  }
+  return [y, dx, dgamma, dbeta];
+}
+
+/** layers.ts's layerNorm and its gradients on the current backend. */
+async function evaluate({ rows, cols, x, gamma, beta, w }: Case): Promise<Results> {
+  const xt = tf.tensor(x, [rows, cols]);
+  const gt = tf.tensor(gamma, [cols]);
+  const bt = tf.tensor(beta, [cols]);
+  const wt = tf.tensor(w, [rows, cols]);
+  const ln = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const p = new ParamStore();
+    p.set('ln.weight', g);
+    p.set('ln.bias', b);
+    return layerNorm(p, 'ln', xi, EPS);
+  };
+  const y = ln(xt, gt, bt);
+  const grads = tf.grads((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(ln(xi, g, b), wt)))([xt, gt, bt]);
+  const out = (await Promise.all([y, ...grads].map((t) => t.data()))) as Float32Array[];
+  tf.dispose([xt, gt, bt, wt, y, ...grads]);
+  return out as Results;
+}
+
+const NAMES = ['y', 'dx', 'dgamma', 'dbeta'];
+
+function makeCase(rows: number, cols: number): Case {
+  const n = rows * cols;
+  // An offset mean (3) and a spread of scales: cancellation in x − mean is where float32 sums go wrong.
+  return { rows, cols, x: randomData(n, rows * 31 + cols, 2, 3), gamma: randomData(cols, cols + 1, 0.5, 1), beta: randomData(cols, cols + 2, 0.5), w: randomData(n, n + 3) };
+}
+
+describe('native LayerNorm on the wasm backend', { skip }, () => {
+  before(async () => {
+    await initBackend({ backend: 'wasm', reinit: true });
+  });
+  after(() => uninstallNativeKernels());
+
+  for (const rows of [1, 7, 33, 4096]) {
+    for (const cols of [1, 3, 128, 768]) {
+      it(`[${rows}, ${cols}]: output and the gradients to x, gamma, beta match float64 and the cpu backend`, async () => {
+        const c = makeCase(rows, cols);
+        const ref = reference(c);
+        await tf.setBackend('cpu');
+        const cpu = await evaluate(c);
+        await tf.setBackend('wasm');
+        assert.equal(installNativeKernels().active, true);
+        const addon = load.addon!;
+        const { threads, bestIsa } = addon.info();
+        try {
+          for (const isa of bestIsa === 'avx2' ? (['avx2', 'generic'] as const) : (['generic'] as const)) {
+            addon.configure(Math.max(2, threads), isa);
+            const before = { ...calls };
+            const native = await evaluate(c);
+            assert.equal(calls.layerNorm - before.layerNorm, 2, 'forward LayerNorm (alone, then under grads) reached the addon');
+            assert.equal(calls.layerNormGrad - before.layerNormGrad, 1, 'one backward kernel gave all three gradients');
+            for (let j = 0; j < 4; j++) {
+              const errNative = relL2(native[j]!, ref[j]!);
+              const errCpu = relL2(cpu[j]!, ref[j]!);
+              // A few float32 roundings of the largest terms, or no worse than stock where the problem
+              // itself is ill-conditioned (width 3: x − mean cancels, and rstd magnifies what is left).
+              assert.ok(errNative <= Math.max(1e-6, errCpu), `${isa} ${NAMES[j]}: rel L2 ${errNative} to float64 (cpu backend: ${errCpu})`);
+              // Against stock: both errors apart, at most (the two may err in opposite directions).
+              assert.ok(relL2(native[j]!, cpu[j]!) <= Math.max(2e-6, 2 * errCpu), `${isa} ${NAMES[j]}: rel L2 ${relL2(native[j]!, cpu[j]!)} to the cpu backend`);
+            }
+          }
+        } finally {
+          addon.configure(threads);
+        }
+      });
+    }
+  }
+
+  it('dgamma and dbeta are bit-identical with 1 thread and with several', async () => {
+    const c = makeCase(4096, 128);
+    const addon = load.addon!;
+    const { threads } = addon.info();
+    assert.equal(installNativeKernels().active, true);
+    try {
+      addon.configure(1);
+      const one = await evaluate(c);
+      addon.configure(Math.max(4, threads));
+      const many = await evaluate(c);
+      for (let j = 0; j < 4; j++) assert.deepEqual(many[j], one[j], NAMES[j]);
+    } finally {
+      addon.configure(threads);
+    }
+  });
+
+  it('declines what it does not cover: gamma not [H] goes to the stock ops', async () => {
+    assert.equal(installNativeKernels().active, true);
+    const before = { ...calls };
+    const x = tf.ones([2, 4]);
+    const p = new ParamStore();
+    p.set('ln.weight', tf.ones([1, 4]));
+    p.set('ln.bias', tf.zeros([4]));
+    const y = layerNorm(p, 'ln', x, EPS);
+    assert.deepEqual(y.shape, [2, 4]);
+    assert.equal(calls.layerNorm, before.layerNorm);
+    tf.dispose([x, y, p.get('ln.weight'), p.get('ln.bias')]);
+  });
+});

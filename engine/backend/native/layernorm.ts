@@ -1,0 +1,82 @@
+/**
+ * HF's LayerNorm over the last axis, y = (x − mean)·rsqrt(var + eps)·gamma + beta (biased variance), as one
+ * native kernel and one for all three gradients, on the wasm backend while the native kernels are
+ * installed. The stock expression is about ten TF.js ops forward and twenty backward, each paying dispatch
+ * and tape costs larger than its arithmetic at BERT sizes; here each direction is one multithreaded pass,
+ * and only x and gamma are kept for the backward pass (which recomputes the row statistics).
+ *
+ * Numbers: row sums are taken in double and the float32 steps keep the stock op order, so results differ
+ * from stock by float32 rounding only. dgamma / dbeta are summed over rows in an order fixed by the shape.
+ */
+import { tf } from '../tf';
+import type { NativeAddon } from './addon';
+import { heapOffset, type Kernel, type WasmBackendLike } from './kernels';
+
+export const LAYER_NORM = 'PeftStudioLayerNorm';
+export const LAYER_NORM_GRAD = 'PeftStudioLayerNormGrad';
+
+/**
+ * LayerNorm through the native kernel where the current backend has it, else undefined (the caller runs
+ * the stock ops). gamma and beta must be [H] for x [..., H].
+ */
+export function nativeLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor | undefined {
+  const h = x.shape[x.rank - 1];
+  if (x.rank < 1 || [x, gamma, beta].some((t) => t.dtype !== 'float32')) return undefined;
+  if (gamma.rank !== 1 || beta.rank !== 1 || gamma.shape[0] !== h || beta.shape[0] !== h) return undefined;
+  if (!tf.getKernel(LAYER_NORM, tf.getBackend())) return undefined;
+  return tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as tf.Tensor;
+}
+
+/** [rows, cols] of x: the last axis is normalised. */
+function rowsCols(x: tf.TensorInfo): [number, number] {
+  const cols = x.shape[x.shape.length - 1]!;
+  return [cols === 0 ? 0 : tf.util.sizeFromShape(x.shape) / cols, cols];
+}
+
+export function layerNormKernel(addon: NativeAddon): Kernel {
+  return ({ inputs, backend, attrs }) => {
+    const { x, gamma, beta } = inputs as { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const b = backend as WasmBackendLike;
+    const out = b.makeOutput(x.shape, 'float32');
+    const [rows, cols] = rowsCols(x);
+    // The heap is taken after makeOutput, which may have grown (and so replaced) it.
+    if (rows * cols > 0)
+      addon.layerNorm(b.wasm.HEAPU8.buffer as ArrayBuffer, heapOffset(b, x), heapOffset(b, gamma), heapOffset(b, beta), heapOffset(b, out), rows, cols, (attrs as { eps: number }).eps);
+    return out;
+  };
+}
+
+/** Outputs [dx, dgamma, dbeta]. */
+export function layerNormGradKernel(addon: NativeAddon): Kernel {
+  return (({ inputs, backend, attrs }: Parameters<Kernel>[0]) => {
+    const { dy, x, gamma } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; gamma: tf.TensorInfo };
+    const b = backend as WasmBackendLike;
+    const dx = b.makeOutput(x.shape, 'float32');
+    const dgamma = b.makeOutput(gamma.shape, 'float32');
+    const dbeta = b.makeOutput(gamma.shape, 'float32');
+    const [rows, cols] = rowsCols(x);
+    // With no rows the sums are zero, which the addon writes too (cols > 0).
+    if (cols > 0) {
+      const off = (t: tf.TensorInfo) => heapOffset(b, t);
+      addon.layerNormGrad(b.wasm.HEAPU8.buffer as ArrayBuffer, off(dy), off(x), off(gamma), off(dx), off(dgamma), off(dbeta), rows, cols, (attrs as { eps: number }).eps);
+    }
+    return [dx, dgamma, dbeta];
+  }) as unknown as Kernel;
+}
+
+/**
+ * Gradients are per kernel name, for every backend: registered once, used only where LAYER_NORM runs. The
+ * one backward kernel gives all three gradients, so it runs once, when the tape asks for this node's
+ * gradients; what the tape does not use (dgamma under BitFit) is disposed with the rest of the backward pass.
+ */
+export function registerLayerNormGradient(): void {
+  if (tf.getGradient(LAYER_NORM)) return;
+  tf.registerGradient({
+    kernelName: LAYER_NORM,
+    inputsToSave: ['x', 'gamma'],
+    gradFunc: (dy, saved, attrs) => {
+      const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy: dy as tf.Tensor, x: saved[0]!, gamma: saved[1]! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
+    },
+  });
+}

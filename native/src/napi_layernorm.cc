@@ -1,0 +1,81 @@
+// Arguments as in napi_elementwise.cc: the wasm heap's ArrayBuffer, byte offsets and sizes as
+// non-negative integers, then eps; every operand's extent is checked against the heap so that a wrong
+// shape throws instead of touching memory outside it.
+#include "napi_layernorm.h"
+
+#include <cmath>
+#include <cstdint>
+
+#include "layernorm.h"
+
+namespace {
+
+constexpr size_t kMaxArgs = 10;
+
+struct Args {
+  char* base = nullptr;
+  double bytes = 0;
+  double v[kMaxArgs] = {};  // the integers after the heap
+  double eps = 0;
+};
+
+// Reads (ArrayBuffer, `count` non-negative integers, eps > 0); throws a TypeError `fn` and returns false otherwise.
+bool Read(napi_env env, napi_callback_info info, size_t count, const char* fn, Args* out) {
+  size_t argc = kMaxArgs + 2;
+  napi_value argv[kMaxArgs + 2];
+  bool ok = count <= kMaxArgs && napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == count + 2;
+  bool is_ab = false;
+  ok = ok && napi_is_arraybuffer(env, argv[0], &is_ab) == napi_ok && is_ab;
+  void* data = nullptr;
+  size_t bytes = 0;
+  ok = ok && napi_get_arraybuffer_info(env, argv[0], &data, &bytes) == napi_ok;
+  for (size_t i = 0; ok && i < count; i++) {
+    double& d = out->v[i];
+    ok = napi_get_value_double(env, argv[i + 1], &d) == napi_ok && std::isfinite(d) && d >= 0 && d == std::floor(d);
+  }
+  ok = ok && napi_get_value_double(env, argv[count + 1], &out->eps) == napi_ok && std::isfinite(out->eps) && out->eps >= 0;
+  if (!ok) {
+    napi_throw_type_error(env, nullptr, fn);
+    return false;
+  }
+  out->base = static_cast<char*>(data);
+  out->bytes = static_cast<double>(bytes);
+  return true;
+}
+
+bool Fits(const Args& a, double off, double elems) { return std::fmod(off, 4) == 0 && off + 4 * elems <= a.bytes; }
+
+float* At(const Args& a, double off) { return reinterpret_cast<float*>(a.base + static_cast<size_t>(off)); }
+
+napi_value OutOfHeap(napi_env env, const char* fn) {
+  napi_throw_range_error(env, nullptr, fn);
+  return nullptr;
+}
+
+}  // namespace
+
+napi_value LayerNormCall(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!Read(env, info, 6, "peft_native.layerNorm: expected (ArrayBuffer, xOff, gammaOff, betaOff, yOff, rows, cols, eps)", &a)) return nullptr;
+  const double rows = a.v[4], cols = a.v[5], n = rows * cols;
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], cols) || !Fits(a, a.v[2], cols) || !Fits(a, a.v[3], n))
+    return OutOfHeap(env, "peft_native.layerNorm: operands fall outside the heap");
+  if (n > 0)
+    LayerNormForward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), static_cast<int64_t>(rows),
+                     static_cast<int64_t>(cols), static_cast<float>(a.eps));
+  return nullptr;
+}
+
+napi_value LayerNormGradCall(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!Read(env, info, 8, "peft_native.layerNormGrad: expected (ArrayBuffer, dyOff, xOff, gammaOff, dxOff, dgammaOff, dbetaOff, rows, cols, eps)", &a))
+    return nullptr;
+  const double rows = a.v[6], cols = a.v[7], n = rows * cols;
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n) || !Fits(a, a.v[2], cols) || !Fits(a, a.v[3], n) || !Fits(a, a.v[4], cols) ||
+      !Fits(a, a.v[5], cols))
+    return OutOfHeap(env, "peft_native.layerNormGrad: operands fall outside the heap");
+  if (cols > 0)
+    LayerNormBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), At(a, a.v[4]), At(a, a.v[5]),
+                      static_cast<int64_t>(rows), static_cast<int64_t>(cols), static_cast<float>(a.eps));
+  return nullptr;
+}
