@@ -2,51 +2,28 @@
 // against the heap so that a wrong shape throws instead of touching memory outside it.
 #include "napi_elementwise.h"
 
-#include <cmath>
-
 #include "elementwise.h"
+#include "napi_heap.h"
 
 namespace {
 
-struct HeapArgs {
-  char* base = nullptr;
-  double bytes = 0;
+struct HeapArgs : HeapView {
   double v[6] = {};  // the numbers after the heap (booleans as 0 / 1)
 };
 
-// Reads (ArrayBuffer, `count` non-negative integers); throws a TypeError naming `fn` and returns false otherwise.
+// Reads (ArrayBuffer, `count` non-negative integers or booleans); throws a TypeError naming `fn` and returns false otherwise.
 bool Read(napi_env env, napi_callback_info info, size_t count, const char* fn, HeapArgs* out) {
   size_t argc = 7;
   napi_value argv[7];
   bool ok = napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == count + 1;
-  bool is_ab = false;
-  ok = ok && napi_is_arraybuffer(env, argv[0], &is_ab) == napi_ok && is_ab;
-  void* data = nullptr;
-  size_t bytes = 0;
-  ok = ok && napi_get_arraybuffer_info(env, argv[0], &data, &bytes) == napi_ok;
+  ok = ok && ReadHeap(env, argv[0], out);
   for (size_t i = 0; ok && i < count; i++) {
     bool flag = false;
-    double& d = out->v[i];
-    if (napi_get_value_bool(env, argv[i + 1], &flag) == napi_ok) d = flag ? 1 : 0;
-    else ok = napi_get_value_double(env, argv[i + 1], &d) == napi_ok && std::isfinite(d) && d >= 0 && d == std::floor(d);
+    if (napi_get_value_bool(env, argv[i + 1], &flag) == napi_ok) out->v[i] = flag ? 1 : 0;
+    else ok = ReadIndex(env, argv[i + 1], &out->v[i]);
   }
-  if (!ok) {
-    napi_throw_type_error(env, nullptr, fn);
-    return false;
-  }
-  out->base = static_cast<char*>(data);
-  out->bytes = static_cast<double>(bytes);
-  return true;
-}
-
-// `elems` floats at byte offset `off` lie inside the heap, 4-byte aligned.
-bool Fits(const HeapArgs& a, double off, double elems) { return std::fmod(off, 4) == 0 && off + 4 * elems <= a.bytes; }
-
-float* At(const HeapArgs& a, double off) { return reinterpret_cast<float*>(a.base + static_cast<size_t>(off)); }
-
-napi_value OutOfHeap(napi_env env, const char* fn) {
-  napi_throw_range_error(env, nullptr, fn);
-  return nullptr;
+  if (!ok) napi_throw_type_error(env, nullptr, fn);
+  return ok;
 }
 
 }  // namespace

@@ -7,49 +7,27 @@
 #include <cstdint>
 
 #include "layernorm.h"
+#include "napi_heap.h"
 
 namespace {
 
 constexpr size_t kMaxArgs = 10;
 
-struct Args {
-  char* base = nullptr;
-  double bytes = 0;
+struct Args : HeapView {
   double v[kMaxArgs] = {};  // the integers after the heap
   double eps = 0;
 };
 
-// Reads (ArrayBuffer, `count` non-negative integers, eps > 0); throws a TypeError `fn` and returns false otherwise.
+// Reads (ArrayBuffer, `count` non-negative integers, eps ≥ 0); throws a TypeError `fn` and returns false otherwise.
 bool Read(napi_env env, napi_callback_info info, size_t count, const char* fn, Args* out) {
   size_t argc = kMaxArgs + 2;
   napi_value argv[kMaxArgs + 2];
   bool ok = count <= kMaxArgs && napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == count + 2;
-  bool is_ab = false;
-  ok = ok && napi_is_arraybuffer(env, argv[0], &is_ab) == napi_ok && is_ab;
-  void* data = nullptr;
-  size_t bytes = 0;
-  ok = ok && napi_get_arraybuffer_info(env, argv[0], &data, &bytes) == napi_ok;
-  for (size_t i = 0; ok && i < count; i++) {
-    double& d = out->v[i];
-    ok = napi_get_value_double(env, argv[i + 1], &d) == napi_ok && std::isfinite(d) && d >= 0 && d == std::floor(d);
-  }
+  ok = ok && ReadHeap(env, argv[0], out);
+  for (size_t i = 0; ok && i < count; i++) ok = ReadIndex(env, argv[i + 1], &out->v[i]);
   ok = ok && napi_get_value_double(env, argv[count + 1], &out->eps) == napi_ok && std::isfinite(out->eps) && out->eps >= 0;
-  if (!ok) {
-    napi_throw_type_error(env, nullptr, fn);
-    return false;
-  }
-  out->base = static_cast<char*>(data);
-  out->bytes = static_cast<double>(bytes);
-  return true;
-}
-
-bool Fits(const Args& a, double off, double elems) { return std::fmod(off, 4) == 0 && off + 4 * elems <= a.bytes; }
-
-float* At(const Args& a, double off) { return reinterpret_cast<float*>(a.base + static_cast<size_t>(off)); }
-
-napi_value OutOfHeap(napi_env env, const char* fn) {
-  napi_throw_range_error(env, nullptr, fn);
-  return nullptr;
+  if (!ok) napi_throw_type_error(env, nullptr, fn);
+  return ok;
 }
 
 }  // namespace

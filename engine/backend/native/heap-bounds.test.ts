@@ -1,0 +1,41 @@
+/**
+ * The addon's elementwise and LayerNorm entry points refuse operands that would reach outside the heap
+ * (a RangeError, nothing written) and arguments of the wrong kind (a TypeError), as gemm does: a wrong
+ * shape from JavaScript must throw, never touch memory it does not own.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadAddon } from './addon';
+import { requireAddon } from './test-support';
+
+const load = loadAddon();
+const skip = requireAddon(load);
+
+describe('native entry points check every operand against the heap', { skip }, () => {
+  const addon = load.addon!;
+  const heap = new ArrayBuffer(64 * 4);
+  const view = new Float32Array(heap);
+
+  it('in bounds: computes; one float past the end or a misaligned offset: RangeError, heap untouched', () => {
+    view.fill(0.5);
+    addon.gelu(heap, 0, 32 * 4, 32);
+    assert.ok(view[32]! > 0.34 && view[32]! < 0.35, `gelu(0.5) = ${view[32]}`);
+    const before = view.slice();
+    assert.throws(() => addon.gelu(heap, 0, 33 * 4, 32), RangeError);
+    assert.throws(() => addon.gelu(heap, 2, 32 * 4, 8), RangeError);
+    assert.throws(() => addon.geluGrad(heap, 0, 16 * 4, 40 * 4, 32), RangeError);
+    assert.throws(() => addon.sum(heap, 0, 60 * 4, 8, 8, true), RangeError);
+    // rows × cols floats of x and y, cols of gamma and beta: y would end one float past the heap.
+    assert.throws(() => addon.layerNorm(heap, 0, 0, 0, 49 * 4, 4, 4, 1e-12), RangeError);
+    assert.throws(() => addon.layerNormGrad(heap, 0, 0, 0, 0, 0, 61 * 4, 4, 4, 1e-12), RangeError);
+    assert.deepEqual(view, before);
+  });
+
+  it('arguments of the wrong kind: TypeError', () => {
+    assert.throws(() => addon.gelu(new Float32Array(4) as unknown as ArrayBuffer, 0, 0, 4), TypeError);
+    assert.throws(() => addon.gelu(heap, -4, 0, 4), TypeError);
+    assert.throws(() => addon.gelu(heap, 0, 0, 1.5), TypeError);
+    assert.throws(() => addon.layerNorm(heap, 0, 0, 0, 0, 1, 4, Number.NaN), TypeError);
+    assert.throws(() => (addon.layerNorm as unknown as (...a: unknown[]) => void)(heap, 0, 0, 0, 0, 1, 4), TypeError);
+  });
+});
