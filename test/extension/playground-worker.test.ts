@@ -6,7 +6,7 @@
  * for never replacing the input, and for naming bad rows by file and line.
  */
 import assert from 'node:assert/strict';
-import { execFile, fork } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import { resolveRunConfig } from '../../engine/train/config';
 import { train } from '../../engine/train/trainer';
 import { PredictClient, PredictError, type PredictWorkerHandle } from '../../extension/src/playground/predictClient';
 import { removeModelDirs } from '../helpers/make-model';
+import { forkWorker } from '../../extension/src/core/childWorker';
 import { makeRows, makeTinyModel, ofType, readEventLines, removeTempDirs, tempDir, writeTsv } from '../helpers/train-fixtures';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -22,14 +23,7 @@ const BIN = path.join(ROOT, 'bin/peft-studio.js');
 const WORKER = path.join(ROOT, 'engine/worker/predict.ts');
 
 function spawnSourceWorker(): PredictWorkerHandle {
-  const child = fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, PEFT_STUDIO_BACKEND: 'cpu' } });
-  return {
-    send: (m) => child.connected && child.send(m),
-    kill: (s) => child.kill(s),
-    onMessage: (cb) => child.on('message', cb),
-    onStderr: (cb) => child.stderr!.on('data', (d: Buffer) => cb(d.toString())),
-    onExit: (cb) => child.on('exit', cb),
-  };
+  return forkWorker(WORKER, { execArgv: ['--import', 'tsx'], env: { ...process.env, PEFT_STUDIO_BACKEND: 'cpu' } });
 }
 
 function cliJson(...args: string[]): Promise<any> {

@@ -3,26 +3,19 @@
  * event relay, control over IPC, a killed worker, and restoring runs from their folders after a "reload".
  */
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readEvents } from '../../engine/train/run-dir';
 import { RunManager, type RunChange, type WorkerHandle } from '../../extension/src/core/runManager';
 import { makeModelDir, removeModelDirs } from '../helpers/make-model';
+import { forkWorker } from '../../extension/src/core/childWorker';
 import { makeRows, removeTempDirs, tempDir, writeTsv } from '../helpers/train-fixtures';
 
 const WORKER = path.resolve(__dirname, '../../engine/worker/main.ts');
 
 function spawnSourceWorker(): WorkerHandle {
-  const child = fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, PEFT_STUDIO_BACKEND: 'cpu' } });
-  return {
-    send: (m) => child.connected && child.send(m),
-    kill: (s) => child.kill(s),
-    onMessage: (cb) => child.on('message', cb),
-    onStderr: (cb) => child.stderr!.on('data', (d: Buffer) => cb(d.toString())),
-    onExit: (cb) => child.on('exit', cb),
-  };
+  return forkWorker(WORKER, { execArgv: ['--import', 'tsx'], env: { ...process.env, PEFT_STUDIO_BACKEND: 'cpu' } });
 }
 
 const model = makeModelDir({ family: 'bert', layers: 1, hidden: 16, heads: 2, intermediate: 32 });

@@ -9,42 +9,19 @@ import { after, before, describe, it } from 'node:test';
 import { tf } from '../tf';
 import { initBackend } from '../select';
 import { activation } from '../../model/layers';
-import { loadAddon, type NativeAddon } from './addon';
+import { loadAddon } from './addon';
 import { installNativeKernels, uninstallNativeKernels } from './index';
-import { requireAddon } from './test-support';
+import { requireAddon, rng, relL2, countAddonCalls } from './test-support';
 
 const load = loadAddon();
 const skip = requireAddon(load);
 
 /** Counts calls reaching the addon, to tell native runs from stock fallbacks. */
-const calls = { gelu: 0, geluGrad: 0, sum: 0 };
-if (load.addon) {
-  const addon = load.addon as NativeAddon & Record<string, (...a: unknown[]) => void>;
-  for (const name of Object.keys(calls) as (keyof typeof calls)[]) {
-    const f = (addon[name] as (...a: unknown[]) => void).bind(addon);
-    addon[name] = (...args: unknown[]) => {
-      calls[name] += 1;
-      f(...args);
-    };
-  }
-}
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-}
+const calls = countAddonCalls(load.addon, ['gelu', 'geluGrad', 'sum'] as const);
 
 function randomData(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => r() * scale);
-}
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) (num += (a[i]! - b[i]!) ** 2), (den += b[i]! ** 2);
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
 }
 
 /** erf in float64: Maclaurin series below 2.5, Lentz-free continued fraction for erfc above (both < 1e-15 relative). */

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { loadAddon, type NativeAddon } from './addon';
-import { requireAddon } from './test-support';
+import { requireAddon, rng } from './test-support';
 
 const load = loadAddon();
 const skip = requireAddon(load);
@@ -25,12 +25,6 @@ interface Case {
   bias?: boolean;
   act?: number;
   alpha?: number;
-}
-
-/** A seeded generator so that a failure reproduces. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
 }
 
 const ACT_F64 = [

@@ -8,40 +8,19 @@ import * as os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { tf } from '../tf';
 import { initBackend } from '../select';
-import { loadAddon, type NativeAddon } from './addon';
+import { loadAddon } from './addon';
 import { installNativeKernels, uninstallNativeKernels } from './index';
-import { requireAddon } from './test-support';
+import { requireAddon, rng, relL2, countAddonCalls } from './test-support';
 
 const load = loadAddon();
 const skip = requireAddon(load);
 
 /** Counts the products that reach the addon, to tell native runs from stock fallbacks. */
-let gemmCalls = 0;
-if (load.addon) {
-  const addon: NativeAddon = load.addon;
-  const gemm = addon.gemm.bind(addon);
-  addon.gemm = (...args) => {
-    gemmCalls += 1;
-    gemm(...args);
-  };
-}
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-}
+const calls = countAddonCalls(load.addon, ['gemm'] as const);
 
 function randomData(shape: number[], seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: tf.util.sizeFromShape(shape) }, r);
-}
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) (num += (a[i]! - b[i]!) ** 2), (den += b[i]! ** 2);
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
 }
 
 interface MatMulCase {
@@ -92,9 +71,9 @@ async function evaluate(c: MatMulCase, i: number): Promise<{ data: Float32Array[
     c.fused
       ? tf.fused.matMul({ a: x, b: y, transposeA: c.transA, transposeB: c.transB, bias: z, activation: c.fused.activation, preluActivationWeights: prelu, leakyreluAlpha: c.fused.alpha })
       : tf.matMul(x, y, c.transA, c.transB);
-  const before = gemmCalls;
+  const before = calls.gemm;
   const out = product(a, b, bias);
-  const forwardCalls = gemmCalls - before;
+  const forwardCalls = calls.gemm - before;
   const w = tf.tensor(randomData(out.shape, 10 * i + 4), out.shape);
   const inputs = bias ? [a, b, bias] : [a, b];
   const grads = c.forwardOnly ? [] : tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(product(xs[0]!, xs[1]!, xs[2]), w)))(inputs);

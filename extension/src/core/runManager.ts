@@ -12,15 +12,11 @@ import type { RunEvent } from '../../../engine/protocol/events';
 import { encodeEvent, isRunEvent } from '../../../engine/protocol/events';
 import { newRunId, readEvents } from '../../../engine/train/run-dir';
 import type { ParentMessage, WorkerMessage } from '../../../engine/worker/main';
+import type { ChildWorker } from './childWorker';
 import { applyEvent, emptyRunView, type RunStatus, type RunView } from '../protocol';
 
-export interface WorkerHandle {
-  send(m: ParentMessage): void;
-  kill(signal?: NodeJS.Signals): void;
-  onMessage(cb: (m: unknown) => void): void;
-  onStderr(cb: (text: string) => void): void;
-  onExit(cb: (code: number | null, signal: NodeJS.Signals | null) => void): void;
-}
+/** The training worker: takes start/control messages (engine/worker/main.ts). */
+export type WorkerHandle = ChildWorker<ParentMessage>;
 
 export type SpawnWorker = () => WorkerHandle;
 

@@ -5,17 +5,13 @@
  *
  * No `vscode` import: tests drive it against a real worker process.
  */
+import type { ChildWorker } from '../core/childWorker';
 import type { Prediction } from '../../../engine/api/model-handle';
 import type { PredictFileResult } from '../../../engine/api/predict-file';
 import type { OpenedRun, PredictReply, PredictRequest } from '../../../engine/worker/predict';
 
-export interface PredictWorkerHandle {
-  send(m: PredictRequest): void;
-  kill(signal?: NodeJS.Signals): void;
-  onMessage(cb: (m: unknown) => void): void;
-  onStderr(cb: (text: string) => void): void;
-  onExit(cb: (code: number | null, signal: NodeJS.Signals | null) => void): void;
-}
+/** The predict worker: takes open/predict/predictFile/cancel requests (engine/worker/predict.ts). */
+export type PredictWorkerHandle = ChildWorker<PredictRequest>;
 
 export interface PairPrediction {
   trained: Prediction[];
