@@ -3,6 +3,7 @@
  * same op order, same constants. Each takes the ParamStore and the HF module prefix, so a call reads like
  * the HF module it mirrors: `linear(p, 'bert.pooler.dense', x)`.
  */
+import { nativeDropout } from '../backend/native/dropout';
 import { nativeGelu } from '../backend/native/gelu';
 import { nativeLayerNorm } from '../backend/native/layernorm';
 import { tf } from '../backend/tf';
@@ -84,7 +85,9 @@ export class Dropout {
   apply(x: tf.Tensor, rate: number): tf.Tensor {
     if (!this.training || rate <= 0) return x;
     this.calls += 1;
-    return tf.dropout(x, rate, undefined, (this.seed * 7919 + this.calls * 104729) % 2147483647);
+    const seed = (this.seed * 7919 + this.calls * 104729) % 2147483647;
+    // The native kernel where installed: stock tf.dropout draws its uniforms one by one in JavaScript.
+    return nativeDropout(x, rate, seed) ?? tf.dropout(x, rate, undefined, seed);
   }
 }
 

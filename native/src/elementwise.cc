@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "dropout_hash.h"
 #include "ew_spans.h"
 #include "gemm.h"
 
@@ -48,6 +49,21 @@ void SumRowsTask(void* ctx, int64_t task, int) {
   for (int64_t r = task * j.per_task; r < end; r++) j.out[r] = j.k->sum_row(j.x + r * j.cols, j.cols);
 }
 
+struct DropoutJob {
+  const EwSpans* k;
+  const float* x;
+  float* y;
+  int64_t n;
+  uint32_t key, drop24;
+  float scale;
+};
+
+void DropoutTask(void* ctx, int64_t task, int) {
+  const DropoutJob& j = *static_cast<const DropoutJob*>(ctx);
+  const int64_t i = task * kChunk;
+  j.k->dropout(j.x + i, j.y + i, std::min(kChunk, j.n - i), static_cast<uint32_t>(i), j.key, j.drop24, j.scale);
+}
+
 int64_t Tasks(int64_t n, int64_t per) { return (n + per - 1) / per; }
 
 }  // namespace
@@ -73,4 +89,11 @@ void SumTrailing(const float* x, float* out, int64_t rows, int64_t cols) {
   const int64_t per = std::max<int64_t>(1, kChunk / std::max<int64_t>(cols, 1));
   SumJob j{&Spans(), x, out, rows, cols, per};
   ParallelFor(Tasks(rows, per), SumRowsTask, &j);
+}
+
+void DropoutApply(const float* x, float* y, int64_t n, uint32_t seed, uint32_t drop24) {
+  // PyTorch's scale, 1 / (1 − p), rounded once to float.
+  const float scale = static_cast<float>(1.0 / (1.0 - drop24 / 16777216.0));
+  DropoutJob j{&Spans(), x, y, n, DropoutKey(seed), drop24, scale};
+  ParallelFor(Tasks(n, kChunk), DropoutTask, &j);
 }

@@ -1,5 +1,5 @@
 // Elementwise and reduction kernels for the TF.js wasm backend's heaviest non-GEMM ops: the exact (erf)
-// GELU and its gradient, and sums over leading or trailing axes (bias gradients, LayerNorm pieces). They
+// GELU and its gradient, dropout, and sums over leading or trailing axes (bias gradients, LayerNorm pieces). They
 // run on the GEMM's thread pool and kernel choice (gemm.h), in chunks, over float32 row-major data.
 #pragma once
 #include <cstdint>
@@ -11,3 +11,6 @@ void GeluBackward(const float* x, const float* dy, float* dx, int64_t n);
 // x is [rows, cols]. Leading: out[c] = Σ_r x[r, c]. Trailing: out[r] = Σ_c x[r, c].
 void SumLeading(const float* x, float* out, int64_t rows, int64_t cols);
 void SumTrailing(const float* x, float* out, int64_t rows, int64_t cols);
+// y[i] = keep(seed, i) ? x[i]·scale : 0 with P(drop) = drop24 / 2^24 and scale = 1 / (1 − drop24 / 2^24)
+// (dropout_hash.h). Applied to the upstream gradient with the same seed, it is also dropout's gradient.
+void DropoutApply(const float* x, float* y, int64_t n, uint32_t seed, uint32_t drop24);

@@ -2,6 +2,7 @@
 // erf is N. Juffa's faithfully rounded erff (max error < 1 ulp given an accurate expf): one polynomial in
 // x² below |x| = 0.9277, 1 − exp(polynomial in |x|) above. Only this file is compiled for AVX2, through a
 // pragma, like kernel_avx2.cc; callers check the CPU first.
+#include "dropout_hash.h"
 #include "ew_spans.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
@@ -153,9 +154,43 @@ float SumRow(const float* x, int64_t n) {
   return s;
 }
 
+// dropout_hash.h's Triple32 on eight counters at once.
+inline __m256i Triple32Vec(__m256i x) {
+  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 17));
+  x = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(0xed5ad4bbu)));
+  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 11));
+  x = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(0xac4c1b51u)));
+  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+  x = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(0x31848babu)));
+  return _mm256_xor_si256(x, _mm256_srli_epi32(x, 14));
+}
+
+inline __m256 DropoutVec(__m256 x, __m256i counter, __m256i key, __m256i below, __m256 scale) {
+  const __m256i h = Triple32Vec(_mm256_add_epi32(_mm256_mullo_epi32(counter, _mm256_set1_epi32(static_cast<int>(kDropoutGolden))), key));
+  // The top 24 bits are < 2^24, so a signed compare is exact: kept when (h >> 8) > drop24 − 1.
+  const __m256i keep = _mm256_cmpgt_epi32(_mm256_srli_epi32(h, 8), below);
+  return _mm256_and_ps(_mm256_castsi256_ps(keep), _mm256_mul_ps(x, scale));
+}
+
+void Dropout(const float* x, float* y, int64_t n, uint32_t first, uint32_t key, uint32_t drop24, float scale) {
+  const __m256i k = _mm256_set1_epi32(static_cast<int>(key));
+  const __m256i below = _mm256_set1_epi32(static_cast<int>(drop24) - 1);
+  const __m256 s = Set(scale);
+  __m256i counter = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, DropoutVec(_mm256_loadu_ps(x + i), counter, k, below, s));
+    counter = _mm256_add_epi32(counter, _mm256_set1_epi32(8));
+  }
+  if (i < n) {
+    const __m256i m = TailMask(n - i);
+    _mm256_maskstore_ps(y + i, m, DropoutVec(_mm256_maskload_ps(x + i, m), counter, k, below, s));
+  }
+}
+
 }  // namespace
 
-const EwSpans kEwAvx2 = {Gelu, GeluGrad, SumCols, SumRow};
+const EwSpans kEwAvx2 = {Gelu, GeluGrad, SumCols, SumRow, Dropout};
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -165,6 +200,6 @@ const EwSpans kEwAvx2 = {Gelu, GeluGrad, SumCols, SumRow};
 
 #else  // not x86 or not GCC/Clang: never selected there (BestIsa() is generic).
 
-const EwSpans kEwAvx2 = {nullptr, nullptr, nullptr, nullptr};
+const EwSpans kEwAvx2 = {nullptr, nullptr, nullptr, nullptr, nullptr};
 
 #endif

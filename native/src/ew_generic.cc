@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "dropout_hash.h"
 #include "ew_spans.h"
 
 namespace {
@@ -51,6 +52,13 @@ float SumRow(const float* x, int64_t n) {
   return s;
 }
 
+void Dropout(const float* x, float* y, int64_t n, uint32_t first, uint32_t key, uint32_t drop24, float scale) {
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t h = DropoutTriple32((first + static_cast<uint32_t>(i)) * kDropoutGolden + key);
+    y[i] = (h >> 8) >= drop24 ? x[i] * scale : 0.f;
+  }
+}
+
 }  // namespace
 
-const EwSpans kEwGeneric = {Gelu, GeluGrad, SumCols, SumRow};
+const EwSpans kEwGeneric = {Gelu, GeluGrad, SumCols, SumRow, Dropout};

@@ -12,6 +12,8 @@ struct EwSpans {
   void (*sum_cols)(const float* x, float* out, int64_t rows, int64_t cols, int64_t ld);
   // Σ x[i] for i < n.
   float (*sum_row)(const float* x, int64_t n);
+  // y[i] = x[i]·scale where element first + i is kept (dropout_hash.h), else 0.
+  void (*dropout)(const float* x, float* y, int64_t n, uint32_t first, uint32_t key, uint32_t drop24, float scale);
 };
 
 extern const EwSpans kEwGeneric;

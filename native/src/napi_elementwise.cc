@@ -57,3 +57,14 @@ napi_value SumCall(napi_env env, napi_callback_info info) {
   else SumTrailing(At(a, a.v[0]), At(a, a.v[1]), r, c);
   return nullptr;
 }
+
+napi_value DropoutCall(napi_env env, napi_callback_info info) {
+  HeapArgs a;
+  if (!Read(env, info, 5, "peft_native.dropout: expected (ArrayBuffer, xOff, yOff, n, seed, drop24)", &a)) return nullptr;
+  const double n = a.v[2], seed = a.v[3], drop24 = a.v[4];
+  // Element indices are 32-bit counters; the wasm heap (4 GB) never holds more floats than that.
+  if (seed > 4294967295.0 || drop24 >= 16777216.0 || n > 4294967295.0) return OutOfHeap(env, "peft_native.dropout: seed, rate or size out of range");
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n)) return OutOfHeap(env, "peft_native.dropout: operands fall outside the heap");
+  DropoutApply(At(a, a.v[0]), At(a, a.v[1]), static_cast<int64_t>(n), static_cast<uint32_t>(seed), static_cast<uint32_t>(drop24));
+  return nullptr;
+}

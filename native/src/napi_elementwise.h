@@ -8,3 +8,5 @@ napi_value GeluCall(napi_env env, napi_callback_info info);
 napi_value GeluGradCall(napi_env env, napi_callback_info info);
 // sum(heap, xOff, outOff, rows, cols, leading): leading sums over rows ([cols] out), else over cols ([rows] out).
 napi_value SumCall(napi_env env, napi_callback_info info);
+// dropout(heap, xOff, yOff, n, seed, drop24): y = x·mask·scale, the mask a hash of (seed, index) (elementwise.h).
+napi_value DropoutCall(napi_env env, napi_callback_info info);

@@ -28,6 +28,10 @@ describe('native entry points check every operand against the heap', { skip }, (
     // rows × cols floats of x and y, cols of gamma and beta: y would end one float past the heap.
     assert.throws(() => addon.layerNorm(heap, 0, 0, 0, 49 * 4, 4, 4, 1e-12), RangeError);
     assert.throws(() => addon.layerNormGrad(heap, 0, 0, 0, 0, 0, 61 * 4, 4, 4, 1e-12), RangeError);
+    assert.throws(() => addon.dropout(heap, 0, 33 * 4, 32, 1, 1000), RangeError);
+    // A seed past 32 bits, or a drop probability of 1 (2^24 / 2^24), is refused too.
+    assert.throws(() => addon.dropout(heap, 0, 32 * 4, 32, 2 ** 32, 1000), RangeError);
+    assert.throws(() => addon.dropout(heap, 0, 32 * 4, 32, 1, 2 ** 24), RangeError);
     assert.deepEqual(view, before);
   });
 
@@ -35,6 +39,7 @@ describe('native entry points check every operand against the heap', { skip }, (
     assert.throws(() => addon.gelu(new Float32Array(4) as unknown as ArrayBuffer, 0, 0, 4), TypeError);
     assert.throws(() => addon.gelu(heap, -4, 0, 4), TypeError);
     assert.throws(() => addon.gelu(heap, 0, 0, 1.5), TypeError);
+    assert.throws(() => addon.dropout(heap, 0, 0, 4, -1, 1000), TypeError);
     assert.throws(() => addon.layerNorm(heap, 0, 0, 0, 0, 1, 4, Number.NaN), TypeError);
     assert.throws(() => (addon.layerNorm as unknown as (...a: unknown[]) => void)(heap, 0, 0, 0, 0, 1, 4), TypeError);
   });

@@ -2,7 +2,7 @@
  * Native kernels for the wasm backend: an optional C++ addon (native/) with a multithreaded AVX2/FMA SGEMM,
  * swapped in for the wasm backend's BatchMatMul and _FusedMatMul, multithreaded Sum over leading / trailing
  * axes (sum.ts), a fused exact GELU with its gradient (gelu.ts) and a fused LayerNorm with its gradients
- * (layernorm.ts), both used by layers.ts while installed;
+ * (layernorm.ts) and dropout with a hashed mask (dropout.ts), all used by layers.ts while installed;
  * together with a row-copy GatherV2 (gather.ts; the embedding lookups) and a copy-free Identity
  * (identity.ts). Everything else stays on wasm. Without the addon (no compiler at install, other CPU,
  * PEFT_STUDIO_NATIVE=0) nothing changes.
@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import { tf } from '../tf';
 import { loadAddon, type NativeAddon } from './addon';
 import { rowGatherV2 } from './gather';
+import { DROPOUT, dropoutKernel, registerDropoutGradient } from './dropout';
 import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradient } from './gelu';
 import { sharedIdentity } from './identity';
 import { LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, registerLayerNormGradient } from './layernorm';
@@ -45,6 +46,7 @@ const ADDED: Record<string, (addon: NativeAddon) => Kernel> = {
   [GELU_GRAD]: geluGradKernel,
   [LAYER_NORM]: layerNormKernel,
   [LAYER_NORM_GRAD]: layerNormGradKernel,
+  [DROPOUT]: dropoutKernel,
 };
 
 /** The stock kernels we replaced, to restore them. */
@@ -80,6 +82,7 @@ export function installNativeKernels(): NativeKernelStatus {
   }
   registerGeluGradient();
   registerLayerNormGradient();
+  registerDropoutGradient();
   status = { active: true, threads: info.threads, isa: info.isa };
   return status;
 }
