@@ -3,6 +3,7 @@
  * BERT with different position ids (counted from padding_idx + 1, pads keep padding_idx), so one file
  * serves both. Every tensor is looked up by its checkpoint name: `${base}encoder.layer.3.attention.self.query.bias`.
  */
+import { nativeAttentionSoftmax } from '../backend/native/attention-softmax';
 import { tf, tidy } from '../backend/tf';
 import type { EncoderConfig } from './config';
 import { activation, Dropout, FLOAT32_MIN, layerNorm, linear } from './layers';
@@ -80,8 +81,9 @@ function selfAttention(
   const k = splitHeads(linear(p, `${prefix}.key`, hidden), n);
   const v = splitHeads(linear(p, `${prefix}.value`, hidden), n);
   // HF divides the scores (not q) by sqrt(d_head); in float32 the order matters at the 1e-7 level.
-  const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(c.hiddenSize / n)), mask); // [B, n, T, T]
-  const probs = tf.softmax(scores) as tf.Tensor4D;
+  const raw = tf.matMul(q, k, false, true) as tf.Tensor4D; // [B, n, T, T]
+  const divisor = Math.sqrt(c.hiddenSize / n);
+  const probs = nativeAttentionSoftmax(raw, mask, divisor) ?? (tf.softmax(tf.add(tf.div(raw, divisor), mask)) as tf.Tensor4D);
   const context = tf.matMul(drop.apply(probs, c.attentionProbsDropoutProb), v); // [B, n, T, d]
   return { context: mergeHeads(context), probs };
 }

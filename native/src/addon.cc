@@ -1,5 +1,5 @@
 // N-API surface: configure(threads, isa), info(), gemm(heap, ...), gelu / geluGrad / sum / dropout
-// (napi_elementwise.cc), layerNorm / layerNormGrad (napi_layernorm.cc). Operands are byte offsets into
+// (napi_elementwise.cc), layerNorm / layerNormGrad / attentionSoftmax / attentionSoftmaxGrad (napi_rows.cc). Operands are byte offsets into
 // one ArrayBuffer (the TF.js wasm heap), so tensors are read and written in place, never copied.
 #include <node_api.h>
 
@@ -9,7 +9,7 @@
 
 #include "gemm.h"
 #include "napi_elementwise.h"
-#include "napi_layernorm.h"
+#include "napi_rows.h"
 
 namespace {
 
@@ -145,6 +145,8 @@ NAPI_MODULE_INIT() {
       {"sum", nullptr, SumCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"layerNorm", nullptr, LayerNormCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"layerNormGrad", nullptr, LayerNormGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"attentionSoftmax", nullptr, AttentionSoftmaxCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"attentionSoftmaxGrad", nullptr, AttentionSoftmaxGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return nullptr;
   return exports;

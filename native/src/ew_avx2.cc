@@ -154,6 +154,72 @@ float SumRow(const float* x, int64_t n) {
   return s;
 }
 
+// The eight lanes of v added in double.
+inline double HsumDouble(__m256 v) {
+  const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+  alignas(32) double d[4];
+  _mm256_store_pd(d, _mm256_add_pd(lo, hi));
+  return (d[0] + d[2]) + (d[1] + d[3]);
+}
+
+void Softmax(const float* x, const float* mask, float* y, int64_t n, float divisor) {
+  const __m256 dv = Set(divisor);
+  __m256 mx = Set(-INFINITY);
+  int64_t i = 0;
+  auto scores = [&](__m256 v, const float* m, __m256i lanes, bool tail) {
+    const __m256 t = _mm256_div_ps(v, dv);
+    return m ? _mm256_add_ps(t, tail ? _mm256_maskload_ps(m, lanes) : _mm256_loadu_ps(m)) : t;
+  };
+  for (; i + 8 <= n; i += 8) {
+    const __m256 t = scores(_mm256_loadu_ps(x + i), mask ? mask + i : nullptr, __m256i(), false);
+    _mm256_storeu_ps(y + i, t);
+    mx = _mm256_max_ps(mx, t);
+  }
+  const __m256i tail = TailMask(n - i);
+  if (i < n) {
+    const __m256 t = scores(_mm256_maskload_ps(x + i, tail), mask ? mask + i : nullptr, tail, true);
+    _mm256_maskstore_ps(y + i, tail, t);
+    mx = _mm256_max_ps(mx, _mm256_blendv_ps(Set(-INFINITY), t, _mm256_castsi256_ps(tail)));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, mx);
+  float m = lanes[0];
+  for (int k = 1; k < 8; k++) m = lanes[k] > m ? lanes[k] : m;
+  const __m256 mv = Set(m);
+  // x − max is NaN where a score is NaN or where ±inf meets itself (an overflowed score is the maximum):
+  // PyTorch's row is NaN then, and so is ours (Exp clamps, so NaN would not get through by itself).
+  __m256 acc = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(y + i), mv);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
+    const __m256 e = Exp(d);
+    _mm256_storeu_ps(y + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  if (i < n) {
+    const __m256 d = _mm256_sub_ps(_mm256_maskload_ps(y + i, tail), mv);
+    nan = _mm256_or_ps(nan, _mm256_and_ps(_mm256_cmp_ps(d, d, _CMP_UNORD_Q), _mm256_castsi256_ps(tail)));
+    const __m256 e = _mm256_and_ps(Exp(d), _mm256_castsi256_ps(tail));
+    _mm256_maskstore_ps(y + i, tail, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  const __m256 sum = _mm256_or_ps(Set(static_cast<float>(HsumDouble(acc))), _mm256_set1_ps(_mm256_movemask_ps(nan) ? NAN : 0.f));
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_div_ps(_mm256_loadu_ps(y + i), sum));
+  if (i < n) _mm256_maskstore_ps(y + i, tail, _mm256_div_ps(_mm256_maskload_ps(y + i, tail), sum));
+}
+
+void SoftmaxGrad(const float* y, const float* dy, float* dx, int64_t n, float divisor) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(dy + i), _mm256_loadu_ps(y + i), acc);
+  const __m256i tail = TailMask(n - i);
+  if (i < n) acc = _mm256_fmadd_ps(_mm256_maskload_ps(dy + i, tail), _mm256_maskload_ps(y + i, tail), acc);
+  const __m256 dot = Set(static_cast<float>(HsumDouble(acc))), dv = Set(divisor);
+  auto grad = [&](__m256 yv, __m256 g) { return _mm256_div_ps(_mm256_mul_ps(yv, _mm256_sub_ps(g, dot)), dv); };
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(dx + i, grad(_mm256_loadu_ps(y + i), _mm256_loadu_ps(dy + i)));
+  if (i < n) _mm256_maskstore_ps(dx + i, tail, grad(_mm256_maskload_ps(y + i, tail), _mm256_maskload_ps(dy + i, tail)));
+}
+
 // dropout_hash.h's Triple32 on eight counters at once.
 inline __m256i Triple32Vec(__m256i x) {
   x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 17));
@@ -190,7 +256,7 @@ void Dropout(const float* x, float* y, int64_t n, uint32_t first, uint32_t key, 
 
 }  // namespace
 
-const EwSpans kEwAvx2 = {Gelu, GeluGrad, SumCols, SumRow, Dropout};
+const EwSpans kEwAvx2 = {Gelu, GeluGrad, SumCols, SumRow, Softmax, SoftmaxGrad, Dropout};
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -200,6 +266,6 @@ const EwSpans kEwAvx2 = {Gelu, GeluGrad, SumCols, SumRow, Dropout};
 
 #else  // not x86 or not GCC/Clang: never selected there (BestIsa() is generic).
 
-const EwSpans kEwAvx2 = {nullptr, nullptr, nullptr, nullptr, nullptr};
+const EwSpans kEwAvx2 = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 #endif

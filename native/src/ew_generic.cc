@@ -52,6 +52,35 @@ float SumRow(const float* x, int64_t n) {
   return s;
 }
 
+void Softmax(const float* x, const float* mask, float* y, int64_t n, float divisor) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; i++) {
+    float t = x[i] / divisor;
+    if (mask) t = t + mask[i];
+    y[i] = t;
+    mx = t > mx ? t : mx;
+  }
+  // x − max is NaN where a score is NaN or where ±inf meets itself: the row is NaN then, as in PyTorch.
+  bool nan = false;
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const float d = y[i] - mx;
+    nan |= d != d;
+    const float e = static_cast<float>(std::exp(static_cast<double>(d)));
+    y[i] = e;
+    s += e;
+  }
+  const float sum = nan ? NAN : static_cast<float>(s);
+  for (int64_t i = 0; i < n; i++) y[i] = y[i] / sum;
+}
+
+void SoftmaxGrad(const float* y, const float* dy, float* dx, int64_t n, float divisor) {
+  double dot = 0;
+  for (int64_t i = 0; i < n; i++) dot += static_cast<double>(dy[i]) * y[i];
+  const float d = static_cast<float>(dot);
+  for (int64_t i = 0; i < n; i++) dx[i] = (y[i] * (dy[i] - d)) / divisor;
+}
+
 void Dropout(const float* x, float* y, int64_t n, uint32_t first, uint32_t key, uint32_t drop24, float scale) {
   for (int64_t i = 0; i < n; i++) {
     const uint32_t h = DropoutTriple32((first + static_cast<uint32_t>(i)) * kDropoutGolden + key);
@@ -61,4 +90,4 @@ void Dropout(const float* x, float* y, int64_t n, uint32_t first, uint32_t key, 
 
 }  // namespace
 
-const EwSpans kEwGeneric = {Gelu, GeluGrad, SumCols, SumRow, Dropout};
+const EwSpans kEwGeneric = {Gelu, GeluGrad, SumCols, SumRow, Softmax, SoftmaxGrad, Dropout};

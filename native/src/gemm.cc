@@ -28,6 +28,9 @@ struct Buffers {
 std::mutex g_mu;  // one GEMM at a time across Node environments (worker threads)
 ThreadPool* g_pool = nullptr;  // never freed at exit: joining threads from static destructors is fragile
 std::vector<Buffers> g_buffers;
+// B packed once for every tile of a GEMM whose batch items share it (see Gemm); grown as needed.
+std::unique_ptr<float[]> g_packed_raw;
+size_t g_packed_size = 0;
 Isa g_isa = Isa::kGeneric;
 bool g_configured = false;
 
@@ -61,7 +64,35 @@ struct Plan {
   const GemmParams* p;
   int64_t mc, nc, tiles_m, tiles_n;
   void (*tile)(const TileJob*, float*, float*);
+  const float* packed_b;  // nullptr: each tile packs its own B panel
+  int64_t n_pad;
 };
+
+// B's K slices × kNc column chunks, packed in PackBPanel's layout: slice k0 at k0·n_pad, column j0 at j0·kc.
+struct PackPlan {
+  const GemmParams* p;
+  float* dst;
+  int64_t n_pad, chunks;
+};
+
+void PackTask(void* ctx, int64_t task, int) {
+  const PackPlan& pp = *static_cast<const PackPlan*>(ctx);
+  const GemmParams& p = *pp.p;
+  TileJob t{};
+  t.b = p.b, t.m = p.m, t.n = p.n, t.k = p.k, t.trans_b = p.trans_b;
+  t.j0 = (task % pp.chunks) * kNc;
+  t.nc = std::min(kNc, p.n - t.j0);
+  const int64_t k0 = (task / pp.chunks) * PEFT_KC, kc = std::min<int64_t>(PEFT_KC, p.k - k0);
+  PackBPanel(&t, k0, kc, pp.dst + k0 * pp.n_pad + t.j0 * kc);
+}
+
+float* PackedBuffer(size_t floats) {
+  if (floats > g_packed_size) {
+    g_packed_raw.reset(new float[floats + 16]);
+    g_packed_size = floats;
+  }
+  return Align64(g_packed_raw.get());
+}
 
 float Activate(float x, Activation act, float alpha) {
   switch (act) {
@@ -90,16 +121,22 @@ void RunTask(void* ctx, int64_t task, int worker) {
   t.j0 = (rem / plan.tiles_m) * plan.nc;
   t.mc = std::min(plan.mc, p.m - t.i0);
   t.nc = std::min(plan.nc, p.n - t.j0);
+  t.packed_b = plan.packed_b;
+  t.n_pad = plan.n_pad;
+  t.bias = p.bias;
   if (p.k == 0) {
-    for (int64_t i = 0; i < t.mc; i++) std::memset(t.c + (t.i0 + i) * p.n + t.j0, 0, t.nc * sizeof(float));
-  } else {
-    plan.tile(&t, g_buffers[worker].a, g_buffers[worker].b);
-  }
-  if (p.bias || p.act != kLinear) {
+    // An empty sum: C is the bias (or 0).
     for (int64_t i = 0; i < t.mc; i++) {
       float* row = t.c + (t.i0 + i) * p.n + t.j0;
-      const float* bias = p.bias ? p.bias + t.j0 : nullptr;
-      for (int64_t j = 0; j < t.nc; j++) row[j] = Activate(bias ? row[j] + bias[j] : row[j], p.act, p.alpha);
+      for (int64_t j = 0; j < t.nc; j++) row[j] = p.bias ? p.bias[t.j0 + j] : 0.f;
+    }
+  } else {
+    plan.tile(&t, g_buffers[worker].a, g_buffers[worker].b);  // adds the bias too
+  }
+  if (p.act != kLinear) {
+    for (int64_t i = 0; i < t.mc; i++) {
+      float* row = t.c + (t.i0 + i) * p.n + t.j0;
+      for (int64_t j = 0; j < t.nc; j++) row[j] = Activate(row[j], p.act, p.alpha);
     }
   }
 }
@@ -138,7 +175,7 @@ void Gemm(const GemmParams& p) {
   if (p.batch <= 0 || p.m <= 0 || p.n <= 0) return;
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_configured) ConfigureLocked(1, BestIsa());
-  Plan plan{&p, kMc, kNc, 0, 0, g_isa == Isa::kAvx2 ? RunTileAvx2 : RunTileGeneric};
+  Plan plan{&p, kMc, kNc, 0, 0, g_isa == Isa::kAvx2 ? RunTileAvx2 : RunTileGeneric, nullptr, 0};
   const int workers = g_pool->size();
   const double flops = 2.0 * p.batch * p.m * p.n * p.k;
   const bool parallel = workers > 1 && flops >= kParallelFlops;
@@ -153,6 +190,17 @@ void Gemm(const GemmParams& p) {
     while (count() < 2 * workers && plan.nc > 4 * PEFT_NR && p.n > plan.nc / 2) plan.nc = RoundUp(plan.nc / 2, PEFT_NR);
   }
   const int64_t tasks = count();
+  // One B for every batch item (or one item) and several row tiles: pack B once, in parallel, instead of
+  // once per tile (for a [4096, 128] · [128, 128] product that was 29 copies of B).
+  if ((p.batch == 1 || p.stride_b == 0) && plan.tiles_m > 1 && p.k > 0) {
+    const int64_t n_pad = RoundUp(p.n, PEFT_NR);
+    PackPlan pp{&p, PackedBuffer(static_cast<size_t>(RoundUp(p.k, PEFT_KC) * n_pad)), n_pad, (p.n + kNc - 1) / kNc};
+    const int64_t pack_tasks = pp.chunks * ((p.k + PEFT_KC - 1) / PEFT_KC);
+    if (parallel) g_pool->Run(pack_tasks, PackTask, &pp);
+    else for (int64_t t = 0; t < pack_tasks; t++) PackTask(&pp, t, 0);
+    plan.packed_b = pp.dst;
+    plan.n_pad = n_pad;
+  }
   if (parallel) {
     g_pool->Run(tasks, RunTask, &plan);
   } else {

@@ -14,17 +14,18 @@ static inline v4 Load4(const float* p) {
   return v;
 }
 
-static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int64_t mr,
-                        int64_t nr, int accumulate) {
+static void MicroKernel(int64_t kc, const float* pa, int64_t rs, int64_t cs, const float* pb, float* c, int64_t ldc,
+                        int64_t mr, int64_t nr, int accumulate, const float* bias) {
   float acc[PEFT_MR][PEFT_NR];
   for (int half = 0; half < 2; half++) {
     v4 c0[PEFT_MR] = {}, c1[PEFT_MR] = {};
     const float* a = pa;
     const float* b = pb + 8 * half;
-    for (int64_t p = 0; p < kc; p++, a += PEFT_MR, b += PEFT_NR) {
+    for (int64_t p = 0; p < kc; p++, a += cs, b += PEFT_NR) {
       const v4 b0 = Load4(b), b1 = Load4(b + 4);
       for (int r = 0; r < PEFT_MR; r++) {
-        const v4 av = {a[r], a[r], a[r], a[r]};
+        const float ar = a[r * rs];
+        const v4 av = {ar, ar, ar, ar};
         c0[r] += av * b0;
         c1[r] += av * b1;
       }
@@ -33,24 +34,30 @@ static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, 
   }
   for (int64_t r = 0; r < mr; r++) {
     float* cr = c + r * ldc;
-    for (int64_t j = 0; j < nr; j++) cr[j] = accumulate ? cr[j] + acc[r][j] : acc[r][j];
+    for (int64_t j = 0; j < nr; j++) {
+      const float v = accumulate ? cr[j] + acc[r][j] : acc[r][j];
+      cr[j] = bias ? v + bias[j] : v;
+    }
   }
 }
 
 #else  // other compilers: scalar loops
 
-static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc, int64_t mr,
-                        int64_t nr, int accumulate) {
+static void MicroKernel(int64_t kc, const float* pa, int64_t rs, int64_t cs, const float* pb, float* c, int64_t ldc,
+                        int64_t mr, int64_t nr, int accumulate, const float* bias) {
   float acc[PEFT_MR][PEFT_NR] = {};
   for (int64_t p = 0; p < kc; p++) {
     for (int r = 0; r < PEFT_MR; r++) {
-      const float a = pa[p * PEFT_MR + r];
+      const float a = pa[p * cs + r * rs];
       for (int j = 0; j < PEFT_NR; j++) acc[r][j] += a * pb[p * PEFT_NR + j];
     }
   }
   for (int64_t r = 0; r < mr; r++) {
     float* cr = c + r * ldc;
-    for (int64_t j = 0; j < nr; j++) cr[j] = accumulate ? cr[j] + acc[r][j] : acc[r][j];
+    for (int64_t j = 0; j < nr; j++) {
+      const float v = accumulate ? cr[j] + acc[r][j] : acc[r][j];
+      cr[j] = bias ? v + bias[j] : v;
+    }
   }
 }
 
@@ -59,3 +66,5 @@ static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, 
 #include "tile_impl.h"
 
 void RunTileGeneric(const TileJob* t, float* bufA, float* bufB) { RunTile(t, bufA, bufB); }
+
+void PackBPanel(const TileJob* t, int64_t k0, int64_t kc, float* dst) { PackB(t, k0, kc, dst); }

@@ -6,17 +6,24 @@
 // A block (mc × KC) into MR-tall slivers, zero padded, then run the MR × NR register-blocked micro-kernel
 // over them. A B sliver (KC·NR floats = 16 KiB) stays in L1 while the A block streams from L2.
 //
+// An untransposed A is not packed: its rows are read in place (a sliver's element (r, p) at a[r·lda + p]),
+// which saves copying each A block once per tile; only a last sliver of fewer than MR rows is packed, with
+// zero padding. A B panel shared by many tiles arrives packed once for all of them (TileJob::packed_b).
+//
 // The includer defines, before including this file:
-//   static void MicroKernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
-//                           int64_t mr, int64_t nr, int accumulate);
-// which writes (accumulate ? C + acc : acc) for the valid mr × nr corner of a tile.
+//   static void MicroKernel(int64_t kc, const float* pa, int64_t rs, int64_t cs, const float* pb, float* c,
+//                           int64_t ldc, int64_t mr, int64_t nr, int accumulate, const float* bias);
+// where A's element (r, p) is pa[r·rs + p·cs], and which writes (accumulate ? C + acc : acc) (+ bias[j]
+// when bias is not null) for the valid mr × nr corner of a tile: the bias rides on the last K slice's
+// store, the same sum and rounding as adding it afterwards, without another pass over C.
 #pragma once
 #include "tile_job.h"
 
-static void PackA(const TileJob* t, int64_t k0, int64_t kc, float* dst) {
-  for (int64_t ir = 0; ir < t->mc; ir += PEFT_MR) {
+// Packs the A slivers from row ir_begin of the tile on: sliver ir at dst + (ir − ir_begin)·kc.
+static void PackA(const TileJob* t, int64_t k0, int64_t kc, int64_t ir_begin, float* dst) {
+  for (int64_t ir = ir_begin; ir < t->mc; ir += PEFT_MR) {
     const int64_t rows = t->mc - ir < PEFT_MR ? t->mc - ir : PEFT_MR;
-    float* d = dst + ir * kc;
+    float* d = dst + (ir - ir_begin) * kc;
     if (t->trans_a) {
       // Stored [k, m]: the MR values of one k are contiguous.
       for (int64_t p = 0; p < kc; p++) {
@@ -72,15 +79,23 @@ static void PackB(const TileJob* t, int64_t k0, int64_t kc, float* dst) {
 
 static void RunTile(const TileJob* t, float* bufA, float* bufB) {
   float* c = t->c + t->i0 * t->n + t->j0;
+  const int direct = !t->trans_a;
+  // With A read in place, only the rows past the last whole sliver are packed.
+  const int64_t packed_from = direct ? t->mc / PEFT_MR * PEFT_MR : 0;
   for (int64_t k0 = 0; k0 < t->k; k0 += PEFT_KC) {
     const int64_t kc = t->k - k0 < PEFT_KC ? t->k - k0 : PEFT_KC;
-    PackB(t, k0, kc, bufB);
-    PackA(t, k0, kc, bufA);
+    const float* pb = bufB;
+    if (t->packed_b) pb = t->packed_b + k0 * t->n_pad + t->j0 * kc;
+    else PackB(t, k0, kc, bufB);
+    PackA(t, k0, kc, packed_from, bufA);
     for (int64_t jr = 0; jr < t->nc; jr += PEFT_NR) {
       const int64_t nr = t->nc - jr < PEFT_NR ? t->nc - jr : PEFT_NR;
       for (int64_t ir = 0; ir < t->mc; ir += PEFT_MR) {
         const int64_t mr = t->mc - ir < PEFT_MR ? t->mc - ir : PEFT_MR;
-        MicroKernel(kc, bufA + ir * kc, bufB + jr * kc, c + ir * t->n + jr, t->n, mr, nr, k0 > 0);
+        float* ct = c + ir * t->n + jr;
+        const float* bias = t->bias && k0 + kc == t->k ? t->bias + t->j0 + jr : nullptr;
+        if (ir < packed_from) MicroKernel(kc, t->a + (t->i0 + ir) * t->k + k0, t->k, 1, pb + jr * kc, ct, t->n, mr, nr, k0 > 0, bias);
+        else MicroKernel(kc, bufA + (ir - packed_from) * kc, 1, PEFT_MR, pb + jr * kc, ct, t->n, mr, nr, k0 > 0, bias);
       }
     }
   }

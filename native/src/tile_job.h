@@ -15,7 +15,16 @@ struct TileJob {
   int64_t m, n, k;
   int trans_a, trans_b;
   int64_t i0, j0, mc, nc;  // the tile
+  // B already packed for all of K and N (PackBPanels), shared by every tile of this batch item; nullptr:
+  // each tile packs its own panel. n_pad is N rounded up to NR.
+  const float* packed_b;
+  int64_t n_pad;
+  const float* bias;  // [n], added as the last K slice is stored; nullptr: none
 };
+
+// Packs columns [j0, j0 + nc) of B's K slice [k0, k0 + kc) into NR-wide slivers at dst, as a tile does
+// (tile_impl.h); where B is shared by many tiles, gemm.cc packs it once with this instead.
+void PackBPanel(const TileJob* t, int64_t k0, int64_t kc, float* dst);
 
 // bufA holds round_up(mc, MR)·KC floats, bufB KC·round_up(nc, NR); both 64-byte aligned.
 void RunTileGeneric(const TileJob* t, float* bufA, float* bufB);

@@ -41,6 +41,13 @@ export interface NativeAddon {
   sum(heap: ArrayBuffer, xOff: number, outOff: number, rows: number, cols: number, leading: boolean): void;
   /** x, y are [rows, cols], gamma and beta [cols]: y = (x − mean)·rsqrt(var + eps)·gamma + beta per row. */
   layerNorm(heap: ArrayBuffer, xOff: number, gammaOff: number, betaOff: number, yOff: number, rows: number, cols: number, eps: number): void;
+  /**
+   * y = softmax(x / divisor + mask) per row of x [rows, cols]; mask [rows / rowsPerMask, cols], row r adding
+   * mask row ⌊r / rowsPerMask⌋ (rowsPerMask 0: no mask, maskOff ignored).
+   */
+  attentionSoftmax(heap: ArrayBuffer, xOff: number, maskOff: number, yOff: number, rows: number, cols: number, rowsPerMask: number, divisor: number): void;
+  /** dx = y·(dy − Σ dy·y) / divisor per row: attentionSoftmax's gradient with respect to x. */
+  attentionSoftmaxGrad(heap: ArrayBuffer, yOff: number, dyOff: number, dxOff: number, rows: number, cols: number, divisor: number): void;
   /** The gradients of layerNorm for upstream dy: dx [rows, cols], dgamma and dbeta [cols]. */
   layerNormGrad(heap: ArrayBuffer, dyOff: number, xOff: number, gammaOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, rows: number, cols: number, eps: number): void;
 }

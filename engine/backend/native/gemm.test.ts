@@ -136,6 +136,17 @@ describe('native GEMM against float64', { skip }, () => {
         check({ batch: 3, m: 9, n: 300, k: 7, transB: true, act, alpha: 0.1 }); // activation without bias
       }
     });
+
+    it(`${isa}: B packed once and shared by many row tiles, with the bias on the last of two K slices`, () => {
+      addon.configure(2, isa);
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          check({ m: 500, n: 77, k: 300, transA, transB, bias: true });
+          check({ m: 601, n: 530, k: 40, transA, transB, bias: true, act: 1 }); // several column chunks
+          check({ batch: 3, m: 300, n: 33, k: 257, transA, transB, bias: true, broadcast: 'b' });
+        }
+      }
+    });
   }
 
   it('k = 0 gives zeros (plus bias), and empty outputs write nothing', () => {

@@ -1,5 +1,5 @@
 /**
- * The addon's elementwise and LayerNorm entry points refuse operands that would reach outside the heap
+ * The addon's elementwise, LayerNorm, dropout and attention-softmax entry points refuse operands that would reach outside the heap
  * (a RangeError, nothing written) and arguments of the wrong kind (a TypeError), as gemm does: a wrong
  * shape from JavaScript must throw, never touch memory it does not own.
  */
@@ -29,6 +29,12 @@ describe('native entry points check every operand against the heap', { skip }, (
     assert.throws(() => addon.layerNorm(heap, 0, 0, 0, 49 * 4, 4, 4, 1e-12), RangeError);
     assert.throws(() => addon.layerNormGrad(heap, 0, 0, 0, 0, 0, 61 * 4, 4, 4, 1e-12), RangeError);
     assert.throws(() => addon.dropout(heap, 0, 33 * 4, 32, 1, 1000), RangeError);
+    // 4 rows × 8 cols of scores and probs, the mask [2, 8] (rowsPerMask 2): probs would end one float past.
+    assert.throws(() => addon.attentionSoftmax(heap, 0, 0, 33 * 4, 4, 8, 2, 8), RangeError);
+    assert.throws(() => addon.attentionSoftmax(heap, 0, 49 * 4, 32 * 4, 4, 8, 2, 8), RangeError);
+    assert.throws(() => addon.attentionSoftmax(heap, 0, 0, 32 * 4, 4, 8, 3, 8), RangeError, 'rowsPerMask must divide rows');
+    assert.throws(() => addon.attentionSoftmax(heap, 0, 0, 32 * 4, 4, 8, 0, 0), RangeError, 'divisor 0');
+    assert.throws(() => addon.attentionSoftmaxGrad(heap, 0, 0, 33 * 4, 4, 8, 8), RangeError);
     // A seed past 32 bits, or a drop probability of 1 (2^24 / 2^24), is refused too.
     assert.throws(() => addon.dropout(heap, 0, 32 * 4, 32, 2 ** 32, 1000), RangeError);
     assert.throws(() => addon.dropout(heap, 0, 32 * 4, 32, 1, 2 ** 24), RangeError);
@@ -40,6 +46,7 @@ describe('native entry points check every operand against the heap', { skip }, (
     assert.throws(() => addon.gelu(heap, -4, 0, 4), TypeError);
     assert.throws(() => addon.gelu(heap, 0, 0, 1.5), TypeError);
     assert.throws(() => addon.dropout(heap, 0, 0, 4, -1, 1000), TypeError);
+    assert.throws(() => addon.attentionSoftmax(heap, 0, 0, 0, 1, 4, 0, Number.POSITIVE_INFINITY), TypeError);
     assert.throws(() => addon.layerNorm(heap, 0, 0, 0, 0, 1, 4, Number.NaN), TypeError);
     assert.throws(() => (addon.layerNorm as unknown as (...a: unknown[]) => void)(heap, 0, 0, 0, 0, 1, 4), TypeError);
   });

@@ -2,7 +2,8 @@
  * Native kernels for the wasm backend: an optional C++ addon (native/) with a multithreaded AVX2/FMA SGEMM,
  * swapped in for the wasm backend's BatchMatMul and _FusedMatMul, multithreaded Sum over leading / trailing
  * axes (sum.ts), a fused exact GELU with its gradient (gelu.ts) and a fused LayerNorm with its gradients
- * (layernorm.ts) and dropout with a hashed mask (dropout.ts), all used by layers.ts while installed;
+ * (layernorm.ts), dropout with a hashed mask (dropout.ts) and BERT's scaled, masked attention softmax
+ * (attention-softmax.ts), all used by the model while installed;
  * together with a row-copy GatherV2 (gather.ts; the embedding lookups) and a copy-free Identity
  * (identity.ts). Everything else stays on wasm. Without the addon (no compiler at install, other CPU,
  * PEFT_STUDIO_NATIVE=0) nothing changes.
@@ -14,6 +15,7 @@ import * as os from 'node:os';
 import { tf } from '../tf';
 import { loadAddon, type NativeAddon } from './addon';
 import { rowGatherV2 } from './gather';
+import { ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_GRAD, attentionSoftmaxGradKernel, attentionSoftmaxKernel, registerAttentionSoftmaxGradient } from './attention-softmax';
 import { DROPOUT, dropoutKernel, registerDropoutGradient } from './dropout';
 import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradient } from './gelu';
 import { sharedIdentity } from './identity';
@@ -47,6 +49,8 @@ const ADDED: Record<string, (addon: NativeAddon) => Kernel> = {
   [LAYER_NORM]: layerNormKernel,
   [LAYER_NORM_GRAD]: layerNormGradKernel,
   [DROPOUT]: dropoutKernel,
+  [ATTENTION_SOFTMAX]: attentionSoftmaxKernel,
+  [ATTENTION_SOFTMAX_GRAD]: attentionSoftmaxGradKernel,
 };
 
 /** The stock kernels we replaced, to restore them. */
@@ -83,6 +87,7 @@ export function installNativeKernels(): NativeKernelStatus {
   registerGeluGradient();
   registerLayerNormGradient();
   registerDropoutGradient();
+  registerAttentionSoftmaxGradient();
   status = { active: true, threads: info.threads, isa: info.isa };
   return status;
 }

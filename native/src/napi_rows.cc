@@ -1,13 +1,14 @@
 // Arguments as in napi_elementwise.cc: the wasm heap's ArrayBuffer, byte offsets and sizes as
-// non-negative integers, then eps; every operand's extent is checked against the heap so that a wrong
+// non-negative integers, then one number (eps, the attention divisor); every operand's extent is checked against the heap so that a wrong
 // shape throws instead of touching memory outside it.
-#include "napi_layernorm.h"
+#include "napi_rows.h"
 
 #include <cmath>
 #include <cstdint>
 
 #include "layernorm.h"
 #include "napi_heap.h"
+#include "softmax.h"
 
 namespace {
 
@@ -15,10 +16,10 @@ constexpr size_t kMaxArgs = 10;
 
 struct Args : HeapView {
   double v[kMaxArgs] = {};  // the integers after the heap
-  double eps = 0;
+  double eps = 0;  // the trailing number
 };
 
-// Reads (ArrayBuffer, `count` non-negative integers, eps ≥ 0); throws a TypeError `fn` and returns false otherwise.
+// Reads (ArrayBuffer, `count` non-negative integers, a finite number ≥ 0); throws a TypeError `fn` and returns false otherwise.
 bool Read(napi_env env, napi_callback_info info, size_t count, const char* fn, Args* out) {
   size_t argc = kMaxArgs + 2;
   napi_value argv[kMaxArgs + 2];
@@ -55,5 +56,34 @@ napi_value LayerNormGradCall(napi_env env, napi_callback_info info) {
   if (cols > 0)
     LayerNormBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), At(a, a.v[4]), At(a, a.v[5]),
                       static_cast<int64_t>(rows), static_cast<int64_t>(cols), static_cast<float>(a.eps));
+  return nullptr;
+}
+
+napi_value AttentionSoftmaxCall(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!Read(env, info, 6, "peft_native.attentionSoftmax: expected (ArrayBuffer, xOff, maskOff, yOff, rows, cols, rowsPerMask, divisor)", &a))
+    return nullptr;
+  const double rows = a.v[3], cols = a.v[4], per_mask = a.v[5], n = rows * cols;
+  if (a.eps <= 0 || (per_mask > 0 && std::fmod(rows, per_mask) != 0))
+    return OutOfHeap(env, "peft_native.attentionSoftmax: the divisor must be > 0 and rowsPerMask must divide rows");
+  const double mask_elems = per_mask > 0 ? rows / per_mask * cols : 0;
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], mask_elems) || !Fits(a, a.v[2], n))
+    return OutOfHeap(env, "peft_native.attentionSoftmax: operands fall outside the heap");
+  if (n > 0)
+    AttentionSoftmaxForward(At(a, a.v[0]), per_mask > 0 ? At(a, a.v[1]) : nullptr, At(a, a.v[2]), static_cast<int64_t>(rows),
+                            static_cast<int64_t>(cols), static_cast<int64_t>(per_mask), static_cast<float>(a.eps));
+  return nullptr;
+}
+
+napi_value AttentionSoftmaxGradCall(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!Read(env, info, 5, "peft_native.attentionSoftmaxGrad: expected (ArrayBuffer, yOff, dyOff, dxOff, rows, cols, divisor)", &a)) return nullptr;
+  const double rows = a.v[3], cols = a.v[4], n = rows * cols;
+  if (a.eps <= 0) return OutOfHeap(env, "peft_native.attentionSoftmaxGrad: the divisor must be > 0");
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n) || !Fits(a, a.v[2], n))
+    return OutOfHeap(env, "peft_native.attentionSoftmaxGrad: operands fall outside the heap");
+  if (n > 0)
+    AttentionSoftmaxBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), static_cast<int64_t>(rows), static_cast<int64_t>(cols),
+                             static_cast<float>(a.eps));
   return nullptr;
 }
