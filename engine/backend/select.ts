@@ -9,6 +9,7 @@
  * an error, not a silent fallback.
  */
 import * as path from 'node:path';
+import { installEagerGradientRelease } from './eager-release';
 import { installWasmKernels } from './kernels/unsorted-segment-sum';
 import { installNativeKernels } from './native';
 import { tf } from './tf';
@@ -91,6 +92,7 @@ async function activate(load: () => void, tfName: string): Promise<string> {
   if (!tf.findBackendFactory(tfName)) throw new Error(`package loaded but registered no "${tfName}" backend`);
   if (!(await tf.setBackend(tfName))) throw new Error(`"${tfName}" backend failed to initialise`);
   await tf.ready();
+  installEagerGradientRelease();
   return tfName;
 }
 

@@ -98,10 +98,10 @@ function layer(
 ): { out: tf.Tensor3D; probs: tf.Tensor4D } {
   const { context, probs } = selfAttention(p, c, `${prefix}.attention.self`, hidden, mask, drop);
   const attnOut = drop.apply(linear(p, `${prefix}.attention.output.dense`, context), c.hiddenDropoutProb);
-  const attention = layerNorm(p, `${prefix}.attention.output.LayerNorm`, tf.add(attnOut, hidden), c.layerNormEps);
+  const attention = layerNorm(p, `${prefix}.attention.output.LayerNorm`, attnOut, c.layerNormEps, hidden);
   const inter = activation(c.hiddenAct, linear(p, `${prefix}.intermediate.dense`, attention)); // [B, T, I]
   const ffOut = drop.apply(linear(p, `${prefix}.output.dense`, inter), c.hiddenDropoutProb);
-  const out = layerNorm(p, `${prefix}.output.LayerNorm`, tf.add(ffOut, attention), c.layerNormEps) as tf.Tensor3D;
+  const out = layerNorm(p, `${prefix}.output.LayerNorm`, ffOut, c.layerNormEps, attention) as tf.Tensor3D;
   return { out, probs };
 }
 

@@ -34,9 +34,9 @@ function attention(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.T
 /** HF TransformerBlock: attention → sa_layer_norm(+x) → FFN (lin1 → act → lin2) → output_layer_norm(+sa). */
 function transformerBlock(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.Tensor3D, keep: tf.Tensor4D, drop: Dropout) {
   const { out, probs } = attention(p, c, `${prefix}.attention`, hidden, keep, drop);
-  const sa = layerNorm(p, `${prefix}.sa_layer_norm`, tf.add(out, hidden), c.layerNormEps);
+  const sa = layerNorm(p, `${prefix}.sa_layer_norm`, out, c.layerNormEps, hidden);
   const ff = linear(p, `${prefix}.ffn.lin2`, activation(c.hiddenAct, linear(p, `${prefix}.ffn.lin1`, sa)));
-  const block = layerNorm(p, `${prefix}.output_layer_norm`, tf.add(drop.apply(ff, c.hiddenDropoutProb), sa), c.layerNormEps) as tf.Tensor3D;
+  const block = layerNorm(p, `${prefix}.output_layer_norm`, drop.apply(ff, c.hiddenDropoutProb), c.layerNormEps, sa) as tf.Tensor3D;
   return { out: block, probs };
 }
 

@@ -14,33 +14,43 @@ import type { ParamStore } from './params';
 export function linear(p: ParamStore, prefix: string, x: tf.Tensor): tf.Tensor {
   const w = p.get(`${prefix}.weight`); // [out, in]
   const b = p.get(`${prefix}.bias`); // [out]
-  const inDim = x.shape[x.shape.length - 1]!;
-  const lead = x.shape.slice(0, -1);
-  const x2 = x.reshape([-1, inDim]); // [N, in]
   const wt = p.frozenTransposed(`${prefix}.weight`); // [in, out], only when W is frozen
-  const y = wt ? frozenDense(x2, b, w, wt) : tf.add(tf.matMul(x2, w, false, true), b); // [N, out]
-  return y.reshape([...lead, w.shape[0]!]);
+  if (wt) return frozenDense(x, b, w, wt);
+  const inDim = x.shape[x.shape.length - 1]!;
+  const y = tf.add(tf.matMul(x.reshape([-1, inDim]), w, false, true), b); // [N, out]
+  return y.reshape([...x.shape.slice(0, -1), w.shape[0]!]);
 }
 
 /**
  * x·Wᵀ + b for a frozen W with a hand-written gradient: only dx = dy·W and db = Σdy. Both products are
  * plain (untransposed) matMuls, which every backend runs on its fast path, and no weight gradient is ever
- * formed — the frozen W is a constant here, not an input.
+ * formed — the frozen W is a constant here, not an input. Nothing is saved for the backward pass: the
+ * reshapes to and from [N, in] happen inside, off the tape (a taped Reshape would keep x alive for its shape).
  */
 function frozenDense(x: tf.Tensor, b: tf.Tensor, w: tf.Tensor, wt: tf.Tensor): tf.Tensor {
+  const inDim = x.shape[x.rank - 1]!;
+  const outDim = w.shape[0]!;
+  const lead = x.shape.slice(0, -1);
   const f = (xIn: tf.Tensor, bIn: tf.Tensor) => ({
     // One fused product-plus-bias kernel instead of two passes over the output (same sum, same rounding).
-    value: tf.fused.matMul({ a: xIn, b: wt, bias: bIn }),
-    gradFunc: (dy: tf.Tensor) => [tf.matMul(dy, w), tf.sum(dy, 0)],
+    value: tf.fused.matMul({ a: xIn.reshape([-1, inDim]), b: wt, bias: bIn }).reshape([...lead, outDim]),
+    gradFunc: (dy: tf.Tensor) => {
+      const dy2 = dy.reshape([-1, outDim]);
+      return [tf.matMul(dy2, w).reshape(x.shape), tf.sum(dy2, 0)];
+    },
   });
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0])(x, b);
 }
 
-/** torch.nn.LayerNorm over the last axis: biased variance, eps inside the square root. */
-export function layerNorm(p: ParamStore, prefix: string, x: tf.Tensor, eps: number): tf.Tensor {
+/**
+ * torch.nn.LayerNorm over the last axis: biased variance, eps inside the square root. With `residual`,
+ * LayerNorm(x + residual), BERT's "add & norm".
+ */
+export function layerNorm(p: ParamStore, prefix: string, x: tf.Tensor, eps: number, residual?: tf.Tensor): tf.Tensor {
   // One fused native kernel each way where the wasm backend has the native kernels; same formula.
-  const fused = nativeLayerNorm(x, p.get(`${prefix}.weight`), p.get(`${prefix}.bias`), eps);
+  const fused = nativeLayerNorm(x, p.get(`${prefix}.weight`), p.get(`${prefix}.bias`), eps, residual);
   if (fused) return fused;
+  if (residual) x = tf.add(x, residual);
   const axis = x.rank - 1;
   const mean = tf.mean(x, axis, true);
   const centered = tf.sub(x, mean);

@@ -10,32 +10,33 @@ import type { EncoderConfig } from '../model/config';
 import type { TensorBatch } from './batches';
 
 /**
- * Floats autodiff holds per example and layer during a training pass, per element of a [T, H], a [T, I]
- * and a [heads, T, T] tensor: nearly every op saves its inputs for the backward, and every gradient stays
- * alive until the pass ends, so a layer costs some 200 [T, H]-sized tensors, not the handful PyTorch keeps.
- * Fitted to tf.profile's peak bytes of one BitFit pass on the stock wasm kernels (BERT-Tiny, Mini, Small at
- * T = 128, Mini at T = 64 and 256: 26, 103 and 206 MiB per example at T = 128) and rounded up, so estimates
- * err towards smaller passes.
+ * Floats a training pass holds per example and layer, per element of a [T, H], a [T, I] and a
+ * [heads, T, T] tensor, with each node's saved tensors and upstream gradients freed as soon as the backward
+ * pass is past it (engine/backend/eager-release.ts). Fitted to tf.profile's peak bytes of one BitFit pass
+ * over the BERT-Tiny shape at T = 128 and BERT-Mini at T = 64, 128 and 256 (the three T separate the
+ * attention term), rounded up so estimates err towards smaller passes. The [T, H] and [T, I] shares cannot be
+ * told apart on BERT shapes (I = 4H everywhere); their sum is what was measured.
  */
-const PER_LAYER = { th: 112, ti: 24, att: 10 };
+const PER_LAYER = { th: 40, ti: 4, att: 10 };
 /**
- * The same with the native kernels (engine/backend/native): the fused GELU keeps only its input for the
- * backward instead of the stock expression's intermediates, and Identity shares its input's memory instead
- * of copying it. Measured the same way, that takes exactly 14 floats per [T, I] element and layer off every
- * shape (19, 75 and 150 MiB per example at T = 128); the rest of the tape is the stock ops'.
+ * The same with the native kernels (engine/backend/native): fused GELU, LayerNorm, softmax and dropout keep
+ * one tensor where the stock ops keep several, and dropout keeps no mask. Measured the same way: about a
+ * quarter of the stock figure (BERT-Mini at T = 128: 15 MiB per example against 48 MiB).
  */
-const PER_LAYER_NATIVE = { th: 112, ti: 10, att: 10 };
-/** Embeddings, pooler, head and loss, per element of [T, H]. */
-const OUTSIDE_LAYERS = 24;
-/** Training dense weights too keeps each product's input for the weight gradient: 27% more, measured. */
-const WEIGHT_GRADIENTS = 1.3;
+const PER_LAYER_NATIVE = { th: 5, ti: 2, att: 3 };
+/** Embeddings, pooler, head and loss, per element of [T, H] (the same fits). */
+const OUTSIDE_LAYERS = 96;
+const OUTSIDE_LAYERS_NATIVE = 56;
+/** A transient of the word-embedding table's size that every pass makes once, whatever its examples. */
+const EMBEDDING_TABLE_COPIES = 1.1;
+/** Training dense weights too keeps each product's input for the weight gradient: 45% more, measured. */
+const WEIGHT_GRADIENTS = 1.45;
 /**
  * With the native kernels the cost of training dense weights is not a share of the smaller pass: measured,
- * it is the same bytes as on the stock kernels, some 30 floats per [T, H] element and layer for each example
- * (the saved inputs of the products) plus about twice the dense weights once per pass (their gradients and a
- * transient copy), whatever the number of examples.
+ * some 40 floats per [T, H] element and layer for each example (the saved inputs of the products) plus about
+ * twice the dense weights once per pass (their gradients and a transient copy), whatever the number of examples.
  */
-const WEIGHT_GRADIENTS_NATIVE = { th: 32, weights: 2 };
+const WEIGHT_GRADIENTS_NATIVE = { th: 44, weights: 2 };
 
 /** Estimated peak bytes of one training pass over `examples` examples of `seqLen` tokens. */
 export function passBytes(
@@ -46,8 +47,9 @@ export function passBytes(
 ): number {
   const th = seqLen * c.hiddenSize;
   const k = opts.nativeKernels ? PER_LAYER_NATIVE : PER_LAYER;
+  const outside = opts.nativeKernels ? OUTSIDE_LAYERS_NATIVE : OUTSIDE_LAYERS;
   const perLayer = k.th * th + k.ti * seqLen * c.intermediateSize + k.att * c.numAttentionHeads * seqLen * seqLen;
-  const floats = examples * (c.numHiddenLayers * perLayer + OUTSIDE_LAYERS * th);
+  const floats = examples * (c.numHiddenLayers * perLayer + outside * th) + EMBEDDING_TABLE_COPIES * c.vocabSize * c.hiddenSize;
   if (!opts.trainsWeights) return 4 * floats;
   if (!opts.nativeKernels) return 4 * floats * WEIGHT_GRADIENTS;
   // Encoder dense weights and the word embeddings, whose gradient is a dense [vocab, H] table.
@@ -60,10 +62,9 @@ export function passBytes(
  * What one pass may use by default. Every pass pays per-op overhead (TF.js dispatch and tape, many small
  * elementwise kernels), which dominates once the native matMul kernels make the products cheap: at 32 × 128
  * on 2 cores, BERT-Mini's BitFit step took 855 ms in one pass of 32 and 1150 ms in eleven passes of 3 (a
- * 384 MiB budget). With the native kernels, 1.5 GiB keeps a BitFit batch of 32 × 128 whole on BERT-Tiny,
- * in halves on Mini and in passes of 8 on Small (full fine-tuning: whole, 11 and 6), and leaves BERT-Base at
- * one example per pass (about 0.8 GB estimated), so memory stays bounded while the small models keep their
- * speed.
+ * 384 MiB budget). With the native kernels and eager release, 1.5 GiB keeps a BitFit batch of 32 × 128
+ * whole on BERT-Tiny, Mini and Small (full fine-tuning: whole, whole and halves), and runs BERT-Base in
+ * passes of 11 (about 1.2 GB estimated), so memory stays bounded while the small models keep their speed.
  */
 export const PASS_BUDGET_BYTES = 1536 * 2 ** 20;
 /** The wasm backend's heap cannot grow past 4 GiB (32-bit wasm memory). */

@@ -1,4 +1,4 @@
-// N-API surface: configure(threads, isa), info(), gemm(heap, ...), gelu / geluGrad / sum / dropout
+// N-API surface: configure(threads, isa), info(), gemm(heap, ...), gelu / geluGrad / sum / add / dropout
 // (napi_elementwise.cc), layerNorm / layerNormGrad / attentionSoftmax / attentionSoftmaxGrad (napi_rows.cc). Operands are byte offsets into
 // one ArrayBuffer (the TF.js wasm heap), so tensors are read and written in place, never copied.
 #include <node_api.h>
@@ -141,6 +141,7 @@ NAPI_MODULE_INIT() {
       {"gemm", nullptr, GemmCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"gelu", nullptr, GeluCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"geluGrad", nullptr, GeluGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"add", nullptr, AddCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"dropout", nullptr, DropoutCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"sum", nullptr, SumCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"layerNorm", nullptr, LayerNormCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},

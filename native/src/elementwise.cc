@@ -64,6 +64,18 @@ void DropoutTask(void* ctx, int64_t task, int) {
   j.k->dropout(j.x + i, j.y + i, std::min(kChunk, j.n - i), static_cast<uint32_t>(i), j.key, j.drop24, j.scale);
 }
 
+struct AddJob {
+  const float *a, *b;
+  float* out;
+  int64_t n;
+};
+
+void AddTask(void* ctx, int64_t task, int) {
+  const AddJob& j = *static_cast<const AddJob*>(ctx);
+  const int64_t end = std::min(j.n, (task + 1) * kChunk);
+  for (int64_t i = task * kChunk; i < end; i++) j.out[i] = j.a[i] + j.b[i];
+}
+
 int64_t Tasks(int64_t n, int64_t per) { return (n + per - 1) / per; }
 
 }  // namespace
@@ -96,4 +108,9 @@ void DropoutApply(const float* x, float* y, int64_t n, uint32_t seed, uint32_t d
   const float scale = static_cast<float>(1.0 / (1.0 - drop24 / 16777216.0));
   DropoutJob j{&Spans(), x, y, n, DropoutKey(seed), drop24, scale};
   ParallelFor(Tasks(n, kChunk), DropoutTask, &j);
+}
+
+void AddSame(const float* a, const float* b, float* out, int64_t n) {
+  AddJob j{a, b, out, n};
+  ParallelFor(Tasks(n, kChunk), AddTask, &j);
 }

@@ -68,3 +68,12 @@ napi_value DropoutCall(napi_env env, napi_callback_info info) {
   DropoutApply(At(a, a.v[0]), At(a, a.v[1]), static_cast<int64_t>(n), static_cast<uint32_t>(seed), static_cast<uint32_t>(drop24));
   return nullptr;
 }
+
+napi_value AddCall(napi_env env, napi_callback_info info) {
+  HeapArgs a;
+  if (!Read(env, info, 4, "peft_native.add: expected (ArrayBuffer, aOff, bOff, outOff, n)", &a)) return nullptr;
+  const double n = a.v[3];
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n) || !Fits(a, a.v[2], n)) return OutOfHeap(env, "peft_native.add: operands fall outside the heap");
+  AddSame(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), static_cast<int64_t>(n));
+  return nullptr;
+}

@@ -10,3 +10,5 @@ napi_value GeluGradCall(napi_env env, napi_callback_info info);
 napi_value SumCall(napi_env env, napi_callback_info info);
 // dropout(heap, xOff, yOff, n, seed, drop24): y = x·mask·scale, the mask a hash of (seed, index) (elementwise.h).
 napi_value DropoutCall(napi_env env, napi_callback_info info);
+// add(heap, aOff, bOff, outOff, n): out = a + b over n floats.
+napi_value AddCall(napi_env env, napi_callback_info info);

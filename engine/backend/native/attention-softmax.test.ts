@@ -64,9 +64,9 @@ async function evaluate(c: Case, native: boolean): Promise<[Float32Array, Float3
   const s = tf.tensor4d(c.scores, c.shape);
   const m = c.mask ? tf.tensor4d(c.mask, [b, 1, 1, tk]) : undefined;
   const w = tf.tensor4d(c.w, c.shape);
-  const f = (x: tf.Tensor4D) => (native ? nativeAttentionSoftmax(x, m, c.divisor)! : stock(x, m, c.divisor));
+  const f = (x: tf.Tensor) => (native ? nativeAttentionSoftmax(x as tf.Tensor4D, m, c.divisor)! : stock(x as tf.Tensor4D, m, c.divisor));
   const y = f(s);
-  const dx = tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(f(x), w)))(s);
+  const dx = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(f(x), w)))(s);
   const out = [(await y.data()) as Float32Array, (await dx.data()) as Float32Array] as [Float32Array, Float32Array];
   tf.dispose([s, w, y, dx, ...(m ? [m] : [])]);
   return out;
@@ -141,8 +141,8 @@ describe('native attention softmax on the wasm backend', { skip }, () => {
     const s = tf.tensor4d(c.scores, c.shape);
     const w = tf.tensor4d(c.w, c.shape);
     const m = tf.tensor4d(c.mask!.map(() => 0), [2, 1, 1, 6]); // finite, so the stock gradient is finite too
-    const viaNative = tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(nativeAttentionSoftmax(s, x, c.divisor)!, w)))(m);
-    const viaStock = tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(stock(s, x, c.divisor), w)))(m);
+    const viaNative = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(nativeAttentionSoftmax(s, x as tf.Tensor4D, c.divisor)!, w)))(m);
+    const viaStock = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(stock(s, x as tf.Tensor4D, c.divisor), w)))(m);
     assert.deepEqual(viaNative.shape, [2, 1, 1, 6]);
     assert.ok(relL2(await viaNative.data(), await viaStock.data()) < 1e-5);
     tf.dispose([s, w, m, viaNative, viaStock]);

@@ -19,7 +19,7 @@ import { ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_GRAD, attentionSoftmaxGradKernel, 
 import { DROPOUT, dropoutKernel, registerDropoutGradient } from './dropout';
 import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradient } from './gelu';
 import { sharedIdentity } from './identity';
-import { LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, registerLayerNormGradient } from './layernorm';
+import { ADD_LAYER_NORM, addLayerNormKernel, LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, registerLayerNormGradient } from './layernorm';
 import { nativeBatchMatMul, nativeFusedMatMul, type Kernel } from './kernels';
 import { nativeSum } from './sum';
 
@@ -48,6 +48,7 @@ const ADDED: Record<string, (addon: NativeAddon) => Kernel> = {
   [GELU_GRAD]: geluGradKernel,
   [LAYER_NORM]: layerNormKernel,
   [LAYER_NORM_GRAD]: layerNormGradKernel,
+  [ADD_LAYER_NORM]: addLayerNormKernel,
   [DROPOUT]: dropoutKernel,
   [ATTENTION_SOFTMAX]: attentionSoftmaxKernel,
   [ATTENTION_SOFTMAX_GRAD]: attentionSoftmaxGradKernel,

@@ -14,17 +14,26 @@ import { heapOffset, type Kernel, type WasmBackendLike } from './kernels';
 
 export const LAYER_NORM = 'PeftStudioLayerNorm';
 export const LAYER_NORM_GRAD = 'PeftStudioLayerNormGrad';
+/**
+ * LayerNorm(x + residual), BERT's "add & norm": outputs [y, x + residual]. The sum is kept for the backward
+ * pass, as LayerNorm alone keeps its input; x and residual are not (a taped Add would keep both, only to
+ * read their shapes). The sum is an output only for that: its own gradient is taken to be zero.
+ */
+export const ADD_LAYER_NORM = 'PeftStudioAddLayerNorm';
 
 /**
  * LayerNorm through the native kernel where the current backend has it, else undefined (the caller runs
  * the stock ops). gamma and beta must be [H] for x [..., H].
  */
-export function nativeLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor | undefined {
+export function nativeLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, residual?: tf.Tensor): tf.Tensor | undefined {
   const h = x.shape[x.rank - 1];
   if (x.rank < 1 || [x, gamma, beta].some((t) => t.dtype !== 'float32')) return undefined;
   if (gamma.rank !== 1 || beta.rank !== 1 || gamma.shape[0] !== h || beta.shape[0] !== h) return undefined;
+  if (residual && (residual.dtype !== 'float32' || !tf.util.arraysEqual(residual.shape, x.shape))) return undefined;
   if (!tf.getKernel(LAYER_NORM, tf.getBackend())) return undefined;
-  return tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as tf.Tensor;
+  if (!residual) return tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as tf.Tensor;
+  const [y] = tf.engine().runKernel(ADD_LAYER_NORM, { x, residual, gamma, beta }, { eps }) as tf.Tensor[];
+  return y!;
 }
 
 /** [rows, cols] of x: the last axis is normalised. */
@@ -44,6 +53,24 @@ export function layerNormKernel(addon: NativeAddon): Kernel {
       addon.layerNorm(b.wasm.HEAPU8.buffer as ArrayBuffer, heapOffset(b, x), heapOffset(b, gamma), heapOffset(b, beta), heapOffset(b, out), rows, cols, (attrs as { eps: number }).eps);
     return out;
   };
+}
+
+/** Outputs [y, x + residual]. */
+export function addLayerNormKernel(addon: NativeAddon): Kernel {
+  return (({ inputs, backend, attrs }: Parameters<Kernel>[0]) => {
+    const { x, residual, gamma, beta } = inputs as { x: tf.TensorInfo; residual: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const b = backend as WasmBackendLike;
+    const sum = b.makeOutput(x.shape, 'float32');
+    const out = b.makeOutput(x.shape, 'float32');
+    const [rows, cols] = rowsCols(x);
+    if (rows * cols > 0) {
+      const off = (t: tf.TensorInfo) => heapOffset(b, t);
+      const heap = b.wasm.HEAPU8.buffer as ArrayBuffer;
+      addon.add(heap, off(x), off(residual), off(sum), rows * cols);
+      addon.layerNorm(heap, off(sum), off(gamma), off(beta), off(out), rows, cols, (attrs as { eps: number }).eps);
+    }
+    return [out, sum];
+  }) as unknown as Kernel;
 }
 
 /** Outputs [dx, dgamma, dbeta]. */
@@ -70,6 +97,20 @@ export function layerNormGradKernel(addon: NativeAddon): Kernel {
  * gradients; what the tape does not use (dgamma under BitFit) is disposed with the rest of the backward pass.
  */
 export function registerLayerNormGradient(): void {
+  if (!tf.getGradient(ADD_LAYER_NORM)) {
+    tf.registerGradient({
+      kernelName: ADD_LAYER_NORM,
+      inputsToSave: ['gamma'],
+      outputsToSave: [false, true],
+      gradFunc: (dys, saved, attrs) => {
+        const dy = (dys as tf.Tensor[])[0]!;
+        const [gamma, sum] = saved as [tf.Tensor, tf.Tensor];
+        const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy, x: sum, gamma }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        // d(x + residual)/dx = d/dresidual = 1: both get dx (a clone shares its memory).
+        return { x: () => dx!, residual: () => tf.clone(dx!), gamma: () => dgamma!, beta: () => dbeta! };
+      },
+    });
+  }
   if (tf.getGradient(LAYER_NORM)) return;
   tf.registerGradient({
     kernelName: LAYER_NORM,
