@@ -26,6 +26,17 @@ bool Read(napi_env env, napi_callback_info info, size_t count, const char* fn, H
   return ok;
 }
 
+// (ArrayBuffer, in0Off, in1Off, outOff, n): two inputs and an output of n floats each, out = fn(in0, in1).
+napi_value ThreeOperandCall(napi_env env, napi_callback_info info, const char* usage, const char* out_of_heap,
+                            void (*fn)(const float*, const float*, float*, int64_t)) {
+  HeapArgs a;
+  if (!Read(env, info, 4, usage, &a)) return nullptr;
+  const double n = a.v[3];
+  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n) || !Fits(a, a.v[2], n)) return OutOfHeap(env, out_of_heap);
+  fn(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), static_cast<int64_t>(n));
+  return nullptr;
+}
+
 }  // namespace
 
 napi_value GeluCall(napi_env env, napi_callback_info info) {
@@ -38,12 +49,8 @@ napi_value GeluCall(napi_env env, napi_callback_info info) {
 }
 
 napi_value GeluGradCall(napi_env env, napi_callback_info info) {
-  HeapArgs a;
-  if (!Read(env, info, 4, "peft_native.geluGrad: expected (ArrayBuffer, xOff, dyOff, dxOff, n)", &a)) return nullptr;
-  const double n = a.v[3];
-  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n) || !Fits(a, a.v[2], n)) return OutOfHeap(env, "peft_native.geluGrad: operands fall outside the heap");
-  GeluBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), static_cast<int64_t>(n));
-  return nullptr;
+  return ThreeOperandCall(env, info, "peft_native.geluGrad: expected (ArrayBuffer, xOff, dyOff, dxOff, n)",
+                          "peft_native.geluGrad: operands fall outside the heap", GeluBackward);
 }
 
 napi_value SumCall(napi_env env, napi_callback_info info) {
@@ -70,10 +77,6 @@ napi_value DropoutCall(napi_env env, napi_callback_info info) {
 }
 
 napi_value AddCall(napi_env env, napi_callback_info info) {
-  HeapArgs a;
-  if (!Read(env, info, 4, "peft_native.add: expected (ArrayBuffer, aOff, bOff, outOff, n)", &a)) return nullptr;
-  const double n = a.v[3];
-  if (!Fits(a, a.v[0], n) || !Fits(a, a.v[1], n) || !Fits(a, a.v[2], n)) return OutOfHeap(env, "peft_native.add: operands fall outside the heap");
-  AddSame(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), static_cast<int64_t>(n));
-  return nullptr;
+  return ThreeOperandCall(env, info, "peft_native.add: expected (ArrayBuffer, aOff, bOff, outOff, n)",
+                          "peft_native.add: operands fall outside the heap", AddSame);
 }

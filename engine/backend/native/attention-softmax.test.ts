@@ -13,7 +13,7 @@ import { FLOAT32_MIN } from '../../model/layers';
 import { loadAddon } from './addon';
 import { nativeAttentionSoftmax } from './attention-softmax';
 import { installNativeKernels, uninstallNativeKernels } from './index';
-import { countAddonCalls, relL2, requireAddon, rng } from './test-support';
+import { countAddonCalls, forEachKernel, relL2, requireAddon, rng } from './test-support';
 
 const load = loadAddon();
 const skip = requireAddon(load);
@@ -92,34 +92,26 @@ describe('native attention softmax on the wasm backend', { skip }, () => {
         const cpu = await evaluate(c, false);
         await tf.setBackend('wasm');
         assert.equal(installNativeKernels().active, true);
-        const addon = load.addon!;
-        const { threads, bestIsa } = addon.info();
-        try {
-          for (const isa of bestIsa === 'avx2' ? (['avx2', 'generic'] as const) : (['generic'] as const)) {
-            addon.configure(Math.max(2, threads), isa);
-            const before0 = { ...calls };
-            const [y, dx] = await evaluate(c, true);
-            assert.equal(calls.attentionSoftmax - before0.attentionSoftmax, 2, 'forward alone, then under grad');
-            assert.equal(calls.attentionSoftmaxGrad - before0.attentionSoftmaxGrad, 1);
-            assert.ok(relL2(y, ry) < 1e-6, `${isa} probs: ${relL2(y, ry)} to float64`);
-            assert.ok(relL2(dx, rdx) < 2e-6, `${isa} dscores: ${relL2(dx, rdx)} to float64`);
-            assert.ok(relL2(y, cpu[0]) < 2e-6 && relL2(dx, cpu[1]) < 4e-6, `${isa}: to the cpu backend ${relL2(y, cpu[0])}, ${relL2(dx, cpu[1])}`);
-            if (c.mask) {
-              const [b, h, tq, tk] = shape;
-              for (let r = 0; r < b * h * tq; r++)
-                for (let j = 0; j < tk; j++) if (c.mask[Math.floor(r / (h * tq)) * tk + j] !== 0) assert.equal(y[r * tk + j], 0, 'a masked key gets exactly 0');
-            }
+        await forEachKernel(load.addon!, async (isa) => {
+          const before0 = { ...calls };
+          const [y, dx] = await evaluate(c, true);
+          assert.equal(calls.attentionSoftmax - before0.attentionSoftmax, 2, 'forward alone, then under grad');
+          assert.equal(calls.attentionSoftmaxGrad - before0.attentionSoftmaxGrad, 1);
+          assert.ok(relL2(y, ry) < 1e-6, `${isa} probs: ${relL2(y, ry)} to float64`);
+          assert.ok(relL2(dx, rdx) < 2e-6, `${isa} dscores: ${relL2(dx, rdx)} to float64`);
+          assert.ok(relL2(y, cpu[0]) < 2e-6 && relL2(dx, cpu[1]) < 4e-6, `${isa}: to the cpu backend ${relL2(y, cpu[0])}, ${relL2(dx, cpu[1])}`);
+          if (c.mask) {
+            const [b, h, tq, tk] = shape;
+            for (let r = 0; r < b * h * tq; r++)
+              for (let j = 0; j < tk; j++) if (c.mask[Math.floor(r / (h * tq)) * tk + j] !== 0) assert.equal(y[r * tk + j], 0, 'a masked key gets exactly 0');
           }
-        } finally {
-          addon.configure(threads);
-        }
+        });
       });
     }
   }
 
   it('a NaN or infinite score makes its whole row NaN (as in PyTorch) and leaves the other rows alone', async () => {
-    for (const isa of load.addon!.info().bestIsa === 'avx2' ? (['avx2', 'generic'] as const) : (['generic'] as const)) {
-      load.addon!.configure(2, isa);
+    await forEachKernel(load.addon!, async (isa) => {
       for (const bad of [NaN, Infinity, -Infinity]) {
         const data = new Float32Array(3 * 11).fill(1);
         data[3] = bad;
@@ -132,8 +124,7 @@ describe('native attention softmax on the wasm backend', { skip }, () => {
         assert.ok(Array.from(y.slice(22)).every(Number.isNaN), `${isa}: row 2 all NaN`);
         s.dispose();
       }
-    }
-    load.addon!.configure(load.addon!.info().threads);
+    });
   });
 
   it("the mask's gradient is the softmax gradient summed over heads and queries", async () => {

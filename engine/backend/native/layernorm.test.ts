@@ -13,14 +13,14 @@ import { layerNorm } from '../../model/layers';
 import { ParamStore } from '../../model/params';
 import { loadAddon } from './addon';
 import { installNativeKernels, uninstallNativeKernels } from './index';
-import { requireAddon, rng, relL2, countAddonCalls } from './test-support';
+import { countAddonCalls, forEachKernel, relL2, requireAddon, rng } from './test-support';
 
 const load = loadAddon();
 const skip = requireAddon(load);
 const EPS = 1e-12; // BERT's layer_norm_eps: below float32's resolution of var, so var + eps rounds like stock's
 
 /** Counts calls reaching the addon, to tell native runs from stock fallbacks. */
-const calls = countAddonCalls(load.addon, ['layerNorm', 'layerNormGrad'] as const);
+const calls = countAddonCalls(load.addon, ['layerNorm', 'layerNormGrad', 'add'] as const);
 
 function randomData(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   const r = rng(seed);
@@ -109,28 +109,21 @@ describe('native LayerNorm on the wasm backend', { skip }, () => {
         const cpu = await evaluate(c);
         await tf.setBackend('wasm');
         assert.equal(installNativeKernels().active, true);
-        const addon = load.addon!;
-        const { threads, bestIsa } = addon.info();
-        try {
-          for (const isa of bestIsa === 'avx2' ? (['avx2', 'generic'] as const) : (['generic'] as const)) {
-            addon.configure(Math.max(2, threads), isa);
-            const before = { ...calls };
-            const native = await evaluate(c);
-            assert.equal(calls.layerNorm - before.layerNorm, 2, 'forward LayerNorm (alone, then under grads) reached the addon');
-            assert.equal(calls.layerNormGrad - before.layerNormGrad, 1, 'one backward kernel gave all three gradients');
-            for (let j = 0; j < 4; j++) {
-              const errNative = relL2(native[j]!, ref[j]!);
-              const errCpu = relL2(cpu[j]!, ref[j]!);
-              // A few float32 roundings of the largest terms, or no worse than stock where the problem
-              // itself is ill-conditioned (width 3: x − mean cancels, and rstd magnifies what is left).
-              assert.ok(errNative <= Math.max(1e-6, errCpu), `${isa} ${NAMES[j]}: rel L2 ${errNative} to float64 (cpu backend: ${errCpu})`);
-              // Against stock: both errors apart, at most (the two may err in opposite directions).
-              assert.ok(relL2(native[j]!, cpu[j]!) <= Math.max(2e-6, 2 * errCpu), `${isa} ${NAMES[j]}: rel L2 ${relL2(native[j]!, cpu[j]!)} to the cpu backend`);
-            }
+        await forEachKernel(load.addon!, async (isa) => {
+          const before = { ...calls };
+          const native = await evaluate(c);
+          assert.equal(calls.layerNorm - before.layerNorm, 2, 'forward LayerNorm (alone, then under grads) reached the addon');
+          assert.equal(calls.layerNormGrad - before.layerNormGrad, 1, 'one backward kernel gave all three gradients');
+          for (let j = 0; j < 4; j++) {
+            const errNative = relL2(native[j]!, ref[j]!);
+            const errCpu = relL2(cpu[j]!, ref[j]!);
+            // A few float32 roundings of the largest terms, or no worse than stock where the problem
+            // itself is ill-conditioned (width 3: x − mean cancels, and rstd magnifies what is left).
+            assert.ok(errNative <= Math.max(1e-6, errCpu), `${isa} ${NAMES[j]}: rel L2 ${errNative} to float64 (cpu backend: ${errCpu})`);
+            // Against stock: both errors apart, at most (the two may err in opposite directions).
+            assert.ok(relL2(native[j]!, cpu[j]!) <= Math.max(2e-6, 2 * errCpu), `${isa} ${NAMES[j]}: rel L2 ${relL2(native[j]!, cpu[j]!)} to the cpu backend`);
           }
-        } finally {
-          addon.configure(threads);
-        }
+        });
       });
     }
   }
@@ -162,5 +155,36 @@ describe('native LayerNorm on the wasm backend', { skip }, () => {
     assert.deepEqual(y.shape, [2, 4]);
     assert.equal(calls.layerNorm, before.layerNorm);
     tf.dispose([x, y, p.get('ln.weight'), p.get('ln.bias')]);
+  });
+
+  it('add & norm, LayerNorm(x + residual): one kernel, the same output and gradients to x, residual, gamma and beta as adding first', async () => {
+    assert.equal(installNativeKernels().active, true);
+    const r = rng(11);
+    const data = (n: number, scale = 1) => Float32Array.from({ length: n }, () => r() * scale);
+    const [rows, cols] = [37, 128];
+    const x = tf.tensor2d(data(rows * cols, 2), [rows, cols]);
+    const res = tf.tensor2d(data(rows * cols, 3), [rows, cols]);
+    const w = tf.tensor2d(data(rows * cols), [rows, cols]);
+    const gamma = tf.tensor1d(data(cols, 0.5).map((v) => v + 1));
+    const beta = tf.tensor1d(data(cols, 0.5));
+    const run = (fused: boolean) => {
+      const f = (a: tf.Tensor, b: tf.Tensor, g: tf.Tensor, be: tf.Tensor) => {
+        const p = new ParamStore();
+        p.set('ln.weight', g);
+        p.set('ln.bias', be);
+        return tf.sum(tf.mul(fused ? layerNorm(p, 'ln', a, EPS, b) : layerNorm(p, 'ln', tf.add(a, b), EPS), w));
+      };
+      const before0 = { ...calls };
+      const out = tf.grads(f)([x, res, gamma, beta]);
+      return { values: out.map((t) => t.dataSync()), nativeAdds: calls.add - before0.add, norms: calls.layerNorm - before0.layerNorm };
+    };
+    const fused = run(true);
+    const separate = run(false);
+    assert.deepEqual([fused.nativeAdds, fused.norms], [1, 1], 'the residual was added inside the add & norm kernel');
+    assert.deepEqual([separate.nativeAdds, separate.norms], [0, 1]);
+    fused.values.forEach((v, i) => assert.ok(relL2(v, separate.values[i]!) < 1e-6, `gradient ${i}: ${relL2(v, separate.values[i]!)}`));
+    // x and residual get the same gradient, as they would through an Add.
+    assert.deepEqual(fused.values[0], fused.values[1]);
+    tf.dispose([x, res, w, gamma, beta]);
   });
 });

@@ -44,3 +44,19 @@ export function countAddonCalls<K extends keyof NativeAddon>(addon: NativeAddon 
   }
   return calls;
 }
+
+/**
+ * Runs `body` once per kernel this CPU has (AVX2 and generic, or generic alone) with at least two threads,
+ * then restores the addon's own configuration, so a test checks every code path a user could get.
+ */
+export async function forEachKernel(addon: NativeAddon, body: (isa: 'avx2' | 'generic') => void | Promise<void>): Promise<void> {
+  const { threads, bestIsa } = addon.info();
+  try {
+    for (const isa of bestIsa === 'avx2' ? (['avx2', 'generic'] as const) : (['generic'] as const)) {
+      addon.configure(Math.max(2, threads), isa);
+      await body(isa);
+    }
+  } finally {
+    addon.configure(threads, bestIsa);
+  }
+}
