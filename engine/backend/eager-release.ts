@@ -3,7 +3,7 @@
  * every node's saved tensors (the forward activations) and every upstream gradient until the whole backward
  * pass is done, so a training pass peaks at all activations plus all of their gradients. PyTorch frees each
  * node's buffers once its backward has run; this does the same for TF.js, so the peak is the activations
- * plus the gradients still in flight: BERT-Mini at 128 tokens went from about 38 to about NN MiB per example.
+ * plus the gradients still in flight: BERT-Mini at 128 tokens went from about 38 to about 15 MiB per example.
  *
  * How: every tape node's gradient function is wrapped (Engine.addTapeNode). When the backward pass reaches
  * a node, the wrapper computes the gradients of the inputs the pass needs (the same ones TF.js would ask
