@@ -18,8 +18,7 @@
         "src/layernorm.cc",
         "src/ln_generic.cc",
         "src/ln_avx2.cc",
-        "src/napi_rows.cc",
-        "src/softmax.cc"
+        "src/napi_rows.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-O3"],

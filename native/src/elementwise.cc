@@ -2,15 +2,12 @@
 
 #include <algorithm>
 
+#include "chunks.h"
 #include "dropout_hash.h"
 #include "ew_spans.h"
 #include "gemm.h"
 
 namespace {
-
-// Elements per task: 64 KiB of floats, enough to hide the hand-out cost, small enough that a few-MB
-// tensor splits into many tasks and the threads stay balanced.
-constexpr int64_t kChunk = 16384;
 
 const EwSpans& Spans() { return GemmIsa() == Isa::kAvx2 ? kEwAvx2 : kEwGeneric; }
 
@@ -76,7 +73,28 @@ void AddTask(void* ctx, int64_t task, int) {
   for (int64_t i = task * kChunk; i < end; i++) j.out[i] = j.a[i] + j.b[i];
 }
 
-int64_t Tasks(int64_t n, int64_t per) { return (n + per - 1) / per; }
+struct SoftmaxJob {
+  const EwSpans* k;
+  const float *x, *mask, *dy;
+  float* out;
+  int64_t rows, cols, rows_per_mask, per_task;
+  float divisor;
+};
+
+void SoftmaxTask(void* ctx, int64_t task, int) {
+  const SoftmaxJob& j = *static_cast<const SoftmaxJob*>(ctx);
+  const int64_t end = std::min(j.rows, (task + 1) * j.per_task);
+  for (int64_t r = task * j.per_task; r < end; r++) {
+    const float* m = j.mask ? j.mask + (r / j.rows_per_mask) * j.cols : nullptr;
+    j.k->softmax(j.x + r * j.cols, m, j.out + r * j.cols, j.cols, j.divisor);
+  }
+}
+
+void SoftmaxGradTask(void* ctx, int64_t task, int) {
+  const SoftmaxJob& j = *static_cast<const SoftmaxJob*>(ctx);
+  const int64_t end = std::min(j.rows, (task + 1) * j.per_task);
+  for (int64_t r = task * j.per_task; r < end; r++) j.k->softmax_grad(j.x + r * j.cols, j.dy + r * j.cols, j.out + r * j.cols, j.cols, j.divisor);
+}
 
 }  // namespace
 
@@ -98,7 +116,7 @@ void SumLeading(const float* x, float* out, int64_t rows, int64_t cols) {
 }
 
 void SumTrailing(const float* x, float* out, int64_t rows, int64_t cols) {
-  const int64_t per = std::max<int64_t>(1, kChunk / std::max<int64_t>(cols, 1));
+  const int64_t per = RowsPerTask(cols);
   SumJob j{&Spans(), x, out, rows, cols, per};
   ParallelFor(Tasks(rows, per), SumRowsTask, &j);
 }
@@ -113,4 +131,17 @@ void DropoutApply(const float* x, float* y, int64_t n, uint32_t seed, uint32_t d
 void AddSame(const float* a, const float* b, float* out, int64_t n) {
   AddJob j{a, b, out, n};
   ParallelFor(Tasks(n, kChunk), AddTask, &j);
+}
+
+void AttentionSoftmaxForward(const float* x, const float* mask, float* y, int64_t rows, int64_t cols, int64_t rows_per_mask,
+                             float divisor) {
+  const int64_t per = RowsPerTask(cols);
+  SoftmaxJob j{&Spans(), x, mask, nullptr, y, rows, cols, rows_per_mask, per, divisor};
+  ParallelFor(Tasks(rows, per), SoftmaxTask, &j);
+}
+
+void AttentionSoftmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, float divisor) {
+  const int64_t per = RowsPerTask(cols);
+  SoftmaxJob j{&Spans(), y, nullptr, dy, dx, rows, cols, 1, per, divisor};
+  ParallelFor(Tasks(rows, per), SoftmaxGradTask, &j);
 }

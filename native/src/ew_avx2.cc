@@ -1,21 +1,17 @@
 // AVX2/FMA spans. exp is Cephes' expf (range reduction by ln 2 in two parts, degree-5 polynomial, ~1 ulp);
 // erf is N. Juffa's faithfully rounded erff (max error < 1 ulp given an accurate expf): one polynomial in
-// x² below |x| = 0.9277, 1 − exp(polynomial in |x|) above. Only this file is compiled for AVX2, through a
+// x² below |x| = 0.9277, 1 − exp(polynomial in |x|) above. Only this file is compiled for AVX2 (avx2_target.h), through a
 // pragma, like kernel_avx2.cc; callers check the CPU first.
+#include "avx2_target.h"
 #include "dropout_hash.h"
 #include "ew_spans.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if PEFT_AVX2_TARGET
 #include <immintrin.h>
 
 #include <cmath>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PEFT_AVX2_BEGIN
 
 namespace {
 
@@ -258,11 +254,7 @@ void Dropout(const float* x, float* y, int64_t n, uint32_t first, uint32_t key, 
 
 const EwSpans kEwAvx2 = {Gelu, GeluGrad, SumCols, SumRow, Softmax, SoftmaxGrad, Dropout};
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+PEFT_AVX2_END
 
 #else  // not x86 or not GCC/Clang: never selected there (BestIsa() is generic).
 

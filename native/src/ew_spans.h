@@ -12,7 +12,7 @@ struct EwSpans {
   void (*sum_cols)(const float* x, float* out, int64_t rows, int64_t cols, int64_t ld);
   // Σ x[i] for i < n.
   float (*sum_row)(const float* x, int64_t n);
-  // One row of softmax(x / divisor + mask) (mask may be nullptr), and of its gradient (softmax.h).
+  // One row of softmax(x / divisor + mask) (mask may be nullptr), and of its gradient (elementwise.h).
   void (*softmax)(const float* x, const float* mask, float* y, int64_t n, float divisor);
   void (*softmax_grad)(const float* y, const float* dy, float* dx, int64_t n, float divisor);
   // y[i] = x[i]·scale where element first + i is kept (dropout_hash.h), else 0.

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "avx2_target.h"
 #include "pool.h"
 #include "tile_job.h"
 
@@ -146,7 +147,7 @@ int64_t RoundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 }  // namespace
 
 Isa BestIsa() {
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if PEFT_AVX2_TARGET
   static const bool avx2 = HaveAvx2Kernel() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return avx2 ? Isa::kAvx2 : Isa::kGeneric;
 #else

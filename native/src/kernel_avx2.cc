@@ -1,17 +1,13 @@
 // The AVX2/FMA kernel: a 6 × 16 register block (12 accumulators, 2 B vectors, 1 A broadcast = 15 of the
-// 16 ymm registers), the classic shape for 256-bit FMA machines. Only this file is compiled for AVX2,
+// 16 ymm registers), the classic shape for 256-bit FMA machines. Only this file is compiled for AVX2 (avx2_target.h),
 // through a pragma that covers our own functions; gemm.cc calls it only after a run-time CPU check.
+#include "avx2_target.h"
 #include "tile_job.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if PEFT_AVX2_TARGET
 #include <immintrin.h>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PEFT_AVX2_BEGIN
 
 static void MicroKernel(int64_t kc, const float* pa, int64_t rs, int64_t cs, const float* pb, float* c, int64_t ldc,
                         int64_t mr, int64_t nr, int accumulate, const float* bias) {
@@ -63,11 +59,7 @@ static void MicroKernel(int64_t kc, const float* pa, int64_t rs, int64_t cs, con
 
 void RunTileAvx2(const TileJob* t, float* bufA, float* bufB) { RunTile(t, bufA, bufB); }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+PEFT_AVX2_END
 
 bool HaveAvx2Kernel() { return true; }
 

@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "chunks.h"
 #include "gemm.h"
 #include "ln_spans.h"
 
 namespace {
-
-// Elements per task, as in elementwise.cc: enough to hide the hand-out cost, small enough to balance.
-constexpr int64_t kChunk = 16384;
 
 const LnSpans& Spans() { return GemmIsa() == Isa::kAvx2 ? kLnAvx2 : kLnGeneric; }
 
@@ -35,21 +33,18 @@ void BackwardTask(void* ctx, int64_t task, int) {
   j.k->backward(j.dy + r * j.cols, j.x + r * j.cols, j.gamma, j.dx + r * j.cols, acc, acc + j.cols, n, j.cols, j.eps);
 }
 
-// Rows per task from the shape alone: the task split, and so the order dgamma / dbeta are summed in,
-// must not depend on the thread count.
-int64_t RowsPerTask(int64_t cols) { return std::max<int64_t>(1, kChunk / std::max<int64_t>(cols, 1)); }
-
 }  // namespace
 
 void LayerNormForward(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t cols, float eps) {
   const int64_t per = RowsPerTask(cols);
   Job j{&Spans(), x, gamma, beta, nullptr, y, nullptr, nullptr, rows, cols, per, eps};
-  ParallelFor((rows + per - 1) / per, ForwardTask, &j);
+  ParallelFor(Tasks(rows, per), ForwardTask, &j);
 }
 
 void LayerNormBackward(const float* dy, const float* x, const float* gamma, float* dx, float* dgamma, float* dbeta,
                        int64_t rows, int64_t cols, float eps) {
-  const int64_t per = RowsPerTask(cols), tasks = (rows + per - 1) / per;
+  // Rows per task from the shape alone: the order dgamma / dbeta are summed in must not depend on the thread count.
+  const int64_t per = RowsPerTask(cols), tasks = Tasks(rows, per);
   std::vector<double> partial(static_cast<size_t>(tasks * 2 * cols), 0.0);
   Job j{&Spans(), x, gamma, nullptr, dy, nullptr, dx, partial.data(), rows, cols, per, eps};
   ParallelFor(tasks, BackwardTask, &j);

@@ -1,20 +1,16 @@
 // AVX2 LayerNorm rows: the generic rows' arithmetic (ln_generic.cc), eight columns at a time, with row
 // sums widened to double four lanes at a time. No FMA in the elementwise parts (see the pragma below), so
-// each product is rounded as the stock TF.js ops round it. Only this file is compiled for AVX2, through a pragma, like
+// each product is rounded as the stock TF.js ops round it. Only this file is compiled for AVX2 (avx2_target.h), through a pragma, like
 // kernel_avx2.cc; callers check the CPU first.
+#include "avx2_target.h"
 #include "ln_spans.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if PEFT_AVX2_TARGET
 #include <immintrin.h>
 
 #include <cmath>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+PEFT_AVX2_BEGIN
 // No fused multiply-adds unless written: a contracted dy·gamma − mean(g) keeps the product's rounding
 // error, which rstd (up to 1/√eps) blows up where a row is constant and stock's dx is exactly 0.
 #if defined(__clang__)
@@ -117,11 +113,7 @@ void Backward(const float* dy, const float* x, const float* gamma, float* dx, do
 
 const LnSpans kLnAvx2 = {Forward, Backward};
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+PEFT_AVX2_END
 
 #else  // not x86 or not GCC/Clang: never selected there (BestIsa() is generic).
 

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <cstdint>
 
+#include "elementwise.h"
 #include "layernorm.h"
 #include "napi_heap.h"
-#include "softmax.h"
 
 namespace {
 

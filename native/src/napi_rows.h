@@ -1,5 +1,5 @@
 // N-API entry points of the row-wise kernels, the fused LayerNorm (layernorm.h) and the attention softmax
-// (softmax.h), registered by addon.cc.
+// (elementwise.h), registered by addon.cc.
 #pragma once
 #include <node_api.h>
 
