@@ -1,5 +1,5 @@
 # Built at install by scripts/build-native.mjs (never required: the wasm backend is the fallback).
-# kernel_avx2.cc turns on AVX2/FMA with a pragma for its own functions only, so the rest of the
+# The *_avx2.cc files turn on AVX2/FMA with a pragma (avx2_target.h) for their own functions only, so the rest of the
 # binary stays baseline x86-64 and the addon loads (and picks the generic kernel) on any CPU.
 {
   "targets": [

@@ -15,18 +15,16 @@ import type { TensorBatch } from './batches';
  * pass is past it (engine/backend/eager-release.ts). Fitted to tf.profile's peak bytes of one BitFit pass
  * over the BERT-Tiny shape at T = 128 and BERT-Mini at T = 64, 128 and 256 (the three T separate the
  * attention term), rounded up so estimates err towards smaller passes. The [T, H] and [T, I] shares cannot be
- * told apart on BERT shapes (I = 4H everywhere); their sum is what was measured.
+ * told apart on BERT shapes (I = 4H everywhere); their sum is what was measured. `outside` is the
+ * embeddings, pooler, head and loss, per element of [T, H] (the same fits).
  */
-const PER_LAYER = { th: 40, ti: 4, att: 10 };
+const STOCK = { th: 40, ti: 4, att: 10, outside: 96 };
 /**
  * The same with the native kernels (engine/backend/native): fused GELU, LayerNorm, softmax and dropout keep
  * one tensor where the stock ops keep several, and dropout keeps no mask. Measured the same way: about a
  * quarter of the stock figure (BERT-Mini at T = 128: 15 MiB per example against 48 MiB).
  */
-const PER_LAYER_NATIVE = { th: 5, ti: 2, att: 3 };
-/** Embeddings, pooler, head and loss, per element of [T, H] (the same fits). */
-const OUTSIDE_LAYERS = 96;
-const OUTSIDE_LAYERS_NATIVE = 56;
+const NATIVE = { th: 5, ti: 2, att: 3, outside: 56 };
 /** A transient of the word-embedding table's size that every pass makes once, whatever its examples. */
 const EMBEDDING_TABLE_COPIES = 1.1;
 /** Training dense weights too keeps each product's input for the weight gradient: 45% more, measured. */
@@ -46,10 +44,9 @@ export function passBytes(
   opts: { trainsWeights?: boolean; nativeKernels?: boolean } = {},
 ): number {
   const th = seqLen * c.hiddenSize;
-  const k = opts.nativeKernels ? PER_LAYER_NATIVE : PER_LAYER;
-  const outside = opts.nativeKernels ? OUTSIDE_LAYERS_NATIVE : OUTSIDE_LAYERS;
+  const k = opts.nativeKernels ? NATIVE : STOCK;
   const perLayer = k.th * th + k.ti * seqLen * c.intermediateSize + k.att * c.numAttentionHeads * seqLen * seqLen;
-  const floats = examples * (c.numHiddenLayers * perLayer + outside * th) + EMBEDDING_TABLE_COPIES * c.vocabSize * c.hiddenSize;
+  const floats = examples * (c.numHiddenLayers * perLayer + k.outside * th) + EMBEDDING_TABLE_COPIES * c.vocabSize * c.hiddenSize;
   if (!opts.trainsWeights) return 4 * floats;
   if (!opts.nativeKernels) return 4 * floats * WEIGHT_GRADIENTS;
   // Encoder dense weights and the word embeddings, whose gradient is a dense [vocab, H] table.
