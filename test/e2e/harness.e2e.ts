@@ -11,16 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import {
-  launchBrowser,
-  openWorkbench,
-  packageVsix,
-  runCommand,
-  runExtensionTests,
-  screenshot,
-  startCodeServer,
-  webviewFrame,
-} from './harness';
+import { packageVsix, runCommand, runExtensionTests, screenshot, webviewFrame, withWorkbench } from './harness';
 
 const FIXTURE = path.join(__dirname, 'fixtures/hello-ext');
 const EXT_ID = 'peft-studio-e2e.hello-ext';
@@ -32,44 +23,31 @@ test('hello-ext: palette → webview → screenshot → extension tests', { time
   fs.writeFileSync(path.join(workspace, 'notes.txt'), 'hello\n');
   const vsix = packageVsix(FIXTURE, path.join(tmp, 'hello-ext.vsix'));
 
-  const t0 = Date.now();
-  const server = await startCodeServer({ extensionVsix: vsix, workspace });
-  try {
-    const browser = await launchBrowser();
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-      await openWorkbench(page, server.url, workspace);
-      await runCommand(page, 'Hello E2E: Show');
+  await withWorkbench(t, { tmp, extensionVsix: vsix, workspace, viewport: { width: 1280, height: 800 } }, async ({ server, browser, page, startedAt }) => {
+    await runCommand(page, 'Hello E2E: Show');
 
-      const body = webviewFrame(page, EXT_ID).locator('body[data-ready="1"]');
-      await body.waitFor({ timeout: 20_000 });
-      assert.equal(await body.locator('h1').textContent(), 'Hello E2E');
-      const shot = await screenshot(page, 'hello-ext-panel');
-      t.diagnostic(`UI cycle (start → screenshot): ${((Date.now() - t0) / 1000).toFixed(1)} s; ${shot}`);
-      await page.close();
+    const body = webviewFrame(page, EXT_ID).locator('body[data-ready="1"]');
+    await body.waitFor({ timeout: 20_000 });
+    assert.equal(await body.locator('h1').textContent(), 'Hello E2E');
+    const shot = await screenshot(page, 'hello-ext-panel');
+    t.diagnostic(`UI cycle (start → screenshot): ${((Date.now() - startedAt) / 1000).toFixed(1)} s; ${shot}`);
+    await page.close();
 
-      const t1 = Date.now();
-      // Fresh page: codeAutomationExit can be exposed only once per page.
-      const code = await runExtensionTests(await browser.newPage(), server.url, path.join(FIXTURE, 'suite.js'), {
-        folder: workspace,
-      });
-      t.diagnostic(`extensionTestsPath run: ${((Date.now() - t1) / 1000).toFixed(1)} s, exit ${code}`);
-      assert.equal(code, 0);
+    const t1 = Date.now();
+    // Fresh page: codeAutomationExit can be exposed only once per page.
+    const code = await runExtensionTests(await browser.newPage(), server.url, path.join(FIXTURE, 'suite.js'), {
+      folder: workspace,
+    });
+    t.diagnostic(`extensionTestsPath run: ${((Date.now() - t1) / 1000).toFixed(1)} s, exit ${code}`);
+    assert.equal(code, 0);
 
-      // And the route must report failures too, or a broken suite would pass silently.
-      const failed = await runExtensionTests(
-        await browser.newPage(),
-        server.url,
-        path.join(FIXTURE, 'failing-suite.js'),
-        { folder: workspace, logOnFailure: false },
-      );
-      assert.equal(failed, 1);
-    } finally {
-      await browser.close();
-    }
-  } finally {
-    await server.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-    t.diagnostic(`total with shutdown: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  }
+    // And the route must report failures too, or a broken suite would pass silently.
+    const failed = await runExtensionTests(
+      await browser.newPage(),
+      server.url,
+      path.join(FIXTURE, 'failing-suite.js'),
+      { folder: workspace, logOnFailure: false },
+    );
+    assert.equal(failed, 1);
+  });
 });

@@ -7,12 +7,15 @@
  * stop() kills (a disconnected browser otherwise leaves its extension host alive for hours), and an exit
  * hook kills any group still alive if a test crashes before its finally block.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { TestContext } from 'node:test';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import { makeModelDir } from '../helpers/make-model';
+import { makeRows, writeTsv } from '../helpers/train-fixtures';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const OUTPUT_DIR = path.join(REPO_ROOT, 'test-output/e2e');
@@ -398,5 +401,71 @@ export async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) =>
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export interface TrainingWorkspace {
+  /** A fresh temp folder holding everything below; withWorkbench removes it. */
+  tmp: string;
+  workspace: string;
+  /** `<workspace>/tiny-bert`: a 2-layer, 32-wide BERT checkpoint. */
+  modelDir: string;
+  /** `<workspace>/data/reviews.tsv`. */
+  trainFile: string;
+}
+
+/** The workspace the PEFT Studio e2e tests train in: a tiny BERT folder and `rows` review rows. */
+export function makeTrainingWorkspace(prefix: string, rows: number, labels?: string[]): TrainingWorkspace {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const workspace = path.join(tmp, 'workspace');
+  fs.mkdirSync(path.join(workspace, 'data'), { recursive: true });
+  const made = makeModelDir({ family: 'bert', layers: 2, hidden: 32, heads: 2, intermediate: 64 });
+  const modelDir = path.join(workspace, 'tiny-bert');
+  fs.cpSync(made.dir, modelDir, { recursive: true });
+  const trainFile = writeTsv(path.join(workspace, 'data', 'reviews.tsv'), makeRows(rows), labels);
+  return { tmp, workspace, modelDir, trainFile };
+}
+
+/** This checkout packaged as a .vsix (`npm run package`), into `tmp`. */
+export function packageRepoVsix(tmp: string): string {
+  const vsix = path.join(tmp, 'peft-studio.vsix');
+  execFileSync('npm', ['run', 'package', '--', '--out', vsix], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return vsix;
+}
+
+export interface Workbench {
+  server: CodeServer;
+  browser: Browser;
+  /** A page with the workbench open on the workspace. */
+  page: Page;
+  /** Date.now() before code-server started. */
+  startedAt: number;
+}
+
+/**
+ * One e2e test's lifecycle: code-server with `opts` (the extension, workspace, settings), Debian's
+ * Chromium, one page on the workbench; then `body`; then, whatever happened, the browser closed, the server
+ * stopped, `tmp` removed and the wall time (server start → shutdown) reported on `t`.
+ */
+export async function withWorkbench(
+  t: TestContext,
+  opts: CodeServerOptions & { tmp: string; viewport?: { width: number; height: number } },
+  body: (w: Workbench) => Promise<void>,
+): Promise<void> {
+  const startedAt = Date.now();
+  const server = await startCodeServer(opts);
+  try {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: opts.viewport ?? { width: 1440, height: 900 } });
+      await openWorkbench(page, server.url, opts.workspace);
+      await body({ server, browser, page, startedAt });
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await server.stop();
+    fs.rmSync(opts.tmp, { recursive: true, force: true });
+    t.diagnostic(`e2e wall time (server start → shutdown): ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   }
 }

@@ -7,17 +7,13 @@
  * A misspelt key in a fourth cell shows as a problem before anything runs. Screenshots go to test-output/e2e/. Needs scripts/e2e/setup.sh.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
-import { makeModelDir } from '../helpers/make-model';
-import { makeRows, writeTsv } from '../helpers/train-fixtures';
-import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, screenshot, startCodeServer, until } from './harness';
+import { makeTrainingWorkspace, packageRepoVsix, runCommand, screenshot, until, withWorkbench } from './harness';
 
-const LAYERS = 2;
+const LAYERS = 2; // makeTrainingWorkspace's tiny-bert
 const KINDS = 8;
 
 const cellA = ['# BitFit: every bias term', 'run_name: all biases', 'model: tiny-bert', 'train_file: data/reviews.tsv', 'bias_terms: [all]', 'learning_rate: 0.002', 'num_train_epochs: 3', 'per_device_train_batch_size: 8', 'max_length: 32', 'bias_change_steps: 5', ''];
@@ -69,25 +65,14 @@ async function scrollNotebook(page: Page, dy: number): Promise<void> {
 const byLabel = (os: OutputState[], label: string) => os.find((o) => o.label === label);
 
 test('PEFT notebook: run cells → live outputs → interrupt → compare → saved outputs', { timeout: 480_000 }, async (t) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-nb-e2e-'));
-  const workspace = path.join(tmp, 'workspace');
-  fs.mkdirSync(path.join(workspace, 'data'), { recursive: true });
-  const made = makeModelDir({ family: 'bert', layers: LAYERS, hidden: 32, heads: 2, intermediate: 64 });
-  fs.cpSync(made.dir, path.join(workspace, 'tiny-bert'), { recursive: true });
-  writeTsv(path.join(workspace, 'data', 'reviews.tsv'), makeRows(160));
+  const { tmp, workspace } = makeTrainingWorkspace('peft-nb-e2e-', 160);
   const nbFile = path.join(workspace, 'experiments.peftnb');
   fs.writeFileSync(nbFile, notebookFile());
+  const vsix = packageRepoVsix(tmp);
 
-  const vsix = path.join(tmp, 'peft-studio.vsix');
-  execFileSync('npm', ['run', 'package', '--', '--out', vsix], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-
-  const t0 = Date.now();
-  const server = await startCodeServer({ extensionVsix: vsix, workspace, settings: { 'peftStudio.backend': 'wasm', 'notebook.confirmDeleteRunningCell': false } });
-  try {
-    const browser = await launchBrowser();
+  const settings = { 'peftStudio.backend': 'wasm', 'notebook.confirmDeleteRunningCell': false };
+  await withWorkbench(t, { tmp, extensionVsix: vsix, workspace, settings, viewport: { width: 1440, height: 1300 } }, async ({ page }) => {
     try {
-      const page = await browser.newPage({ viewport: { width: 1440, height: 1300 } });
-      await openWorkbench(page, server.url, workspace);
       await runCommand(page, 'Go to File');
       const input = page.locator('.quick-input-widget .quick-input-box input');
       await input.fill('experiments.peftnb');
@@ -169,8 +154,7 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
       assert.ok(rerun.source.some((l) => /^learning_rate: 0.002/.test(l)) && rerun.source.some((l) => /^model: tiny-bert/.test(l)), `re-run cell: ${rerun.source.join('')}`);
       assert.ok(origins.every((o) => o.notebook === nbFile));
     } catch (e) {
-      const page = browser.contexts()[0]?.pages()[0];
-      if (page) t.diagnostic(`failure screenshot: ${await screenshot(page, 'notebook-failure').catch(() => 'none')}`);
+      t.diagnostic(`failure screenshot: ${await screenshot(page, 'notebook-failure').catch(() => 'none')}`);
       const runsDir = path.join(workspace, '.peft-studio', 'runs');
       for (const d of fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : []) {
         const ev = path.join(runsDir, d, 'events.jsonl');
@@ -178,12 +162,6 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
         t.diagnostic(`${d}: ${fs.readdirSync(path.join(runsDir, d)).join(' ')}; last event ${lines.at(-1)?.slice(0, 300)}`);
       }
       throw e;
-    } finally {
-      await browser.close();
     }
-  } finally {
-    await server.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-    t.diagnostic(`e2e wall time (server start → shutdown): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  }
+  });
 });

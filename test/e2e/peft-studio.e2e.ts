@@ -7,18 +7,14 @@
  * Needs scripts/e2e/setup.sh (npm run test:e2e does both).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
-import { makeModelDir } from '../helpers/make-model';
-import { makeRows, writeTsv } from '../helpers/train-fixtures';
-import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, runExtensionTests, screenshot, startCodeServer, webviewFrame, until } from './harness';
+import { makeTrainingWorkspace, packageRepoVsix, runCommand, runExtensionTests, screenshot, until, webviewFrame, withWorkbench } from './harness';
 
 const EXT_ID = 'peft-studio.peft-studio';
-const LAYERS = 2;
+const LAYERS = 2; // makeTrainingWorkspace's tiny-bert
 const KINDS = 8;
 
 type Hooks = {
@@ -47,86 +43,66 @@ async function answer(page: Page, text?: string): Promise<void> {
 }
 
 test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree → reload restores', { timeout: 420_000 }, async (t) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-e2e-'));
-  const workspace = path.join(tmp, 'workspace');
-  fs.mkdirSync(path.join(workspace, 'data'), { recursive: true });
-  const made = makeModelDir({ family: 'bert', layers: LAYERS, hidden: 32, heads: 2, intermediate: 64 });
-  fs.cpSync(made.dir, path.join(workspace, 'tiny-bert'), { recursive: true });
-  writeTsv(path.join(workspace, 'data', 'reviews.tsv'), makeRows(160));
-
-  const vsix = path.join(tmp, 'peft-studio.vsix');
-  execFileSync('npm', ['run', 'package', '--', '--out', vsix], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const { tmp, workspace } = makeTrainingWorkspace('peft-e2e-', 160);
+  const vsix = packageRepoVsix(tmp);
   t.diagnostic(`.vsix: ${(fs.statSync(vsix).size / 2 ** 20).toFixed(2)} MiB`);
 
-  const t0 = Date.now();
-  const server = await startCodeServer({ extensionVsix: vsix, workspace, settings: { 'peftStudio.backend': 'wasm' } });
-  try {
-    const browser = await launchBrowser();
-    try {
-      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-      await openWorkbench(page, server.url, workspace);
-      await runCommand(page, 'PEFT: New Run');
-      await answer(page, 'tiny-bert'); // 1 model folder (found in the workspace)
-      await answer(page, 'reviews.tsv'); // 2 training data
-      await answer(page); // 3 hold out 10%
-      await answer(page); // 4 bias terms: 'all' preselected
-      await answer(page); // 4 train the head too
-      await answer(page, '0.002'); // 5 learning rate
-      await answer(page, '30'); // epochs: long enough to pause mid-run
-      await answer(page, '8'); // batch size
-      await answer(page, '32'); // max length
+  await withWorkbench(t, { tmp, extensionVsix: vsix, workspace, settings: { 'peftStudio.backend': 'wasm' } }, async ({ server, browser, page }) => {
+    await runCommand(page, 'PEFT: New Run');
+    await answer(page, 'tiny-bert'); // 1 model folder (found in the workspace)
+    await answer(page, 'reviews.tsv'); // 2 training data
+    await answer(page); // 3 hold out 10%
+    await answer(page); // 4 bias terms: 'all' preselected
+    await answer(page); // 4 train the head too
+    await answer(page, '0.002'); // 5 learning rate
+    await answer(page, '30'); // epochs: long enough to pause mid-run
+    await answer(page, '8'); // batch size
+    await answer(page, '32'); // max length
 
-      const dash = webviewFrame(page, EXT_ID);
-      const runId = (await until('the run to be focused', () => dashboard(dash, (h) => h.state().focused), (v) => typeof v === 'string'))!;
-      await until('loss points', () => dashboard(dash, (h) => h.pointCount(h.state().focused!)), (n) => n >= 5);
-      await screenshot(page, 'dashboard-live');
+    const dash = webviewFrame(page, EXT_ID);
+    const runId = (await until('the run to be focused', () => dashboard(dash, (h) => h.state().focused), (v) => typeof v === 'string'))!;
+    await until('loss points', () => dashboard(dash, (h) => h.pointCount(h.state().focused!)), (n) => n >= 5);
+    await screenshot(page, 'dashboard-live');
 
-      await dash.locator('[data-testid="pause-button"]').click();
-      await until('paused badge', () => dash.locator('[data-testid="status-badge"]').textContent(), (s) => /paused/i.test(s ?? ''));
-      const atPause = await dashboard(dash, (h) => h.pointCount(h.state().focused!));
-      await page.waitForTimeout(1500);
-      assert.ok((await dashboard(dash, (h) => h.pointCount(h.state().focused!))) <= atPause + 1, 'no progress while paused');
-      await dash.locator('[data-testid="resume-button"]').click();
-      await until('running again', () => dash.locator('[data-testid="status-badge"]').textContent(), (s) => /running/i.test(s ?? ''));
+    await dash.locator('[data-testid="pause-button"]').click();
+    await until('paused badge', () => dash.locator('[data-testid="status-badge"]').textContent(), (s) => /paused/i.test(s ?? ''));
+    const atPause = await dashboard(dash, (h) => h.pointCount(h.state().focused!));
+    await page.waitForTimeout(1500);
+    assert.ok((await dashboard(dash, (h) => h.pointCount(h.state().focused!))) <= atPause + 1, 'no progress while paused');
+    await dash.locator('[data-testid="resume-button"]').click();
+    await until('running again', () => dash.locator('[data-testid="status-badge"]').textContent(), (s) => /running/i.test(s ?? ''));
 
-      await until('the run to finish', () => dash.locator('[data-testid="status-badge"]').textContent(), (s) => /finished/i.test(s ?? ''), 240_000);
-      const points = await dashboard(dash, (h) => h.pointCount(h.state().focused!));
-      const cells = await dashboard(dash, (h) => h.heatmapNonZeroCells(h.state().focused!));
-      assert.ok(cells >= LAYERS * KINDS, `heatmap has ${cells} non-zero cells, want ≥ ${LAYERS * KINDS}`);
-      const lat = await dashboard(dash, (h) => h.renderStats());
-      t.diagnostic(`run ${runId}: ${points} points, ${cells} non-zero heatmap cells; event→chart latency mean ${(lat.latencySumMs / Math.max(1, lat.latencySamples)).toFixed(0)} ms, max ${lat.latencyMaxMs} ms over ${lat.latencySamples} steps`);
-      await screenshot(page, 'dashboard-finished');
+    await until('the run to finish', () => dash.locator('[data-testid="status-badge"]').textContent(), (s) => /finished/i.test(s ?? ''), 240_000);
+    const points = await dashboard(dash, (h) => h.pointCount(h.state().focused!));
+    const cells = await dashboard(dash, (h) => h.heatmapNonZeroCells(h.state().focused!));
+    assert.ok(cells >= LAYERS * KINDS, `heatmap has ${cells} non-zero cells, want ≥ ${LAYERS * KINDS}`);
+    const lat = await dashboard(dash, (h) => h.renderStats());
+    t.diagnostic(`run ${runId}: ${points} points, ${cells} non-zero heatmap cells; event→chart latency mean ${(lat.latencySumMs / Math.max(1, lat.latencySamples)).toFixed(0)} ms, max ${lat.latencyMaxMs} ms over ${lat.latencySamples} steps`);
+    await screenshot(page, 'dashboard-finished');
 
-      // The Runs tree lists it as finished.
-      await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click();
-      const row = page.locator('.monaco-list-row:has-text("reviews · all · lr 0.002")').first();
-      await row.waitFor({ timeout: 20_000 });
-      assert.match((await row.textContent()) ?? '', /step 540\/540/);
-      assert.match((await page.locator('.monaco-list-row:has-text("Finished")').first().textContent()) ?? '', /Finished/);
-      // The sidebar's live-loss view shows the run too.
-      const sidebar = webviewFrame(page, EXT_ID, { view: true });
-      await until('the sidebar loss view', () => sidebar.locator('[data-testid="sidebar-run"]').textContent(), (s) => /reviews/.test(s ?? ''), 30_000);
-      await screenshot(page, 'runs-tree');
+    // The Runs tree lists it as finished.
+    await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click();
+    const row = page.locator('.monaco-list-row:has-text("reviews · all · lr 0.002")').first();
+    await row.waitFor({ timeout: 20_000 });
+    assert.match((await row.textContent()) ?? '', /step 540\/540/);
+    assert.match((await page.locator('.monaco-list-row:has-text("Finished")').first().textContent()) ?? '', /Finished/);
+    // The sidebar's live-loss view shows the run too.
+    const sidebar = webviewFrame(page, EXT_ID, { view: true });
+    await until('the sidebar loss view', () => sidebar.locator('[data-testid="sidebar-run"]').textContent(), (s) => /reviews/.test(s ?? ''), 30_000);
+    await screenshot(page, 'runs-tree');
 
-      // Reload the window: the runs list and the dashboard come back from events.jsonl.
-      await page.reload();
-      await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 60_000 });
-      const restored = webviewFrame(page, EXT_ID);
-      const after = await until('the restored dashboard', () => dashboard(restored, (h) => h.pointCount(h.state().focused ?? '')), (n) => n === points);
-      assert.equal(after, points);
-      await screenshot(page, 'dashboard-restored');
-      await page.close();
+    // Reload the window: the runs list and the dashboard come back from events.jsonl.
+    await page.reload();
+    await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 60_000 });
+    const restored = webviewFrame(page, EXT_ID);
+    const after = await until('the restored dashboard', () => dashboard(restored, (h) => h.pointCount(h.state().focused ?? '')), (n) => n === points);
+    assert.equal(after, points);
+    await screenshot(page, 'dashboard-restored');
+    await page.close();
 
-      // Host-side checks inside the real extension host.
-      const code = await runExtensionTests(await browser.newPage(), server.url, path.join(__dirname, 'suite', 'host.suite.js'), { folder: workspace });
-      assert.equal(code, 0, 'extension host suite failed');
-      t.diagnostic(`activate(): ${fs.readFileSync(path.join(workspace, '.peft-studio', 'activation-ms.txt'), 'utf8').trim()} ms (measured inside the extension)`);
-    } finally {
-      await browser.close();
-    }
-  } finally {
-    await server.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-    t.diagnostic(`e2e wall time (server start → shutdown): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  }
+    // Host-side checks inside the real extension host.
+    const code = await runExtensionTests(await browser.newPage(), server.url, path.join(__dirname, 'suite', 'host.suite.js'), { folder: workspace });
+    assert.equal(code, 0, 'extension host suite failed');
+    t.diagnostic(`activate(): ${fs.readFileSync(path.join(workspace, '.peft-studio', 'activation-ms.txt'), 'utf8').trim()} ms (measured inside the extension)`);
+  });
 });

@@ -11,16 +11,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { initBackend } from '../../engine/backend/select';
 import { resolveRunConfig } from '../../engine/train/config';
 import { train } from '../../engine/train/trainer';
 import { formatProbability } from '../../webview/src/playground/model';
-import { makeModelDir } from '../helpers/make-model';
-import { makeRows, writeTsv } from '../helpers/train-fixtures';
-import { launchBrowser, openWorkbench, REPO_ROOT, runCommand, screenshot, startCodeServer, webviewFrame, until } from './harness';
+import { makeTrainingWorkspace, REPO_ROOT, runCommand, screenshot, until, webviewFrame, withWorkbench } from './harness';
 
 const EXT_ID = 'peft-studio.peft-studio';
 const SENTENCE = 'a very good film';
@@ -44,13 +41,7 @@ function cliJson(...args: string[]): { label: string; probabilities: number[] } 
 }
 
 test('Try it: a sentence against the trained and base model', { timeout: 480_000 }, async (t) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-e2e-try-'));
-  const workspace = path.join(tmp, 'workspace');
-  fs.mkdirSync(path.join(workspace, 'data'), { recursive: true });
-  const made = makeModelDir({ family: 'bert', layers: 2, hidden: 32, heads: 2, intermediate: 64 });
-  const modelDir = path.join(workspace, 'tiny-bert');
-  fs.cpSync(made.dir, modelDir, { recursive: true });
-  const trainFile = writeTsv(path.join(workspace, 'data', 'reviews.tsv'), makeRows(64), ['neg', 'pos']);
+  const { tmp, workspace, modelDir, trainFile } = makeTrainingWorkspace('peft-e2e-try-', 64, ['neg', 'pos']);
 
   await initBackend({ backend: 'wasm', reinit: true });
   const run = await train(resolveRunConfig({ model: modelDir, train_file: trainFile, output_dir: path.join(workspace, '.peft-studio', 'runs', 'try-run'), run_name: 'try-run', max_steps: 6, per_device_train_batch_size: 8, eval_split: 0.25, learning_rate: 0.01, backend: 'wasm' }));
@@ -60,32 +51,19 @@ test('Try it: a sentence against the trained and base model', { timeout: 480_000
   const base = cliJson('predict', modelDir, '--text', SENTENCE);
 
   const ext = buildExtension(tmp);
-  const t0 = Date.now();
-  const server = await startCodeServer({ extensionDir: ext, workspace, settings: { 'peftStudio.backend': 'wasm' } });
-  try {
-    const browser = await launchBrowser();
-    try {
-      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-      await openWorkbench(page, server.url, workspace);
-      await runCommand(page, 'PEFT: Try It…');
-      const frame = webviewFrame(page, EXT_ID);
-      await frame.locator('[data-testid="predict"]:not([disabled])').waitFor({ timeout: 90_000 });
-      assert.match((await frame.locator('[data-testid="run-select"]').textContent()) ?? '', /try-run/);
-      await frame.locator('[data-testid="text"]').fill(SENTENCE);
-      await frame.locator('[data-testid="text"]').press('Enter');
-      const summary = await until('a prediction', () => frame.locator('[data-testid="summary"]').textContent(), (s) => /Trained:/.test(s ?? ''));
-      t.diagnostic(summary ?? '');
-      const rows = await frame.locator('[data-testid="result-table"] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('th, td .value')].map((c) => c.textContent)));
-      assert.deepEqual(rows, ['neg', 'pos'].map((label, i) => [label, formatProbability(trained.probabilities[i]!), formatProbability(base.probabilities[i]!)]));
-      assert.match(summary ?? '', new RegExp(`^Trained: ${trained.label} `));
-      assert.match((await frame.locator('[data-testid="latency"]').textContent()) ?? '', /trained .+ · base .+ · round trip/);
-      await screenshot(page, 'playground-predict');
-    } finally {
-      await browser.close();
-    }
-  } finally {
-    await server.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-    t.diagnostic(`e2e wall time (server start → shutdown): ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  }
+  await withWorkbench(t, { tmp, extensionDir: ext, workspace, settings: { 'peftStudio.backend': 'wasm' } }, async ({ page }) => {
+    await runCommand(page, 'PEFT: Try It…');
+    const frame = webviewFrame(page, EXT_ID);
+    await frame.locator('[data-testid="predict"]:not([disabled])').waitFor({ timeout: 90_000 });
+    assert.match((await frame.locator('[data-testid="run-select"]').textContent()) ?? '', /try-run/);
+    await frame.locator('[data-testid="text"]').fill(SENTENCE);
+    await frame.locator('[data-testid="text"]').press('Enter');
+    const summary = await until('a prediction', () => frame.locator('[data-testid="summary"]').textContent(), (s) => /Trained:/.test(s ?? ''));
+    t.diagnostic(summary ?? '');
+    const rows = await frame.locator('[data-testid="result-table"] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('th, td .value')].map((c) => c.textContent)));
+    assert.deepEqual(rows, ['neg', 'pos'].map((label, i) => [label, formatProbability(trained.probabilities[i]!), formatProbability(base.probabilities[i]!)]));
+    assert.match(summary ?? '', new RegExp(`^Trained: ${trained.label} `));
+    assert.match((await frame.locator('[data-testid="latency"]').textContent()) ?? '', /trained .+ · base .+ · round trip/);
+    await screenshot(page, 'playground-predict');
+  });
 });
