@@ -9,29 +9,28 @@ import { formatValue } from '../shared/format';
 import type { Theme } from '../shared/theme';
 import { MiniLossChart } from './chart';
 import { lossPoints, parseCompareOutput } from './model';
+import { OutputView } from './output-view';
 
 /** Metrics where smaller is better; every other metric (accuracy, F1, MCC, correlations) is larger-better. */
 const LOWER_IS_BETTER = /loss|error|perplexity/i;
 
-export class CompareOutputView {
+export class CompareOutputView extends OutputView<CompareOutput> {
   readonly root = h('div', { class: 'peft-nb compare', 'data-testid': 'peft-compare-output' });
   private readonly canvas = h('canvas', { role: 'img', 'aria-label': 'Training loss of the compared runs' });
   private readonly tables = h('div', { class: 'tables' });
-  private readonly chart: MiniLossChart;
-  private last: CompareOutput | undefined;
+  protected readonly chart: MiniLossChart;
 
-  constructor(private theme: Theme) {
+  constructor(theme: Theme) {
+    super(theme, 'this comparison');
     this.root.append(h('div', { class: 'chart-box' }, this.canvas), this.tables);
     this.chart = new MiniLossChart(this.canvas, theme, true);
   }
 
-  update(data: unknown): boolean {
-    const c = parseCompareOutput(data);
-    if (typeof c === 'string') {
-      this.root.replaceChildren(h('p', { class: 'error', text: `Cannot show this comparison: ${c}` }));
-      return false;
-    }
-    this.last = c;
+  protected parse(data: unknown): CompareOutput | string {
+    return parseCompareOutput(data);
+  }
+
+  protected draw(c: CompareOutput): void {
     const index = assignColors(c.runs.map((r) => r.runId));
     const colors = c.runs.map((r) => this.theme.palette[index.get(r.runId)!]!);
     this.chart.update(c.runs.map((r, i) => ({ label: r.label, color: colors[i]!, points: lossPoints(r.loss).smoothed })));
@@ -62,16 +61,5 @@ export class CompareOutputView {
     const metrics = h('table', { class: 'diff', 'data-testid': 'compare-metrics' }, h('caption', { text: 'Final metrics' }), h('thead', {}, header('metric')), h('tbody', {}, status, ...metricRows));
     this.tables.replaceChildren(diff, metrics);
     this.root.dataset.diffKeys = c.diff.map((d) => d.key).join(',');
-    return true;
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
-    this.chart.setTheme(theme);
-    if (this.last) this.update(this.last);
-  }
-
-  dispose(): void {
-    this.chart.destroy();
   }
 }

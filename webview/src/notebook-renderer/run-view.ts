@@ -6,8 +6,9 @@ import type { Theme } from '../shared/theme';
 import { MiniLossChart } from './chart';
 import { heatTable } from './heat-table';
 import { heatGridOf, lossPoints, metricRows, parseRunOutput, progressText } from './model';
+import { OutputView } from './output-view';
 
-export class RunOutputView {
+export class RunOutputView extends OutputView<RunOutput> {
   readonly root = h('div', { class: 'peft-nb run', 'data-testid': 'peft-run-output' });
   private readonly badge = h('span', { class: 'badge', 'data-testid': 'status-badge' });
   private readonly title = h('strong', { class: 'title' });
@@ -16,11 +17,11 @@ export class RunOutputView {
   private readonly metrics = h('table', { class: 'metrics', 'data-testid': 'metrics' });
   private readonly heat = h('div', { class: 'heat-box' });
   private readonly reason = h('pre', { class: 'reason', hidden: true });
-  private readonly chart: MiniLossChart;
+  protected readonly chart: MiniLossChart;
   private heatKey = '';
-  private last: RunOutput | undefined;
 
-  constructor(private theme: Theme) {
+  constructor(theme: Theme) {
+    super(theme, 'this output');
     this.root.append(
       h('div', { class: 'head' }, this.badge, this.title, this.progress),
       h('div', { class: 'body' }, h('div', { class: 'chart-box' }, this.canvas), h('div', { class: 'side' }, this.metrics, this.heat)),
@@ -29,14 +30,11 @@ export class RunOutputView {
     this.chart = new MiniLossChart(this.canvas, theme, false);
   }
 
-  /** Draws `data`; returns false (and shows why) when it is not a valid run output. */
-  update(data: unknown): boolean {
-    const o = parseRunOutput(data);
-    if (typeof o === 'string') {
-      this.root.replaceChildren(h('p', { class: 'error', text: `Cannot show this output: ${o}` }));
-      return false;
-    }
-    this.last = o;
+  protected parse(data: unknown): RunOutput | string {
+    return parseRunOutput(data);
+  }
+
+  protected draw(o: RunOutput): void {
     this.root.dataset.status = o.status;
     this.root.dataset.runId = o.runId;
     this.badge.className = `badge status-${o.status}`;
@@ -74,16 +72,5 @@ export class RunOutputView {
     // A stop the user asked for is information, not an error.
     this.reason.classList.toggle('muted', o.status !== 'failed');
     setText(this.reason, o.reason ?? '');
-    return true;
-  }
-
-  setTheme(theme: Theme): void {
-    this.theme = theme;
-    this.chart.setTheme(theme);
-    if (this.last) this.update(this.last);
-  }
-
-  dispose(): void {
-    this.chart.destroy();
   }
 }
