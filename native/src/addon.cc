@@ -131,23 +131,27 @@ napi_value GemmCall(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// A writable method (napi_default_method), so that tests can wrap one to see which calls reach it.
+napi_property_descriptor Method(const char* name, napi_callback fn) {
+  return {name, nullptr, fn, nullptr, nullptr, nullptr, napi_default_method, nullptr};
+}
+
 }  // namespace
 
-// Writable methods (napi_default_method), so that tests can wrap gemm to see which calls reach it.
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
-      {"configure", nullptr, Configure, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"gemm", nullptr, GemmCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"gelu", nullptr, GeluCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"geluGrad", nullptr, GeluGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"add", nullptr, AddCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"dropout", nullptr, DropoutCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"sum", nullptr, SumCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"layerNorm", nullptr, LayerNormCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"layerNormGrad", nullptr, LayerNormGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"attentionSoftmax", nullptr, AttentionSoftmaxCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
-      {"attentionSoftmaxGrad", nullptr, AttentionSoftmaxGradCall, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      Method("configure", Configure),
+      Method("info", Info),
+      Method("gemm", GemmCall),
+      Method("gelu", GeluCall),
+      Method("geluGrad", GeluGradCall),
+      Method("add", AddCall),
+      Method("dropout", DropoutCall),
+      Method("sum", SumCall),
+      Method("layerNorm", LayerNormCall),
+      Method("layerNormGrad", LayerNormGradCall),
+      Method("attentionSoftmax", AttentionSoftmaxCall),
+      Method("attentionSoftmaxGrad", AttentionSoftmaxGradCall),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return nullptr;
   return exports;
