@@ -14,11 +14,7 @@ import { heapOffset, type Kernel, type WasmBackendLike } from './kernels';
 
 export const LAYER_NORM = 'PeftStudioLayerNorm';
 export const LAYER_NORM_GRAD = 'PeftStudioLayerNormGrad';
-/**
- * LayerNorm(x + residual), BERT's "add & norm": outputs [y, x + residual]. The sum is kept for the backward
- * pass, as LayerNorm alone keeps its input; x and residual are not (a taped Add would keep both, only to
- * read their shapes). The sum is an output only for that: its own gradient is taken to be zero.
- */
+/** LayerNorm(x + residual), BERT's "add & norm": outputs [y, x + residual] (see addLayerNorm). */
 export const ADD_LAYER_NORM = 'PeftStudioAddLayerNorm';
 
 /**
@@ -32,8 +28,29 @@ export function nativeLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor,
   if (residual && (residual.dtype !== 'float32' || !tf.util.arraysEqual(residual.shape, x.shape))) return undefined;
   if (!tf.getKernel(LAYER_NORM, tf.getBackend())) return undefined;
   if (!residual) return tf.engine().runKernel(LAYER_NORM, { x, gamma, beta }, { eps }) as tf.Tensor;
-  const [y] = tf.engine().runKernel(ADD_LAYER_NORM, { x, residual, gamma, beta }, { eps }) as tf.Tensor[];
-  return y!;
+  return addLayerNorm(x, residual, gamma, beta, eps);
+}
+
+/**
+ * LayerNorm(x + residual) with a hand-written gradient. Only the sum (and gamma) is kept for the backward
+ * pass, as LayerNorm alone keeps its input; x and residual are not (a taped Add would keep both, only to
+ * read their shapes). A custom gradient rather than a registered one: the kernel's second output, the sum,
+ * is internal, and a registered gradient would get a zero-filled upstream gradient made for it every pass.
+ */
+function addLayerNorm(x: tf.Tensor, residual: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  const f = (xIn: tf.Tensor, rIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
+    const [y, sum] = tf.engine().runKernel(ADD_LAYER_NORM, { x: xIn, residual: rIn, gamma: g, beta: b }, { eps }) as tf.Tensor[];
+    save([sum!, g]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy, x: saved[0]!, gamma: saved[1]! }, { eps }) as tf.Tensor[];
+        // d(x + residual)/dx = d/dresidual = 1: both get dx (a clone shares its memory).
+        return [dx!, tf.clone(dx!), dgamma!, dbeta!];
+      },
+    };
+  };
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0])(x, residual, gamma, beta);
 }
 
 /** [rows, cols] of x: the last axis is normalised. */
@@ -97,20 +114,6 @@ export function layerNormGradKernel(addon: NativeAddon): Kernel {
  * gradients; what the tape does not use (dgamma under BitFit) is disposed with the rest of the backward pass.
  */
 export function registerLayerNormGradient(): void {
-  if (!tf.getGradient(ADD_LAYER_NORM)) {
-    tf.registerGradient({
-      kernelName: ADD_LAYER_NORM,
-      inputsToSave: ['gamma'],
-      outputsToSave: [false, true],
-      gradFunc: (dys, saved, attrs) => {
-        const dy = (dys as tf.Tensor[])[0]!;
-        const [gamma, sum] = saved as [tf.Tensor, tf.Tensor];
-        const [dx, dgamma, dbeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy, x: sum, gamma }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-        // d(x + residual)/dx = d/dresidual = 1: both get dx (a clone shares its memory).
-        return { x: () => dx!, residual: () => tf.clone(dx!), gamma: () => dgamma!, beta: () => dbeta! };
-      },
-    });
-  }
   if (tf.getGradient(LAYER_NORM)) return;
   tf.registerGradient({
     kernelName: LAYER_NORM,
