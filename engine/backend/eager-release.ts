@@ -63,6 +63,8 @@ export function installEagerGradientRelease(): boolean {
     // Called by the backward pass on its pruned copy of the node (`this`), whose inputs are the ones it needs.
     node.gradient = function (this: TapeNode, dys: Array<tf.Tensor | null>) {
       const depth = backwardStart.length - 1;
+      // Outside gradients(), or inside a higher-order gradient (whose tape is still needed): TF.js as is.
+      if (depth < 0 || engine.state.gradientDepth > 0) return inner(dys);
       // Ids only grow: everything made from here on in this backward pass is newer than `start`.
       const start = (backwardStart[depth] ??= engine.nextTensorId());
       const lazy = inner(dys);
@@ -76,10 +78,8 @@ export function installEagerGradientRelease(): boolean {
         seen.add(dx);
         computed[name] = dx;
       }
-      if (engine.state.gradientDepth === 0 && depth >= 0) {
-        for (const t of this.saved ?? []) if (!seen.has(t)) t.dispose();
-        for (const dy of dys) if (dy && dy.id > start && !seen.has(dy)) dy.dispose();
-      }
+      for (const t of this.saved ?? []) if (!seen.has(t)) t.dispose();
+      for (const dy of dys) if (dy && dy.id > start && !seen.has(dy)) dy.dispose();
       const out: Record<string, () => tf.Tensor> = {};
       for (const name of Object.keys(lazy)) out[name] = name in computed ? () => computed[name]! : lazy[name]!;
       return out;
