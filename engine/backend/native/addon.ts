@@ -37,7 +37,7 @@ export interface NativeAddon {
   geluGrad(heap: ArrayBuffer, xOff: number, dyOff: number, dxOff: number, n: number): void;
   /** out = a + b over n floats. */
   add(heap: ArrayBuffer, aOff: number, bOff: number, outOff: number, n: number): void;
-  /** y = x·mask / (1 − p) over n floats, P(drop) = drop24 / 2^24, the mask a hash of (seed, index) (native/src/dropout.cc). */
+  /** y = x·mask / (1 − p) over n floats, P(drop) = drop24 / 2^24, the mask a hash of (seed, index) (native/src/dropout_hash.h). */
   dropout(heap: ArrayBuffer, xOff: number, yOff: number, n: number, seed: number, drop24: number): void;
   /** x is [rows, cols]; leading: out[c] = Σ_r x[r, c] ([cols]), else out[r] = Σ_c x[r, c] ([rows]). */
   sum(heap: ArrayBuffer, xOff: number, outOff: number, rows: number, cols: number, leading: boolean): void;

@@ -112,6 +112,10 @@ describe('native dropout on the wasm backend', { skip }, () => {
     } finally {
       installNativeKernels();
     }
+    // A rate that rounds to dropping everything goes to stock tf.dropout, which the addon would refuse.
+    const before1 = calls.dropout;
+    assert.equal(nativeDropout(x, 1 - 2 ** -26, 1), undefined);
+    assert.equal(calls.dropout, before1);
     // Evaluation and p = 0 leave x as it is.
     assert.equal(new Dropout(false, 42).apply(x, 0.1), x);
     assert.equal(new Dropout(true, 42).apply(x, 0), x);

@@ -2,7 +2,7 @@
  * Dropout as one native kernel on the wasm backend while the native kernels are installed. Stock
  * `tf.dropout` draws its uniforms in JavaScript (seedrandom, one number at a time) and then runs four
  * tensor ops; for BERT-Tiny at 32 × 128 that was half of a training step. Here whether element i is kept is
- * a hash of (seed, i) (native/src/dropout.cc), computed on all threads; the gradient is the same kernel
+ * a hash of (seed, i) (native/src/dropout_hash.h), computed on all threads; the gradient is the same kernel
  * applied to dy with the same seed, so no mask is kept for the backward pass.
  *
  * Masks differ from stock `tf.dropout`'s for the same seed (a different generator), as PyTorch's differ
@@ -25,7 +25,8 @@ export function drop24(rate: number): number {
  * `seed` is a non-negative 32-bit integer.
  */
 export function nativeDropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor | undefined {
-  if (x.dtype !== 'float32' || !(rate > 0 && rate < 1) || !tf.getKernel(DROPOUT, tf.getBackend())) return undefined;
+  // A rate within 2^-25 of 1 rounds to "drop everything", which the kernel refuses: stock handles it.
+  if (x.dtype !== 'float32' || !(rate > 0 && drop24(rate) < 16777216) || !tf.getKernel(DROPOUT, tf.getBackend())) return undefined;
   return tf.engine().runKernel(DROPOUT, { x }, { drop24: drop24(rate), seed: seed >>> 0 }) as tf.Tensor;
 }
 
