@@ -11,6 +11,7 @@ import { readSafetensors } from '../../engine/io/safetensors';
 import { resolveProblemType } from '../../engine/model/config';
 import { loadModel } from '../../engine/model/load';
 import { sequenceClassificationLoss } from '../../engine/model/model';
+import { relL2 } from '../helpers/reference-encoder';
 
 export const SHARED = path.resolve(__dirname, '../../../shared');
 
@@ -63,17 +64,6 @@ export interface ParityReport {
   gradRelL2: Record<string, number>;
   zeroGradAbsRatio: Record<string, number>;
   tensorLeak: number;
-}
-
-export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num) / Math.sqrt(den);
 }
 
 export async function runReferenceCase(caseDir: string): Promise<ParityReport> {

@@ -15,7 +15,8 @@ import { BitFit } from '../../engine/peft/bitfit';
 import { AdamW } from '../../engine/train/optim/adamw';
 import { clipGradNorm } from '../../engine/train/optim/clip';
 import { computeGradients } from '../../engine/train/step';
-import { parityBackends, relL2, sharedPath } from './reference';
+import { relL2 } from '../helpers/reference-encoder';
+import { parityBackends, sharedPath } from './reference';
 
 interface TrainRun {
   trainable: string[];
