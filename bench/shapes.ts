@@ -14,7 +14,10 @@ export const SHAPES: Record<string, { layers: number; hidden: number; heads: num
   'BERT-Base': { layers: 12, hidden: 768, heads: 12 },
 };
 
-export function shapeConfig(name: string, numLabels = 2): EncoderConfig {
+/** HF BERT's default hidden_dropout_prob and attention_probs_dropout_prob. */
+export const HF_DROPOUT = 0.1;
+
+export function shapeConfig(name: string, numLabels = 2, dropout = HF_DROPOUT): EncoderConfig {
   const s = SHAPES[name];
   if (!s) throw new Error(`unknown shape ${name} (known: ${Object.keys(SHAPES).join(', ')})`);
   return parseConfig({
@@ -27,12 +30,14 @@ export function shapeConfig(name: string, numLabels = 2): EncoderConfig {
     intermediate_size: 4 * s.hidden,
     max_position_embeddings: 512,
     num_labels: numLabels,
+    hidden_dropout_prob: dropout,
+    attention_probs_dropout_prob: dropout,
   });
 }
 
 /** A BERT classifier of the given shape with random weights (normal(0, 0.02), LayerNorm 1/0). */
-export function randomModel(name: string, seed = 0): EncoderModel {
-  const config = shapeConfig(name);
+export function randomModel(name: string, seed = 0, dropout = HF_DROPOUT): EncoderModel {
+  const config = shapeConfig(name, 2, dropout);
   const params = new ParamStore();
   expectedParams(config, 'sequence-classification').forEach((s, i) => {
     const t = s.init === 'normal' ? tf.randomNormal(s.shape, 0, 0.02, 'float32', seed + i) : s.init === 'ones' ? tf.ones(s.shape) : tf.zeros(s.shape);

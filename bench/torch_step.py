@@ -1,7 +1,9 @@
 """PyTorch reference for `npm run bench:train`: the same BitFit / full fine-tuning step on the same shapes.
 
 A compact BERT written here (no transformers needed: Debian's python3-torch is enough), random weights,
-eval-free training step: forward, backward to the trainable tensors only, Adam. Prints one JSON line per
+eval-free training step: forward, backward to the trainable tensors only, Adam. Dropout (DROPOUT, default 0.1 as
+in HF's BERT config) sits where HF's BertForSequenceClassification has it in train mode (embeddings, attention
+probabilities, both sublayer outputs, pooled output): the step it is compared with drops out at the same places. Prints one JSON line per
 case, naming the BLAS library and the parallel backend in use.
 
 The reference is OpenBLAS's OpenMP build with THREADS threads (`apt-get install python3-torch
@@ -10,7 +12,7 @@ fight torch's own OpenMP pool, so when the OpenMP build is installed this script
 it first on the library path, and sets the thread count for torch, OpenMP and OpenBLAS alike (torch starts
 with 1 thread on some machines).
 
-usage: python3 bench/torch_step.py SHAPE MODE BATCH SEQ ITERS THREADS
+usage: python3 bench/torch_step.py SHAPE MODE BATCH SEQ ITERS THREADS [DROPOUT]
 """
 import json
 import math
@@ -38,6 +40,9 @@ if __name__ == "__main__":
 import torch  # noqa: E402 (after the re-exec, so the chosen BLAS is the one loaded)
 from torch import nn  # noqa: E402
 
+# HF BERT's hidden_dropout_prob and attention_probs_dropout_prob unless given.
+DROPOUT = float(sys.argv[7]) if len(sys.argv) > 7 else 0.1
+
 SHAPES = {
     "BERT-Tiny": (2, 128, 2),
     "BERT-Mini": (4, 256, 4),
@@ -54,6 +59,7 @@ class Layer(nn.Module):
         self.query, self.key, self.value = nn.Linear(h, h), nn.Linear(h, h), nn.Linear(h, h)
         self.attn_out, self.attn_ln = nn.Linear(h, h), nn.LayerNorm(h, eps=1e-12)
         self.inter, self.out, self.out_ln = nn.Linear(h, inter), nn.Linear(inter, h), nn.LayerNorm(h, eps=1e-12)
+        self.drop = nn.Dropout(DROPOUT)
 
     def forward(self, x, mask):
         b, t, h = x.shape
@@ -61,9 +67,9 @@ class Layer(nn.Module):
         split = lambda y: y.view(b, t, self.heads, d).transpose(1, 2)
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
         scores = q @ k.transpose(-1, -2) / math.sqrt(d) + mask
-        ctx = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, h)
-        a = self.attn_ln(self.attn_out(ctx) + x)
-        return self.out_ln(self.out(nn.functional.gelu(self.inter(a))) + a)
+        ctx = (self.drop(scores.softmax(-1)) @ v).transpose(1, 2).reshape(b, t, h)
+        a = self.attn_ln(self.drop(self.attn_out(ctx)) + x)
+        return self.out_ln(self.drop(self.out(nn.functional.gelu(self.inter(a)))) + a)
 
 
 class Bert(nn.Module):
@@ -73,14 +79,15 @@ class Bert(nn.Module):
         self.ln = nn.LayerNorm(h, eps=1e-12)
         self.layers = nn.ModuleList(Layer(h, heads, 4 * h) for _ in range(layers))
         self.pooler, self.classifier = nn.Linear(h, h), nn.Linear(h, labels)
+        self.drop = nn.Dropout(DROPOUT)
 
     def forward(self, ids, mask):
         t = ids.shape[1]
-        x = self.ln(self.word(ids) + self.pos(torch.arange(t)) + self.token_type(torch.zeros_like(ids)))
+        x = self.drop(self.ln(self.word(ids) + self.pos(torch.arange(t)) + self.token_type(torch.zeros_like(ids))))
         ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for layer in self.layers:
             x = layer(x, ext)
-        return self.classifier(torch.tanh(self.pooler(x[:, 0])))
+        return self.classifier(self.drop(torch.tanh(self.pooler(x[:, 0]))))
 
 
 def blas_library():

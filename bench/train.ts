@@ -5,9 +5,10 @@
  * alone, under a time limit (the pure-JS cpu backend takes hours for the larger shapes). A batch runs as
  * micro-batches when one pass over it would not fit (engine/train/micro-batch.ts); the table says how.
  * When a python3 with torch is present (Debian: python3-torch libopenblas0-openmp) the same steps run in
- * PyTorch in the same benchmark run and a second table prints both and the ratios.
+ * PyTorch in the same benchmark run and a second table prints both and the ratios. Both sides train with
+ * dropout at `--dropout` (default 0.1, HF BERT's, as a fine-tuning run has it; 0 compares the steps without it).
  *   npm run bench:train -- [--shapes BERT-Tiny,BERT-Mini] [--backends wasm,cpu] [--batch 32] [--seq 128] [--iters 2]
- *                          [--micro-batch auto|N] [--case-limit SECONDS] [--torch-threads 2] [--no-torch]
+ *                          [--micro-batch auto|N] [--dropout 0.1] [--case-limit SECONDS] [--torch-threads 2] [--no-torch]
  */
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -20,13 +21,14 @@ import { installNativeKernels } from '../engine/backend/native';
 import { BitFit } from '../engine/peft/bitfit';
 import { AdamW } from '../engine/train/optim/adamw';
 import { computeGradients } from '../engine/train/step';
-import { benchOptions, peakRssMiB, randomBatch, randomModel } from './shapes';
+import { benchOptions, HF_DROPOUT, peakRssMiB, randomBatch, randomModel } from './shapes';
 
 const { values } = parseArgs({
   options: {
     ...benchOptions(2),
     shapes: { type: 'string', default: 'BERT-Tiny,BERT-Mini,BERT-Small,BERT-Base' },
     'micro-batch': { type: 'string', default: 'auto' },
+    dropout: { type: 'string', default: String(HF_DROPOUT) },
     'case-limit': { type: 'string', default: '900' },
     // The reference machine's 2 vCPUs; PyTorch would otherwise pick its own count (1 on some machines).
     'torch-threads': { type: 'string', default: String(Math.min(2, os.availableParallelism())) },
@@ -61,7 +63,8 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
   // Native matMul kernels on wasm (engine/backend/native/) unless PEFT_STUDIO_NATIVE=0; the row names them.
   const native = backend === 'wasm' ? installNativeKernels() : undefined;
   const shown = native?.active ? `wasm + native (${native.isa}, ${native.threads} threads)` : backend;
-  const model = randomModel(shape);
+  const dropout = Number(values.dropout);
+  const model = randomModel(shape, 0, dropout);
   let vars: Map<string, tf.Variable>;
   if (mode === 'bitfit') {
     const m = new BitFit({ biasTerms: ['all'], trainHead: true });
@@ -85,7 +88,7 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
   const microSetting = values['micro-batch'] === 'auto' ? 'auto' : Number(values['micro-batch']);
   let micro = batch;
   const step = async () => {
-    const r = await computeGradients(model, [tb], 'single_label_classification', vars, { training: true, seed: 1, microBatchSize: microSetting });
+    const r = await computeGradients(model, [tb], 'single_label_classification', vars, { training: dropout > 0, seed: 1, microBatchSize: microSetting });
     micro = r.microBatchSize;
     optimizer.step(r.grads, 1e-4);
     tf.dispose([...r.grads.values()]);
@@ -122,7 +125,7 @@ async function main() {
           rows.push({ shape, backend, mode, ok: false, note: `skipped (a smaller case took over ${limit} s)` });
           continue;
         }
-        const args = ['--import', 'tsx', __filename, '--child', `${shape}@${backend}@${mode}`, '--batch', values.batch!, '--seq', values.seq!, '--iters', values.iters!, '--micro-batch', values['micro-batch']!];
+        const args = ['--import', 'tsx', __filename, '--child', `${shape}@${backend}@${mode}`, '--batch', values.batch!, '--seq', values.seq!, '--iters', values.iters!, '--micro-batch', values['micro-batch']!, '--dropout', values.dropout!];
         const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24, timeout: limit * 1000, killSignal: 'SIGKILL' });
         const line = r.stdout.trim().split('\n').pop() ?? '';
         if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
@@ -140,7 +143,7 @@ async function main() {
     }
   }
   process.stderr.write('\n');
-  console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, ${values.iters} timed steps after 1 warm-up, micro-batch ${values['micro-batch']}, ${limit} s per case`);
+  console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, dropout ${values.dropout}, ${values.iters} timed steps after 1 warm-up, micro-batch ${values['micro-batch']}, ${limit} s per case`);
   console.log('passes: how the batch ran (passes × largest pass, BitFit / full FT; per_device_train_micro_batch_size); full FT trains every tensor, embeddings included');
   console.log('| shape | backend | passes | BitFit ms/step | BitFit tokens/s | BitFit peak RSS MiB | full FT ms/step | full FT peak RSS MiB | BitFit / full time (goal ≤ 0.7) |');
   console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -197,7 +200,7 @@ function torchReference(rows: Row[]): void {
   const torchRows: TorchRow[] = [];
   for (const shape of values.shapes!.split(',')) {
     for (const mode of ['bitfit', 'full'] as Mode[]) {
-      const r = spawnSync(py, [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: Number(values['case-limit']) * 1000, killSignal: 'SIGKILL' });
+      const r = spawnSync(py, [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!, values.dropout!], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: Number(values['case-limit']) * 1000, killSignal: 'SIGKILL' });
       const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
       try {
         torchRows.push(JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TorchRow);
@@ -209,7 +212,7 @@ function torchReference(rows: Row[]): void {
   }
   process.stderr.write('\n');
   const t0 = torchRows.find((r) => r.ok);
-  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine (${t0?.parallel ?? `${values['torch-threads']} threads`}, BLAS: ${t0?.blas ?? '?'}), same shapes and batch (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
+  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine (${t0?.parallel ?? `${values['torch-threads']} threads`}, BLAS: ${t0?.blas ?? '?'}), same shapes, batch and dropout (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
   if (t0?.blas && !/openblas-openmp/.test(t0.blas)) console.log('warning: PyTorch is not using the OpenMP build of OpenBLAS — apt-get install libopenblas0-openmp');
   console.log('| shape | ours backend | ours BitFit tokens/s | PyTorch BitFit tokens/s | speed ratio | ours peak RSS MiB | PyTorch peak RSS MiB | RSS ratio (goal ≤ 1.5) | PyTorch BitFit / full time |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
