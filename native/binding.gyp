@@ -18,7 +18,8 @@
         "src/layernorm.cc",
         "src/ln_generic.cc",
         "src/ln_avx2.cc",
-        "src/napi_rows.cc"
+        "src/napi_rows.cc",
+        "src/attention.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-O3"],

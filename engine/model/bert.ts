@@ -4,9 +4,10 @@
  * serves both. Every tensor is looked up by its checkpoint name: `${base}encoder.layer.3.attention.self.query.bias`.
  */
 import { nativeAttentionSoftmax } from '../backend/native/attention-softmax';
+import { nativeSelfAttention, SELF_ATTENTION } from '../backend/native/self-attention';
 import { tf, tidy } from '../backend/tf';
 import type { EncoderConfig } from './config';
-import { activation, Dropout, FLOAT32_MIN, layerNorm, linear } from './layers';
+import { activation, Dropout, FLOAT32_MIN, frozenDense, layerNorm, linear } from './layers';
 import type { ParamStore } from './params';
 
 export interface EncoderInputs {
@@ -75,17 +76,47 @@ function selfAttention(
   hidden: tf.Tensor3D,
   mask: tf.Tensor4D,
   drop: Dropout,
-): { context: tf.Tensor3D; probs: tf.Tensor4D } {
+  wantProbs: boolean,
+): { context: tf.Tensor3D; probs?: tf.Tensor4D } {
   const n = c.numAttentionHeads;
+  const divisor = Math.sqrt(c.hiddenSize / n);
+  if (!wantProbs) {
+    const context = fusedSelfAttention(p, c, prefix, hidden, mask, drop, divisor);
+    if (context) return { context };
+  }
   const q = splitHeads(linear(p, `${prefix}.query`, hidden), n);
   const k = splitHeads(linear(p, `${prefix}.key`, hidden), n);
   const v = splitHeads(linear(p, `${prefix}.value`, hidden), n);
   // HF divides the scores (not q) by sqrt(d_head); in float32 the order matters at the 1e-7 level.
   const raw = tf.matMul(q, k, false, true) as tf.Tensor4D; // [B, n, T, T]
-  const divisor = Math.sqrt(c.hiddenSize / n);
   const probs = nativeAttentionSoftmax(raw, mask, divisor) ?? (tf.softmax(tf.add(tf.div(raw, divisor), mask)) as tf.Tensor4D);
   const context = tf.matMul(drop.apply(probs, c.attentionProbsDropoutProb), v); // [B, n, T, d]
   return { context: mergeHeads(context), probs };
+}
+
+/**
+ * The same attention through the native fused kernel (backend/native/self-attention.ts) where it is
+ * installed and query, key and value are frozen dense layers (BitFit): one product makes all three
+ * projections, and heads are never split into their own tensors. Undefined otherwise.
+ */
+function fusedSelfAttention(
+  p: ParamStore,
+  c: EncoderConfig,
+  prefix: string,
+  hidden: tf.Tensor3D,
+  mask: tf.Tensor4D,
+  drop: Dropout,
+  divisor: number,
+): tf.Tensor3D | undefined {
+  if (!tf.getKernel(SELF_ATTENTION, tf.getBackend())) return undefined;
+  const names = ['query', 'key', 'value'].map((m) => `${prefix}.${m}`);
+  const stacked = p.frozenStacked(names.map((m) => `${m}.weight`));
+  if (!stacked) return undefined;
+  const bias = tf.concat(names.map((m) => p.get(`${m}.bias`)));
+  const qkv = frozenDense(hidden, bias, stacked.w, stacked.wt) as tf.Tensor3D; // [B, T, 3H]
+  const rate = c.attentionProbsDropoutProb;
+  const seed = drop.nextSeed(rate);
+  return nativeSelfAttention(qkv, mask, { heads: c.numAttentionHeads, divisor, dropoutRate: seed === undefined ? 0 : rate, seed: seed ?? 0 });
 }
 
 function layer(
@@ -95,8 +126,9 @@ function layer(
   hidden: tf.Tensor3D,
   mask: tf.Tensor4D,
   drop: Dropout,
-): { out: tf.Tensor3D; probs: tf.Tensor4D } {
-  const { context, probs } = selfAttention(p, c, `${prefix}.attention.self`, hidden, mask, drop);
+  wantProbs: boolean,
+): { out: tf.Tensor3D; probs?: tf.Tensor4D } {
+  const { context, probs } = selfAttention(p, c, `${prefix}.attention.self`, hidden, mask, drop, wantProbs);
   const attnOut = drop.apply(linear(p, `${prefix}.attention.output.dense`, context), c.hiddenDropoutProb);
   const attention = layerNorm(p, `${prefix}.attention.output.LayerNorm`, attnOut, c.layerNormEps, hidden);
   const inter = activation(c.hiddenAct, linear(p, `${prefix}.intermediate.dense`, attention)); // [B, T, I]
@@ -116,14 +148,15 @@ export function bertEncoder(
 ): EncoderOutputs {
   const mask = extendedAttentionMask(x.attentionMask);
   const first = embeddings(p, c, `${base}embeddings`, x, drop);
-  return stackLayers(first, c.numHiddenLayers, (i, hidden) => layer(p, c, `${base}encoder.layer.${i}`, hidden, mask, drop), opts);
+  const wantProbs = opts.outputAttentions === true;
+  return stackLayers(first, c.numHiddenLayers, (i, hidden) => layer(p, c, `${base}encoder.layer.${i}`, hidden, mask, drop, wantProbs), opts);
 }
 
 /** Runs `count` layers from the embeddings output, keeping what HF's `output_hidden_states/attentions` return. */
 export function stackLayers(
   first: tf.Tensor3D,
   count: number,
-  layerAt: (i: number, hidden: tf.Tensor3D) => { out: tf.Tensor3D; probs: tf.Tensor4D },
+  layerAt: (i: number, hidden: tf.Tensor3D) => { out: tf.Tensor3D; probs?: tf.Tensor4D },
   opts: EncoderRunOptions,
 ): EncoderOutputs {
   let hidden = first;

@@ -27,7 +27,7 @@ export function linear(p: ParamStore, prefix: string, x: tf.Tensor): tf.Tensor {
  * formed — the frozen W is a constant here, not an input. Nothing is saved for the backward pass: the
  * reshapes to and from [N, in] happen inside, off the tape (a taped Reshape would keep x alive for its shape).
  */
-function frozenDense(x: tf.Tensor, b: tf.Tensor, w: tf.Tensor, wt: tf.Tensor): tf.Tensor {
+export function frozenDense(x: tf.Tensor, b: tf.Tensor, w: tf.Tensor, wt: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.rank - 1]!;
   const outDim = w.shape[0]!;
   const lead = x.shape.slice(0, -1);
@@ -94,11 +94,17 @@ export class Dropout {
   ) {}
 
   apply(x: tf.Tensor, rate: number): tf.Tensor {
-    if (!this.training || rate <= 0) return x;
-    this.calls += 1;
-    const seed = (this.seed * 7919 + this.calls * 104729) % 2147483647;
+    const seed = this.nextSeed(rate);
+    if (seed === undefined) return x;
     // The native kernel where installed: stock tf.dropout draws its uniforms one by one in JavaScript.
     return nativeDropout(x, rate, seed) ?? tf.dropout(x, rate, undefined, seed);
+  }
+
+  /** The seed of the next dropout at `rate`, for a fused kernel that drops out itself; undefined: no dropout. */
+  nextSeed(rate: number): number | undefined {
+    if (!this.training || rate <= 0) return undefined;
+    this.calls += 1;
+    return (this.seed * 7919 + this.calls * 104729) % 2147483647;
   }
 }
 

@@ -10,6 +10,8 @@ export class ParamStore {
   private readonly tensors = new Map<string, tf.Tensor>();
   /** Wᵀ of frozen 2-D weights, made on first use (see layers.ts `linear`). */
   private readonly transposed = new Map<string, tf.Tensor>();
+  /** Frozen 2-D weights stacked along their output axis, and the stack's transpose, by their names. */
+  private readonly stacked = new Map<string, { names: string[]; w: tf.Tensor; wt: tf.Tensor }>();
 
   get(name: string): tf.Tensor {
     const t = this.tensors.get(name);
@@ -27,6 +29,11 @@ export class ParamStore {
     if (old && old !== t && !keepOld) old.dispose();
     this.transposed.get(name)?.dispose();
     this.transposed.delete(name);
+    for (const [key, s] of this.stacked) {
+      if (!s.names.includes(name)) continue;
+      tf.dispose([s.w, s.wt]);
+      this.stacked.delete(key);
+    }
     this.tensors.set(name, t);
   }
 
@@ -44,6 +51,24 @@ export class ParamStore {
       this.transposed.set(name, t);
     }
     return t;
+  }
+
+  /**
+   * Frozen weights [out_i, in] stacked into W = [Σ out_i, in], and Wᵀ, cached; undefined unless every one is
+   * frozen (not a Variable), 2-D and of the same input size. Why: one product x·Wᵀ makes every projection
+   * that reads the same x (BERT's query, key and value) in one pass over x, with the same sums as separate ones.
+   */
+  frozenStacked(names: string[]): { w: tf.Tensor; wt: tf.Tensor } | undefined {
+    const key = names.join('\n');
+    const cached = this.stacked.get(key);
+    if (cached) return cached;
+    const ws = names.map((n) => this.get(n));
+    if (ws.some((w) => w instanceof tf.Variable || w.rank !== 2 || w.shape[1] !== ws[0]!.shape[1])) return undefined;
+    // Kept: a forward pass runs inside tidy, the cache outlives it.
+    const w = tf.keep(tf.concat(ws, 0));
+    const entry = { names: [...names], w, wt: tf.keep(tf.transpose(w)) };
+    this.stacked.set(key, entry);
+    return entry;
   }
 
   names(): string[] {
@@ -67,7 +92,9 @@ export class ParamStore {
   dispose(): void {
     for (const t of this.tensors.values()) t.dispose();
     for (const t of this.transposed.values()) t.dispose();
+    for (const s of this.stacked.values()) tf.dispose([s.w, s.wt]);
     this.tensors.clear();
     this.transposed.clear();
+    this.stacked.clear();
   }
 }

@@ -152,6 +152,8 @@ NAPI_MODULE_INIT() {
       Method("layerNormGrad", LayerNormGradCall),
       Method("attentionSoftmax", AttentionSoftmaxCall),
       Method("attentionSoftmaxGrad", AttentionSoftmaxGradCall),
+      Method("attention", AttentionCall),
+      Method("attentionGrad", AttentionGradCall),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return nullptr;
   return exports;

@@ -81,6 +81,7 @@ void PackTask(void* ctx, int64_t task, int) {
   const GemmParams& p = *pp.p;
   TileJob t{};
   t.b = p.b, t.m = p.m, t.n = p.n, t.k = p.k, t.trans_b = p.trans_b;
+  t.ldb = p.trans_b ? p.k : p.n;
   t.j0 = (task % pp.chunks) * kNc;
   t.nc = std::min(kNc, p.n - t.j0);
   const int64_t k0 = (task / pp.chunks) * PEFT_KC, kc = std::min<int64_t>(PEFT_KC, p.k - k0);
@@ -118,6 +119,7 @@ void RunTask(void* ctx, int64_t task, int worker) {
   t.c = p.c + bi * p.m * p.n;
   t.m = p.m, t.n = p.n, t.k = p.k;
   t.trans_a = p.trans_a, t.trans_b = p.trans_b;
+  t.lda = p.trans_a ? p.m : p.k, t.ldb = p.trans_b ? p.k : p.n, t.ldc = p.n;
   t.i0 = (rem % plan.tiles_m) * plan.mc;
   t.j0 = (rem / plan.tiles_m) * plan.nc;
   t.mc = std::min(plan.mc, p.m - t.i0);
@@ -206,6 +208,27 @@ void Gemm(const GemmParams& p) {
     g_pool->Run(tasks, RunTask, &plan);
   } else {
     for (int64_t t = 0; t < tasks; t++) RunTask(&plan, t, 0);
+  }
+}
+
+void GemmOnWorker(const StridedGemm& g, int worker) {
+  if (g.m <= 0 || g.n <= 0) return;
+  TileJob t{};
+  t.a = g.a, t.b = g.b, t.c = g.c;
+  t.m = g.m, t.n = g.n, t.k = g.k;
+  t.trans_a = g.trans_a, t.trans_b = g.trans_b;
+  t.lda = g.lda, t.ldb = g.ldb, t.ldc = g.ldc;
+  auto tile = g_isa == Isa::kAvx2 ? RunTileAvx2 : RunTileGeneric;
+  for (t.j0 = 0; t.j0 < g.n; t.j0 += kNc) {
+    t.nc = std::min(kNc, g.n - t.j0);
+    for (t.i0 = 0; t.i0 < g.m; t.i0 += kMc) {
+      t.mc = std::min(kMc, g.m - t.i0);
+      if (g.k > 0) {
+        tile(&t, g_buffers[worker].a, g_buffers[worker].b);
+      } else {
+        for (int64_t i = 0; i < t.mc; i++) std::fill_n(g.c + (t.i0 + i) * g.ldc + t.j0, t.nc, 0.f);
+      }
+    }
   }
 }
 

@@ -39,6 +39,19 @@ int GemmThreads();
 Isa GemmIsa();
 // Thread-safe: concurrent callers (several Node environments) are served one at a time.
 void Gemm(const GemmParams& p);
+// One product C = op(A) · op(B) with explicit row strides (see TileJob), no bias: a piece of a larger
+// job that already runs on the pool, such as one attention head.
+struct StridedGemm {
+  const float* a;
+  const float* b;
+  float* c;
+  int64_t m, n, k;
+  bool trans_a, trans_b;
+  int64_t lda, ldb, ldc;
+};
+// Runs g on the calling thread with `worker`'s packing buffers: only from inside a ParallelFor task, which
+// passes its worker index (the buffers are that worker's alone while the pool runs).
+void GemmOnWorker(const StridedGemm& g, int worker);
 // Runs fn(ctx, task, worker) for every task < tasks on the GEMM's pool (elementwise.cc), serialised with
 // Gemm like concurrent GEMMs are; one task or one worker runs inline on the calling thread.
 void ParallelFor(int64_t tasks, void (*fn)(void* ctx, int64_t task, int worker), void* ctx);

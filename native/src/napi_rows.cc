@@ -6,13 +6,14 @@
 #include <cmath>
 #include <cstdint>
 
+#include "attention.h"
 #include "elementwise.h"
 #include "layernorm.h"
 #include "napi_heap.h"
 
 namespace {
 
-constexpr size_t kMaxArgs = 10;
+constexpr size_t kMaxArgs = 11;
 
 struct Args : HeapView {
   double v[kMaxArgs] = {};  // the integers after the heap
@@ -85,5 +86,59 @@ napi_value AttentionSoftmaxGradCall(napi_env env, napi_callback_info info) {
   if (n > 0)
     AttentionSoftmaxBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), static_cast<int64_t>(rows), static_cast<int64_t>(cols),
                              static_cast<float>(a.eps));
+  return nullptr;
+}
+
+namespace {
+
+// Reads batch, seq, heads, headDim, seed, drop24 from a.v[first…] and the divisor; false when out of range.
+bool ReadAttentionShape(const Args& a, size_t first, AttentionShape* s, double* probs, double* qkv, double* hidden) {
+  const double b = a.v[first], t = a.v[first + 1], heads = a.v[first + 2], d = a.v[first + 3];
+  const double seed = a.v[first + 4], drop24 = a.v[first + 5];
+  *hidden = b * t * heads * d;
+  *qkv = 3 * *hidden;
+  *probs = b * heads * t * t;
+  // The dropout counter is 32-bit: the probabilities tensor must not have more elements than it counts.
+  if (a.eps <= 0 || seed > 4294967295.0 || drop24 >= 16777216.0 || *probs > 4294967296.0) return false;
+  *s = {static_cast<int64_t>(b), static_cast<int64_t>(t), static_cast<int64_t>(heads), static_cast<int64_t>(d),
+        static_cast<float>(a.eps), static_cast<uint32_t>(seed), static_cast<uint32_t>(drop24)};
+  return true;
+}
+
+}  // namespace
+
+napi_value AttentionCall(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!Read(env, info, 11,
+            "peft_native.attention: expected (ArrayBuffer, qkvOff, maskOff, probsOff, contextOff, hasMask, batch, seq, heads, "
+            "headDim, seed, drop24, divisor)",
+            &a))
+    return nullptr;
+  AttentionShape s;
+  double probs, qkv, hidden;
+  if (!ReadAttentionShape(a, 5, &s, &probs, &qkv, &hidden))
+    return OutOfHeap(env, "peft_native.attention: the divisor must be > 0, and seed, rate and size in range");
+  const bool has_mask = a.v[4] != 0;
+  if (!Fits(a, a.v[0], qkv) || (has_mask && !Fits(a, a.v[1], static_cast<double>(s.batch) * s.seq)) || !Fits(a, a.v[2], probs) ||
+      !Fits(a, a.v[3], hidden))
+    return OutOfHeap(env, "peft_native.attention: operands fall outside the heap");
+  if (probs > 0) AttentionForward(At(a, a.v[0]), has_mask ? At(a, a.v[1]) : nullptr, At(a, a.v[2]), At(a, a.v[3]), s);
+  return nullptr;
+}
+
+napi_value AttentionGradCall(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!Read(env, info, 10,
+            "peft_native.attentionGrad: expected (ArrayBuffer, qkvOff, probsOff, dContextOff, dQkvOff, batch, seq, heads, headDim, seed, "
+            "drop24, divisor)",
+            &a))
+    return nullptr;
+  AttentionShape s;
+  double probs, qkv, hidden;
+  if (!ReadAttentionShape(a, 4, &s, &probs, &qkv, &hidden))
+    return OutOfHeap(env, "peft_native.attentionGrad: the divisor must be > 0, and seed, rate and size in range");
+  if (!Fits(a, a.v[0], qkv) || !Fits(a, a.v[1], probs) || !Fits(a, a.v[2], hidden) || !Fits(a, a.v[3], qkv))
+    return OutOfHeap(env, "peft_native.attentionGrad: operands fall outside the heap");
+  if (probs > 0) AttentionBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), s);
   return nullptr;
 }

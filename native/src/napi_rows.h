@@ -1,5 +1,5 @@
-// N-API entry points of the row-wise kernels, the fused LayerNorm (layernorm.h) and the attention softmax
-// (elementwise.h), registered by addon.cc.
+// N-API entry points of the row-wise kernels, the fused LayerNorm (layernorm.h), the attention softmax
+// (elementwise.h) and the fused self-attention (attention.h), registered by addon.cc.
 #pragma once
 #include <node_api.h>
 
@@ -11,3 +11,7 @@ napi_value LayerNormGradCall(napi_env env, napi_callback_info info);
 napi_value AttentionSoftmaxCall(napi_env env, napi_callback_info info);
 // attentionSoftmaxGrad(heap, yOff, dyOff, dxOff, rows, cols, divisor)
 napi_value AttentionSoftmaxGradCall(napi_env env, napi_callback_info info);
+// attention(heap, qkvOff, maskOff, probsOff, contextOff, hasMask, batch, seq, heads, headDim, seed, drop24, divisor)
+napi_value AttentionCall(napi_env env, napi_callback_info info);
+// attentionGrad(heap, qkvOff, probsOff, dContextOff, dQkvOff, batch, seq, heads, headDim, seed, drop24, divisor)
+napi_value AttentionGradCall(napi_env env, napi_callback_info info);

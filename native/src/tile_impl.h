@@ -27,7 +27,7 @@ static void PackA(const TileJob* t, int64_t k0, int64_t kc, int64_t ir_begin, fl
     if (t->trans_a) {
       // Stored [k, m]: the MR values of one k are contiguous.
       for (int64_t p = 0; p < kc; p++) {
-        const float* s = t->a + (k0 + p) * t->m + t->i0 + ir;
+        const float* s = t->a + (k0 + p) * t->lda + t->i0 + ir;
         int64_t r = 0;
         for (; r < rows; r++) d[p * PEFT_MR + r] = s[r];
         for (; r < PEFT_MR; r++) d[p * PEFT_MR + r] = 0.f;
@@ -36,7 +36,7 @@ static void PackA(const TileJob* t, int64_t k0, int64_t kc, int64_t ir_begin, fl
       // Stored [m, k]: each row is contiguous over k.
       for (int64_t r = 0; r < PEFT_MR; r++) {
         if (r < rows) {
-          const float* s = t->a + (t->i0 + ir + r) * t->k + k0;
+          const float* s = t->a + (t->i0 + ir + r) * t->lda + k0;
           for (int64_t p = 0; p < kc; p++) d[p * PEFT_MR + r] = s[p];
         } else {
           for (int64_t p = 0; p < kc; p++) d[p * PEFT_MR + r] = 0.f;
@@ -54,7 +54,7 @@ static void PackB(const TileJob* t, int64_t k0, int64_t kc, float* dst) {
       // Stored [n, k]: each output column is a contiguous row of B.
       for (int64_t j = 0; j < PEFT_NR; j++) {
         if (j < cols) {
-          const float* s = t->b + (t->j0 + jr + j) * t->k + k0;
+          const float* s = t->b + (t->j0 + jr + j) * t->ldb + k0;
           for (int64_t p = 0; p < kc; p++) d[p * PEFT_NR + j] = s[p];
         } else {
           for (int64_t p = 0; p < kc; p++) d[p * PEFT_NR + j] = 0.f;
@@ -63,7 +63,7 @@ static void PackB(const TileJob* t, int64_t k0, int64_t kc, float* dst) {
     } else {
       // Stored [k, n]: NR columns of one k are contiguous.
       for (int64_t p = 0; p < kc; p++) {
-        const float* s = t->b + (k0 + p) * t->n + t->j0 + jr;
+        const float* s = t->b + (k0 + p) * t->ldb + t->j0 + jr;
         float* dp = d + p * PEFT_NR;
         if (cols == PEFT_NR) {
           memcpy(dp, s, PEFT_NR * sizeof(float));
@@ -78,7 +78,7 @@ static void PackB(const TileJob* t, int64_t k0, int64_t kc, float* dst) {
 }
 
 static void RunTile(const TileJob* t, float* bufA, float* bufB) {
-  float* c = t->c + t->i0 * t->n + t->j0;
+  float* c = t->c + t->i0 * t->ldc + t->j0;
   const int direct = !t->trans_a;
   // With A read in place, only the rows past the last whole sliver are packed.
   const int64_t packed_from = direct ? t->mc / PEFT_MR * PEFT_MR : 0;
@@ -92,10 +92,10 @@ static void RunTile(const TileJob* t, float* bufA, float* bufB) {
       const int64_t nr = t->nc - jr < PEFT_NR ? t->nc - jr : PEFT_NR;
       for (int64_t ir = 0; ir < t->mc; ir += PEFT_MR) {
         const int64_t mr = t->mc - ir < PEFT_MR ? t->mc - ir : PEFT_MR;
-        float* ct = c + ir * t->n + jr;
+        float* ct = c + ir * t->ldc + jr;
         const float* bias = t->bias && k0 + kc == t->k ? t->bias + t->j0 + jr : nullptr;
-        if (ir < packed_from) MicroKernel(kc, t->a + (t->i0 + ir) * t->k + k0, t->k, 1, pb + jr * kc, ct, t->n, mr, nr, k0 > 0, bias);
-        else MicroKernel(kc, bufA + (ir - packed_from) * kc, 1, PEFT_MR, pb + jr * kc, ct, t->n, mr, nr, k0 > 0, bias);
+        if (ir < packed_from) MicroKernel(kc, t->a + (t->i0 + ir) * t->lda + k0, t->lda, 1, pb + jr * kc, ct, t->ldc, mr, nr, k0 > 0, bias);
+        else MicroKernel(kc, bufA + (ir - packed_from) * kc, 1, PEFT_MR, pb + jr * kc, ct, t->ldc, mr, nr, k0 > 0, bias);
       }
     }
   }

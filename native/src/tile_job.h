@@ -14,6 +14,9 @@ struct TileJob {
   float* c;        // this batch item's C, [m, n]
   int64_t m, n, k;
   int trans_a, trans_b;
+  // Row strides in floats of A and B as stored ([m, k] or [k, m]; [k, n] or [n, k]) and of C: the rows of a
+  // matrix that is a column block of a wider one (one attention head of [T, 3H] projections) are further apart.
+  int64_t lda, ldb, ldc;
   int64_t i0, j0, mc, nc;  // the tile
   // B already packed for all of K and N (PackBPanels), shared by every tile of this batch item; nullptr:
   // each tile packs its own panel. n_pad is N rounded up to NR.

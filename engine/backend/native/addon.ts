@@ -50,6 +50,14 @@ export interface NativeAddon {
   attentionSoftmax(heap: ArrayBuffer, xOff: number, maskOff: number, yOff: number, rows: number, cols: number, rowsPerMask: number, divisor: number): void;
   /** dx = y·(dy − Σ dy·y) / divisor per row: attentionSoftmax's gradient with respect to x. */
   attentionSoftmaxGrad(heap: ArrayBuffer, yOff: number, dyOff: number, dxOff: number, rows: number, cols: number, divisor: number): void;
+  /**
+   * BERT's self-attention core per (batch item, head) (native/src/attention.h): from qkv [B, T, 3H] (query |
+   * key | value) and the extended mask [B, T] (hasMask 0: none, maskOff ignored) to probs [B, heads, T, T]
+   * (before dropout) and context [B, T, H]; dropout at drop24 / 2^24 with `seed` (0: none).
+   */
+  attention(heap: ArrayBuffer, qkvOff: number, maskOff: number, probsOff: number, contextOff: number, hasMask: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
+  /** attention's gradient: dqkv [B, T, 3H] from dcontext [B, T, H], the kept probs and qkv. */
+  attentionGrad(heap: ArrayBuffer, qkvOff: number, probsOff: number, dContextOff: number, dQkvOff: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
   /** The gradients of layerNorm for upstream dy: dx [rows, cols], dgamma and dbeta [cols]. */
   layerNormGrad(heap: ArrayBuffer, dyOff: number, xOff: number, gammaOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, rows: number, cols: number, eps: number): void;
 }
@@ -62,6 +70,12 @@ export interface NativeInfo {
 }
 
 export const ADDON_FILE = 'peft_native.node';
+
+/** Every entry point above: an addon built from older sources lacks some, and is not used. */
+const ENTRY_POINTS: (keyof NativeAddon)[] = [
+  'configure', 'info', 'gemm', 'gelu', 'geluGrad', 'add', 'dropout', 'sum', 'layerNorm', 'layerNormGrad',
+  'attentionSoftmax', 'attentionSoftmaxGrad', 'attention', 'attentionGrad',
+];
 
 /** Where the addon can be: beside a bundled dist/worker.js (dist/native/), or in a checkout's build folder. */
 export function addonCandidates(): string[] {
@@ -82,7 +96,11 @@ export function loadAddon(): AddonLoad {
   try {
     // A computed path: bundlers leave it alone, and the .node file is copied beside the bundle instead.
     const load = (p: string): unknown => require(p);
-    cached = { addon: load(file) as NativeAddon, file };
+    const addon = load(file) as NativeAddon;
+    const missing = ENTRY_POINTS.filter((name) => typeof addon[name] !== 'function');
+    cached = missing.length
+      ? { reason: `native addon at ${file} is out of date (no ${missing.join(', ')}): rebuild it with \`node scripts/build-native.mjs\`` }
+      : { addon, file };
   } catch (e) {
     cached = { reason: `native addon at ${file} failed to load: ${String((e as Error).message).split('\n')[0]}` };
   }

@@ -3,7 +3,8 @@
  * swapped in for the wasm backend's BatchMatMul and _FusedMatMul, multithreaded Sum over leading / trailing
  * axes (sum.ts), a fused exact GELU with its gradient (gelu.ts) and a fused LayerNorm with its gradients
  * (layernorm.ts), dropout with a hashed mask (dropout.ts) and BERT's scaled, masked attention softmax
- * (attention-softmax.ts), all used by the model while installed;
+ * (attention-softmax.ts), and BERT's whole self-attention core per head (self-attention.ts), all used by
+ * the model while installed;
  * together with a row-copy GatherV2 (gather.ts; the embedding lookups) and a copy-free Identity
  * (identity.ts). Everything else stays on wasm. Without the addon (no compiler at install, other CPU,
  * PEFT_STUDIO_NATIVE=0) nothing changes.
@@ -17,6 +18,7 @@ import { loadAddon, type NativeAddon } from './addon';
 import { rowGatherV2 } from './gather';
 import { ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_GRAD, attentionSoftmaxGradKernel, attentionSoftmaxKernel, registerAttentionSoftmaxGradient } from './attention-softmax';
 import { DROPOUT, dropoutKernel, registerDropoutGradient } from './dropout';
+import { SELF_ATTENTION, SELF_ATTENTION_GRAD, selfAttentionGradKernel, selfAttentionKernel } from './self-attention';
 import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradient } from './gelu';
 import { sharedIdentity } from './identity';
 import { ADD_LAYER_NORM, addLayerNormKernel, LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, registerLayerNormGradient } from './layernorm';
@@ -52,6 +54,8 @@ const ADDED: Record<string, (addon: NativeAddon) => Kernel> = {
   [DROPOUT]: dropoutKernel,
   [ATTENTION_SOFTMAX]: attentionSoftmaxKernel,
   [ATTENTION_SOFTMAX_GRAD]: attentionSoftmaxGradKernel,
+  [SELF_ATTENTION]: selfAttentionKernel,
+  [SELF_ATTENTION_GRAD]: selfAttentionGradKernel,
 };
 
 /** The stock kernels we replaced, to restore them. */

@@ -1,0 +1,98 @@
+/**
+ * BERT's self-attention core — scores = q·kᵀ, softmax(scores / √d + mask), dropout, probs·v — as one native
+ * kernel each way on the wasm backend while the native kernels are installed (native/src/attention.h). It
+ * takes the query, key and value projections side by side in one [B, T, 3H] tensor (one product makes them)
+ * and gives the context in [B, T, H], reading and writing each head in place: none of the six head
+ * transposes, the four batched products, the softmax and the dropout are separate TF.js kernels with their
+ * own tape entries, and one head's T × T block stays in cache through all of its steps.
+ *
+ * Numbers: the same GEMM, softmax and dropout code as the separate kernels, on the same operands in the same
+ * order, so the context and the projections' gradient equal the unfused native path's exactly (the dropout
+ * mask included, for the same seed). Only the probabilities (before dropout) and the projections are kept
+ * for the backward pass.
+ */
+import { tf } from '../tf';
+import type { NativeAddon } from './addon';
+import { drop24 } from './dropout';
+import { heapOffset, type Kernel, type WasmBackendLike } from './kernels';
+
+export const SELF_ATTENTION = 'PeftStudioSelfAttention';
+export const SELF_ATTENTION_GRAD = 'PeftStudioSelfAttentionGrad';
+
+export interface SelfAttentionOptions {
+  heads: number;
+  /** Scores are divided by it: √head_dim in BERT. */
+  divisor: number;
+  /** Dropout on the probabilities: rate 0 for none; seed a non-negative 32-bit integer. */
+  dropoutRate: number;
+  seed: number;
+}
+
+interface Attrs {
+  heads: number;
+  divisor: number;
+  drop24: number;
+  seed: number;
+}
+
+/**
+ * The attention context [B, T, H] of `qkv` ([B, T, 3H]: query | key | value) through the native kernel
+ * where the current backend has it, else undefined (the caller runs the separate ops). mask: HF's extended
+ * attention mask [B, 1, 1, T], or none. Differentiable with respect to qkv.
+ */
+export function nativeSelfAttention(qkv: tf.Tensor3D, mask: tf.Tensor4D | undefined, o: SelfAttentionOptions): tf.Tensor3D | undefined {
+  if (qkv.dtype !== 'float32' || qkv.rank !== 3 || !tf.getKernel(SELF_ATTENTION, tf.getBackend())) return undefined;
+  const [b, t, width] = qkv.shape;
+  const rate = o.dropoutRate > 0 ? drop24(o.dropoutRate) : 0;
+  if (!Number.isInteger(o.heads) || o.heads < 1 || width % (3 * o.heads) !== 0 || !(o.divisor > 0) || rate >= 16777216) return undefined;
+  // The dropout counter is 32-bit: it numbers every element of the [B, heads, T, T] probabilities.
+  if (b * o.heads * t * t > 2 ** 32) return undefined;
+  if (mask && (mask.dtype !== 'float32' || !tf.util.arraysEqual(mask.shape, [b, 1, 1, t]))) return undefined;
+  const attrs: Attrs = { heads: o.heads, divisor: o.divisor, drop24: rate, seed: o.seed >>> 0 };
+  const f = (qkvIn: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
+    const [context, probs] = tf.engine().runKernel(SELF_ATTENTION, mask ? { qkv: qkvIn, mask } : { qkv: qkvIn }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    save([qkvIn, probs!]);
+    return {
+      value: context!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(SELF_ATTENTION_GRAD, { qkv: saved[0]!, probs: saved[1]!, dcontext: dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
+    };
+  };
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0])(qkv) as tf.Tensor3D;
+}
+
+/** [batch, seq, heads, headDim] of a [B, T, 3H] qkv. */
+function dims(qkv: tf.TensorInfo, heads: number): [number, number, number, number] {
+  const [b, t, width] = qkv.shape as [number, number, number];
+  return [b, t, heads, width / 3 / heads];
+}
+
+/** Outputs [context [B, T, H], probs [B, heads, T, T]]. */
+export function selfAttentionKernel(addon: NativeAddon): Kernel {
+  return (({ inputs, backend, attrs }: Parameters<Kernel>[0]) => {
+    const { qkv, mask } = inputs as { qkv: tf.TensorInfo; mask?: tf.TensorInfo };
+    const a = attrs as unknown as Attrs;
+    const [batch, seq, heads, d] = dims(qkv, a.heads);
+    const b = backend as WasmBackendLike;
+    const context = b.makeOutput([batch, seq, heads * d], 'float32');
+    const probs = b.makeOutput([batch, heads, seq, seq], 'float32');
+    // The heap is taken after makeOutput, which may have grown (and so replaced) it.
+    const heap = b.wasm.HEAPU8.buffer as ArrayBuffer;
+    addon.attention(heap, heapOffset(b, qkv), mask ? heapOffset(b, mask) : 0, heapOffset(b, probs), heapOffset(b, context), mask ? 1 : 0, batch, seq, heads, d, a.seed, a.drop24, a.divisor);
+    return [context, probs];
+  }) as unknown as Kernel;
+}
+
+/** The gradient of the projections, [B, T, 3H]. */
+export function selfAttentionGradKernel(addon: NativeAddon): Kernel {
+  return ({ inputs, backend, attrs }) => {
+    const { qkv, probs, dcontext } = inputs as { qkv: tf.TensorInfo; probs: tf.TensorInfo; dcontext: tf.TensorInfo };
+    const a = attrs as unknown as Attrs;
+    const [batch, seq, heads, d] = dims(qkv, a.heads);
+    const b = backend as WasmBackendLike;
+    const dqkv = b.makeOutput(qkv.shape, 'float32');
+    const heap = b.wasm.HEAPU8.buffer as ArrayBuffer;
+    addon.attentionGrad(heap, heapOffset(b, qkv), heapOffset(b, probs), heapOffset(b, dcontext), heapOffset(b, dqkv), batch, seq, heads, d, a.seed, a.drop24, a.divisor);
+    return dqkv;
+  };
+}

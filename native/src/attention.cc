@@ -1,0 +1,114 @@
+#include "attention.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "dropout_hash.h"
+#include "ew_spans.h"
+#include "gemm.h"
+
+namespace {
+
+struct Job {
+  const EwSpans* k;
+  AttentionShape s;
+  const float *qkv, *mask, *probs, *dcontext;
+  float *probs_out, *context, *dqkv;
+  float* scratch;  // per worker: `per_worker` floats
+  int64_t per_worker;
+  uint32_t key;
+  float scale;
+};
+
+// Where one head's blocks start in the [B, T, 3H] projections (q; k at + H; v at + 2H; row stride 3H), in the
+// [B, T, H] context (row stride H) and in the [B·heads, T, T] probabilities.
+struct Head {
+  int64_t q, ctx, probs;
+  int64_t hidden, ld;
+};
+
+Head HeadOf(const AttentionShape& s, int64_t task) {
+  const int64_t b = task / s.heads, h = task % s.heads, hidden = s.heads * s.head_dim;
+  return {b * s.seq * 3 * hidden + h * s.head_dim, b * s.seq * hidden + h * s.head_dim, task * s.seq * s.seq, hidden, 3 * hidden};
+}
+
+// Dropout over one head's probabilities block, its element (i, j) counted as element probs + i·T + j of the
+// whole [B, heads, T, T] tensor: the mask a separate dropout kernel on that tensor would draw.
+void DropRows(const Job& j, const float* in, float* out, const Head& hd) {
+  j.k->dropout(in, out, j.s.seq * j.s.seq, static_cast<uint32_t>(hd.probs), j.key, j.s.drop24, j.scale);
+}
+
+void ForwardTask(void* ctx, int64_t task, int worker) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  const AttentionShape& s = j.s;
+  const Head hd = HeadOf(s, task);
+  const int64_t t = s.seq, d = s.head_dim;
+  const float *q = j.qkv + hd.q, *k = q + hd.hidden, *v = q + 2 * hd.hidden;
+  float* p = j.probs_out + hd.probs;
+  // scores = q·kᵀ straight into the probabilities block, then softmax(scores / divisor + mask) row by row.
+  GemmOnWorker({q, k, p, t, t, d, false, true, hd.ld, hd.ld, t}, worker);
+  const float* mask = j.mask ? j.mask + (task / s.heads) * t : nullptr;
+  for (int64_t i = 0; i < t; i++) j.k->softmax(p + i * t, mask, p + i * t, t, s.divisor);
+  const float* used = p;
+  if (s.drop24 > 0) {
+    float* dropped = j.scratch + worker * j.per_worker;
+    DropRows(j, p, dropped, hd);
+    used = dropped;
+  }
+  GemmOnWorker({used, v, j.context + hd.ctx, t, d, t, false, false, t, hd.ld, hd.hidden}, worker);
+}
+
+void BackwardTask(void* ctx, int64_t task, int worker) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  const AttentionShape& s = j.s;
+  const Head hd = HeadOf(s, task);
+  const int64_t t = s.seq, d = s.head_dim;
+  const float *q = j.qkv + hd.q, *k = q + hd.hidden, *v = q + 2 * hd.hidden;
+  float *dq = j.dqkv + hd.q, *dk = dq + hd.hidden, *dv = dq + 2 * hd.hidden;
+  const float* p = j.probs + hd.probs;
+  const float* dc = j.dcontext + hd.ctx;
+  float* g = j.scratch + worker * j.per_worker;  // T × T: d(dropped probs), then d(scores)
+  float* dropped = g + t * t;                    // T × T, with dropout only
+  // d(dropped probs) = dcontext·vᵀ; dv = (dropped probs)ᵀ·dcontext.
+  GemmOnWorker({dc, v, g, t, t, d, false, true, hd.hidden, hd.ld, t}, worker);
+  const float* used = p;
+  if (s.drop24 > 0) {
+    DropRows(j, p, dropped, hd);
+    used = dropped;
+    DropRows(j, g, g, hd);  // dropout's gradient: the same mask and scale on the upstream gradient
+  }
+  GemmOnWorker({used, dc, dv, t, d, t, true, false, t, hd.hidden, hd.ld}, worker);
+  // d(scores) = softmax gradient / divisor, then dq = d(scores)·k and dk = d(scores)ᵀ·q.
+  for (int64_t i = 0; i < t; i++) j.k->softmax_grad(p + i * t, g + i * t, g + i * t, t, s.divisor);
+  GemmOnWorker({g, k, dq, t, d, t, false, false, t, hd.ld, hd.ld}, worker);
+  GemmOnWorker({g, q, dk, t, d, t, true, false, t, hd.ld, hd.ld}, worker);
+}
+
+Job MakeJob(const AttentionShape& s, int64_t per_worker, std::vector<float>* scratch) {
+  Job j{};
+  j.k = GemmIsa() == Isa::kAvx2 ? &kEwAvx2 : &kEwGeneric;
+  j.s = s;
+  j.per_worker = per_worker;
+  scratch->assign(static_cast<size_t>(std::max(1, GemmThreads()) * per_worker), 0.f);
+  j.scratch = scratch->data();
+  j.key = DropoutKey(s.seed);
+  // PyTorch's scale, 1 / (1 − p), rounded once to float (as DropoutApply).
+  j.scale = static_cast<float>(1.0 / (1.0 - s.drop24 / 16777216.0));
+  return j;
+}
+
+}  // namespace
+
+void AttentionForward(const float* qkv, const float* mask, float* probs, float* context, const AttentionShape& s) {
+  std::vector<float> scratch;
+  Job j = MakeJob(s, s.drop24 > 0 ? s.seq * s.seq : 0, &scratch);
+  j.qkv = qkv, j.mask = mask, j.probs_out = probs, j.context = context;
+  ParallelFor(s.batch * s.heads, ForwardTask, &j);
+}
+
+void AttentionBackward(const float* qkv, const float* probs, const float* dcontext, float* dqkv, const AttentionShape& s) {
+  std::vector<float> scratch;
+  Job j = MakeJob(s, 2 * s.seq * s.seq, &scratch);
+  j.qkv = qkv, j.probs = probs, j.dcontext = dcontext, j.dqkv = dqkv;
+  ParallelFor(s.batch * s.heads, BackwardTask, &j);
+}
