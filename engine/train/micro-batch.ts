@@ -25,6 +25,13 @@ const STOCK = { th: 40, ti: 4, att: 10, outside: 96 };
  * quarter of the stock figure (BERT-Mini at T = 128: 15 MiB per example against 48 MiB).
  */
 const NATIVE = { th: 5, ti: 2, att: 3, outside: 56 };
+/**
+ * The native kernels with BERT's and RoBERTa's attention fused (frozen query, key and value: BitFit; see
+ * model/bert.ts): per layer only the projections, the probabilities and the sublayers' kept tensors, no
+ * per-head copies. Measured as above (BERT-Mini at T = 64, 128, 256: 4.9, 10.4, 22.8 MiB per example, the
+ * attention share exactly one float per probability; BERT-Tiny at T = 128: 3.7 MiB), rounded up by 10-25%.
+ */
+const NATIVE_FUSED_ATTENTION = { th: 7, ti: 1, att: 2, outside: 40 };
 /** A transient of the word-embedding table's size that every pass makes once, whatever its examples. */
 const EMBEDDING_TABLE_COPIES = 1.1;
 /** Training dense weights too keeps each product's input for the weight gradient: 45% more, measured. */
@@ -44,7 +51,8 @@ export function passBytes(
   opts: { trainsWeights?: boolean; nativeKernels?: boolean } = {},
 ): number {
   const th = seqLen * c.hiddenSize;
-  const k = opts.nativeKernels ? NATIVE : STOCK;
+  const fusedAttention = opts.nativeKernels && !opts.trainsWeights && c.family !== 'distilbert';
+  const k = fusedAttention ? NATIVE_FUSED_ATTENTION : opts.nativeKernels ? NATIVE : STOCK;
   const perLayer = k.th * th + k.ti * seqLen * c.intermediateSize + k.att * c.numAttentionHeads * seqLen * seqLen;
   const floats = examples * (c.numHiddenLayers * perLayer + k.outside * th) + EMBEDDING_TABLE_COPIES * c.vocabSize * c.hiddenSize;
   if (!opts.trainsWeights) return 4 * floats;
@@ -61,7 +69,7 @@ export function passBytes(
  * on 2 cores, BERT-Mini's BitFit step took 855 ms in one pass of 32 and 1150 ms in eleven passes of 3 (a
  * 384 MiB budget). With the native kernels and eager release, 1.5 GiB keeps a BitFit batch of 32 × 128
  * whole on BERT-Tiny, Mini and Small (full fine-tuning: whole, whole and halves), and runs BERT-Base in
- * passes of 11 (about 1.2 GB estimated), so memory stays bounded while the small models keep their speed.
+ * passes of 16 (about 1.5 GB estimated), so memory stays bounded while the small models keep their speed.
  */
 export const PASS_BUDGET_BYTES = 1536 * 2 ** 20;
 /** The wasm backend's heap cannot grow past 4 GiB (32-bit wasm memory). */
@@ -69,14 +77,16 @@ export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
 /**
  * What stays in backend memory through a step besides the pass itself: the weights, the cached Wᵀ of
- * frozen dense weights, and for each trained tensor its gradient, the running sum of gradients and AdamW's
+ * frozen dense weights (and the stacked query | key | value weights with their transpose), and for each trained tensor its gradient, the running sum of gradients and AdamW's
  * two moments. Computed from shapes, not measured, so a run always splits its batches the same way.
  */
 export function residentBytes(params: Iterable<[string, tf.Tensor]>, trainable: Iterable<tf.Tensor>): number {
   let bytes = 0;
   for (const [name, t] of params) {
     const transposed = t.rank === 2 && !(t instanceof tf.Variable) && !name.endsWith('_embeddings.weight');
-    bytes += 4 * t.size * (transposed ? 2 : 1);
+    // Frozen query / key / value weights are also kept stacked, and the stack transposed (model/bert.ts).
+    const stacked = transposed && /\.attention\.self\.(query|key|value)\.weight$/.test(name);
+    bytes += 4 * t.size * (stacked ? 3 : transposed ? 2 : 1);
   }
   for (const t of trainable) bytes += 4 * t.size * 4;
   return bytes;
