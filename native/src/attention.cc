@@ -32,6 +32,18 @@ Head HeadOf(const AttentionShape& s, int64_t task) {
   return {b * s.seq * 3 * hidden + h * s.head_dim, b * s.seq * hidden + h * s.head_dim, task * s.seq * s.seq, hidden, 3 * hidden};
 }
 
+// This head's query, key and value blocks of a [B, T, 3H] tensor (the projections or their gradient).
+template <typename F>
+struct Qkv {
+  F *q, *k, *v;
+};
+
+template <typename F>
+Qkv<F> Blocks(F* base, const Head& hd) {
+  F* q = base + hd.q;
+  return {q, q + hd.hidden, q + 2 * hd.hidden};
+}
+
 // Dropout over one head's probabilities block, its element (i, j) counted as element probs + i·T + j of the
 // whole [B, heads, T, T] tensor: the mask a separate dropout kernel on that tensor would draw.
 void DropRows(const Job& j, const float* in, float* out, const Head& hd) {
@@ -43,7 +55,7 @@ void ForwardTask(void* ctx, int64_t task, int worker) {
   const AttentionShape& s = j.s;
   const Head hd = HeadOf(s, task);
   const int64_t t = s.seq, d = s.head_dim;
-  const float *q = j.qkv + hd.q, *k = q + hd.hidden, *v = q + 2 * hd.hidden;
+  const auto [q, k, v] = Blocks(j.qkv, hd);
   float* p = j.probs_out + hd.probs;
   // scores = q·kᵀ straight into the probabilities block, then softmax(scores / divisor + mask) row by row.
   GemmOnWorker({q, k, p, t, t, d, false, true, hd.ld, hd.ld, t}, worker);
@@ -63,8 +75,8 @@ void BackwardTask(void* ctx, int64_t task, int worker) {
   const AttentionShape& s = j.s;
   const Head hd = HeadOf(s, task);
   const int64_t t = s.seq, d = s.head_dim;
-  const float *q = j.qkv + hd.q, *k = q + hd.hidden, *v = q + 2 * hd.hidden;
-  float *dq = j.dqkv + hd.q, *dk = dq + hd.hidden, *dv = dq + 2 * hd.hidden;
+  const auto [q, k, v] = Blocks(j.qkv, hd);
+  const auto [dq, dk, dv] = Blocks(j.dqkv, hd);
   const float* p = j.probs + hd.probs;
   const float* dc = j.dcontext + hd.ctx;
   float* g = j.scratch + worker * j.per_worker;  // T × T: d(dropped probs), then d(scores)

@@ -91,54 +91,57 @@ napi_value AttentionSoftmaxGradCall(napi_env env, napi_callback_info info) {
 
 namespace {
 
-// Reads batch, seq, heads, headDim, seed, drop24 from a.v[first…] and the divisor; false when out of range.
-bool ReadAttentionShape(const Args& a, size_t first, AttentionShape* s, double* probs, double* qkv, double* hidden) {
-  const double b = a.v[first], t = a.v[first + 1], heads = a.v[first + 2], d = a.v[first + 3];
-  const double seed = a.v[first + 4], drop24 = a.v[first + 5];
-  *hidden = b * t * heads * d;
-  *qkv = 3 * *hidden;
-  *probs = b * heads * t * t;
+// An attention entry's arguments: `count` integers, the last six batch, seq, heads, headDim, seed, drop24,
+// then the divisor. Throws (a TypeError for the wrong kind, a RangeError out of range) and returns false.
+struct AttentionArgs : Args {
+  AttentionShape s;
+  double probs, qkv, hidden;  // element counts of [B, heads, T, T], [B, T, 3H], [B, T, H]
+};
+
+bool ReadAttention(napi_env env, napi_callback_info info, size_t count, const char* fn, const char* usage, AttentionArgs* a) {
+  if (!Read(env, info, count, usage, a)) return false;
+  const size_t first = count - 6;
+  const double b = a->v[first], t = a->v[first + 1], heads = a->v[first + 2], d = a->v[first + 3];
+  const double seed = a->v[first + 4], drop24 = a->v[first + 5];
+  a->hidden = b * t * heads * d;
+  a->qkv = 3 * a->hidden;
+  a->probs = b * heads * t * t;
   // The dropout counter is 32-bit: the probabilities tensor must not have more elements than it counts.
-  if (a.eps <= 0 || seed > 4294967295.0 || drop24 >= 16777216.0 || *probs > 4294967296.0) return false;
-  *s = {static_cast<int64_t>(b), static_cast<int64_t>(t), static_cast<int64_t>(heads), static_cast<int64_t>(d),
-        static_cast<float>(a.eps), static_cast<uint32_t>(seed), static_cast<uint32_t>(drop24)};
+  if (a->eps <= 0 || seed > 4294967295.0 || drop24 >= 16777216.0 || a->probs > 4294967296.0) {
+    napi_throw_range_error(env, nullptr, fn);
+    return false;
+  }
+  a->s = {static_cast<int64_t>(b), static_cast<int64_t>(t), static_cast<int64_t>(heads), static_cast<int64_t>(d),
+          static_cast<float>(a->eps), static_cast<uint32_t>(seed), static_cast<uint32_t>(drop24)};
   return true;
 }
 
 }  // namespace
 
 napi_value AttentionCall(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!Read(env, info, 11,
-            "peft_native.attention: expected (ArrayBuffer, qkvOff, maskOff, probsOff, contextOff, hasMask, batch, seq, heads, "
-            "headDim, seed, drop24, divisor)",
-            &a))
+  AttentionArgs a;
+  if (!ReadAttention(env, info, 11, "peft_native.attention: the divisor must be > 0, and seed, rate and size in range",
+                     "peft_native.attention: expected (ArrayBuffer, qkvOff, maskOff, probsOff, contextOff, hasMask, batch, seq, heads, "
+                     "headDim, seed, drop24, divisor)",
+                     &a))
     return nullptr;
-  AttentionShape s;
-  double probs, qkv, hidden;
-  if (!ReadAttentionShape(a, 5, &s, &probs, &qkv, &hidden))
-    return OutOfHeap(env, "peft_native.attention: the divisor must be > 0, and seed, rate and size in range");
   const bool has_mask = a.v[4] != 0;
-  if (!Fits(a, a.v[0], qkv) || (has_mask && !Fits(a, a.v[1], static_cast<double>(s.batch) * s.seq)) || !Fits(a, a.v[2], probs) ||
-      !Fits(a, a.v[3], hidden))
+  if (!Fits(a, a.v[0], a.qkv) || (has_mask && !Fits(a, a.v[1], static_cast<double>(a.s.batch) * a.s.seq)) || !Fits(a, a.v[2], a.probs) ||
+      !Fits(a, a.v[3], a.hidden))
     return OutOfHeap(env, "peft_native.attention: operands fall outside the heap");
-  if (probs > 0) AttentionForward(At(a, a.v[0]), has_mask ? At(a, a.v[1]) : nullptr, At(a, a.v[2]), At(a, a.v[3]), s);
+  if (a.probs > 0) AttentionForward(At(a, a.v[0]), has_mask ? At(a, a.v[1]) : nullptr, At(a, a.v[2]), At(a, a.v[3]), a.s);
   return nullptr;
 }
 
 napi_value AttentionGradCall(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!Read(env, info, 10,
-            "peft_native.attentionGrad: expected (ArrayBuffer, qkvOff, probsOff, dContextOff, dQkvOff, batch, seq, heads, headDim, seed, "
-            "drop24, divisor)",
-            &a))
+  AttentionArgs a;
+  if (!ReadAttention(env, info, 10, "peft_native.attentionGrad: the divisor must be > 0, and seed, rate and size in range",
+                     "peft_native.attentionGrad: expected (ArrayBuffer, qkvOff, probsOff, dContextOff, dQkvOff, batch, seq, heads, "
+                     "headDim, seed, drop24, divisor)",
+                     &a))
     return nullptr;
-  AttentionShape s;
-  double probs, qkv, hidden;
-  if (!ReadAttentionShape(a, 4, &s, &probs, &qkv, &hidden))
-    return OutOfHeap(env, "peft_native.attentionGrad: the divisor must be > 0, and seed, rate and size in range");
-  if (!Fits(a, a.v[0], qkv) || !Fits(a, a.v[1], probs) || !Fits(a, a.v[2], hidden) || !Fits(a, a.v[3], qkv))
+  if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], a.probs) || !Fits(a, a.v[2], a.hidden) || !Fits(a, a.v[3], a.qkv))
     return OutOfHeap(env, "peft_native.attentionGrad: operands fall outside the heap");
-  if (probs > 0) AttentionBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), s);
+  if (a.probs > 0) AttentionBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), a.s);
   return nullptr;
 }
