@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../backend/tf';
 import { PeftStudioError } from '../../errors';
-import { AdamW } from './adamw';
+import { AdamW, BUCKET_FLOATS } from './adamw';
 import { mulberry32 } from '../../data/rng';
 
 // ---------- helpers ----------
@@ -221,6 +221,7 @@ test('AdamW: state only for given variables, no tensor leak across steps, dispos
   const p1 = tf.variable(tf.ones([4]));
   const p2 = tf.variable(tf.ones([2, 3]));
   const before = tf.memory().numTensors;
+  const beforeBytes = tf.memory().numBytes;
   const opt = new AdamW(
     new Map([
       ['x', p1],
@@ -228,8 +229,8 @@ test('AdamW: state only for given variables, no tensor leak across steps, dispos
     ]),
     { lr: 1e-3, weightDecay: 0.01 },
   );
-  // Exactly m and v for each of the two trainable tensors, nothing for the frozen one.
-  assert.equal(tf.memory().numTensors, before + 4);
+  // Exactly m and v for the two trainable tensors' 4 + 6 values (laid end to end), nothing for the frozen one.
+  assert.equal(tf.memory().numBytes - beforeBytes, 2 * 4 * (4 + 6));
   const afterInit = tf.memory().numTensors;
   const grads = new Map([
     ['x', tf.fill([4], 0.3)],
@@ -300,4 +301,56 @@ test('AdamW: rejects bad hyperparameters and mismatched gradients', () => {
   [g, wrongShape].forEach((t) => t.dispose());
   opt.dispose();
   p.dispose();
+});
+
+/** The per-tensor update, op for op as torch's _single_tensor_adamw: what every bucket must reproduce bit for bit. */
+function perTensorStep(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, t: number, lr: number, wd: number, decay: boolean): void {
+  const [beta1, beta2, eps] = [0.9, 0.999, 1e-8];
+  tf.tidy(() => {
+    let x: tf.Tensor = decay ? tf.mul(p, tf.scalar(1 - lr * wd)) : p;
+    const m1 = tf.add(tf.mul(m, tf.scalar(beta1)), tf.mul(g, tf.scalar(1 - beta1)));
+    const v1 = tf.add(tf.mul(v, tf.scalar(beta2)), tf.mul(tf.mul(g, tf.scalar(1 - beta2)), g));
+    const denom = tf.add(tf.div(tf.sqrt(v1), tf.scalar(Math.sqrt(1 - beta2 ** t))), tf.scalar(eps));
+    x = tf.add(x, tf.div(tf.mul(tf.scalar(-lr / (1 - beta1 ** t)), m1), denom));
+    m.assign(m1);
+    v.assign(v1);
+    p.assign(x);
+  });
+}
+
+test('AdamW over several buckets, mixed weight decay: bit-identical to the per-tensor update, and state round-trips', async () => {
+  // Sizes that fill three buckets (BUCKET_FLOATS each at most), small and large tensors mixed.
+  const shapes = [[7], [BUCKET_FLOATS - 3], [2, 3], [BUCKET_FLOATS + 5], [11], [4, 4]];
+  const r = rng(5);
+  const names = shapes.map((_, i) => (i % 2 ? `l${i}.bias` : `l${i}.weight`));
+  const init = shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => r() - 0.5));
+  const vars = new Map(names.map((n, i) => [n, tf.variable(tf.tensor(init[i]!, shapes[i]))] as const));
+  const refs = names.map((_, i) => ({ p: tf.variable(tf.tensor(init[i]!, shapes[i])), m: tf.variable(tf.zeros(shapes[i]!)), v: tf.variable(tf.zeros(shapes[i]!)) }));
+  const noDecay = (n: string) => n.endsWith('.bias');
+  const opt = new AdamW(vars, { lr: 0.01, weightDecay: 0.1, noDecay });
+  for (let t = 1; t <= 3; t++) {
+    const grads = new Map(names.map((n, i) => [n, tf.tensor(Float32Array.from({ length: init[i]!.length }, () => r() * 2 - 1), shapes[i])] as const));
+    const lr = 0.01 / t;
+    opt.step(grads, lr);
+    names.forEach((n, i) => perTensorStep(refs[i]!.p, refs[i]!.m, refs[i]!.v, grads.get(n)!, t, lr, 0.1, !noDecay(n)));
+    grads.forEach((g) => g.dispose());
+  }
+  const state = await opt.stateDict();
+  for (const [i, n] of names.entries()) {
+    assert.deepEqual(await vars.get(n)!.data(), await refs[i]!.p.data(), `${n}: parameters`);
+    assert.deepEqual(state.m[n], await refs[i]!.m.data(), `${n}: m`);
+    assert.deepEqual(state.v[n], await refs[i]!.v.data(), `${n}: v`);
+  }
+  // A fresh optimizer loaded from that state takes the same next step as the original.
+  const copies = new Map(names.map((n) => [n, tf.variable(vars.get(n)!.clone())] as const));
+  const resumed = new AdamW(copies, { lr: 0.01, weightDecay: 0.1, noDecay });
+  resumed.loadStateDict(state);
+  const g = new Map(names.map((n, i) => [n, tf.fill(shapes[i]!, 0.25)] as const));
+  opt.step(g, 0.003);
+  resumed.step(g, 0.003);
+  for (const n of names) assert.deepEqual(await copies.get(n)!.data(), await vars.get(n)!.data(), `${n}: resumed step`);
+  g.forEach((x) => x.dispose());
+  opt.dispose();
+  resumed.dispose();
+  [...vars.values(), ...copies.values(), ...refs.flatMap((x) => [x.p, x.m, x.v])].forEach((x) => x.dispose());
 });

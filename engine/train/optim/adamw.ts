@@ -8,6 +8,11 @@
  * cast a Python scalar to the tensor's dtype. What cannot be matched bit for bit: torch's vectorised CPU
  * kernels fuse some multiply-adds (FMA), so results may differ from torch by an ulp here and there.
  *
+ * The update runs over buckets: parameters laid end to end in one flat tensor of up to BUCKET_FLOATS values
+ * (a larger one alone), so BitFit's dozens of small bias vectors cost one set of ops instead of a dozen ops
+ * each (dispatch cost dominated: 240 kernels for BERT-Tiny's 20 bias tensors, 2 ms of a 30 ms short-sequence
+ * step). Every op is elementwise, so each value goes through exactly the per-tensor arithmetic.
+ *
  * Weight decay and `noDecay`: HF Trainer does not decay biases or LayerNorm weights
  * (`Trainer.get_decay_parameter_names`). With BitFit every trainable tensor is a bias, so under HF Trainer
  * *no* parameter would be decayed. This class defaults to pure torch semantics — decay everything it is
@@ -36,14 +41,29 @@ export interface AdamWState {
 }
 
 interface Slot {
+  name: string;
   param: tf.Variable;
+  decay: boolean;
+  /** Where its values sit in its bucket's flat tensors. */
+  offset: number;
+}
+
+/** Parameters updated together as one flat tensor; m and v are kept flat. */
+interface Bucket {
+  slots: Slot[];
+  size: number;
   m: tf.Variable; // torch: exp_avg
   v: tf.Variable; // torch: exp_avg_sq
-  decay: boolean;
+  /** Which values decay: all, none, or a mask (true: decays), kept for the optimizer's life. */
+  decay: 'all' | 'none' | tf.Tensor;
 }
+
+/** Floats per bucket: small enough that the flat temporaries stay a few MB beside full fine-tuning's weights. */
+export const BUCKET_FLOATS = 1 << 20;
 
 export class AdamW {
   private readonly slots = new Map<string, Slot>();
+  private readonly buckets: Bucket[] = [];
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly eps: number;
@@ -67,16 +87,39 @@ export class AdamW {
     this.eps = eps;
     this.weightDecay = weightDecay;
 
+    let open: Slot[] = [];
+    let filled = 0;
     for (const [name, param] of params) {
       if (param.dtype !== 'float32') {
         throw new PeftStudioError('UNSUPPORTED', `AdamW: parameter ${name} is ${param.dtype}, only float32 is supported`);
       }
-      // State starts at zero, as torch's lazily created exp_avg / exp_avg_sq (torch.zeros_like).
-      // tidy frees the zerosLike tensors; the variables survive it. Unnamed: tfjs variable names are global,
-      // and a second optimizer over the same parameters (e.g. after a checkpoint reload) must not clash.
-      const [m, v] = tf.tidy(() => [tf.variable(tf.zerosLike(param), false), tf.variable(tf.zerosLike(param), false)]);
-      this.slots.set(name, { param, m, v, decay: !(opts.noDecay?.(name) ?? false) });
+      if (filled > 0 && filled + param.size > BUCKET_FLOATS) {
+        this.addBucket(open, filled);
+        open = [];
+        filled = 0;
+      }
+      const slot: Slot = { name, param, decay: !(opts.noDecay?.(name) ?? false), offset: filled };
+      this.slots.set(name, slot);
+      open.push(slot);
+      filled += param.size;
     }
+    if (open.length) this.addBucket(open, filled);
+  }
+
+  private addBucket(slots: Slot[], size: number): void {
+    // State starts at zero, as torch's lazily created exp_avg / exp_avg_sq (torch.zeros_like). Unnamed: tfjs
+    // variable names are global, and a second optimizer over the same parameters (e.g. after a checkpoint
+    // reload) must not clash.
+    // tidy frees the zeros tensors; the variables survive it.
+    const [m, v] = tf.tidy(() => [tf.variable(tf.zeros([size]), false), tf.variable(tf.zeros([size]), false)]);
+    const decaying = slots.filter((s) => s.decay).length;
+    let decay: Bucket['decay'] = decaying === slots.length ? 'all' : 'none';
+    if (decaying > 0 && decaying < slots.length) {
+      const mask = new Uint8Array(size);
+      for (const s of slots) if (s.decay) mask.fill(1, s.offset, s.offset + s.param.size);
+      decay = tf.tensor1d(mask, 'bool');
+    }
+    this.buckets.push({ slots, size, m: m!, v: v!, decay });
   }
 
   /** Number of optimizer steps taken (torch's state['step']). */
@@ -123,26 +166,31 @@ export class AdamW {
       const epsT = tf.scalar(eps);
       const negStepSize = tf.scalar(-stepSize);
 
-      for (const [name, s] of this.slots) {
-        const g = grads.get(name)!;
-        // param.mul_(1 - lr * weight_decay) — decoupled decay, before the moments.
-        // torch multiplies even when the factor is 1 (weight_decay 0); so do we, it is exact.
-        let p: tf.Tensor = s.decay ? tf.mul(s.param, decayFactor) : s.param;
+      for (const b of this.buckets) {
+        const flat = (ts: tf.Tensor[]) => (ts.length === 1 ? ts[0]!.reshape([-1]) : tf.concat(ts.map((x) => x.reshape([-1]))));
+        const g = flat(b.slots.map((s) => grads.get(s.name)!));
+        // param.mul_(1 - lr * weight_decay) — decoupled decay, before the moments. torch multiplies even when
+        // the factor is 1 (weight_decay 0); so do we, it is exact. Values that do not decay are multiplied by
+        // exactly 1, which changes nothing.
+        const p0 = flat(b.slots.map((s) => s.param));
+        const factor = b.decay === 'all' || b.decay === 'none' ? decayFactor : tf.where(b.decay, tf.fill([b.size], 1 - lr * this.weightDecay), tf.onesLike(p0));
+        let p: tf.Tensor = b.decay === 'none' ? p0 : tf.mul(p0, factor);
         // exp_avg.mul_(beta1).add_(grad, alpha=1-beta1): the torch 1.13 form, which the repo's golden
         // fixture was made with. torch 2.x writes exp_avg.lerp_(grad, 1-beta1), i.e. m + (1-b1)*(g-m);
         // the two agree to within float32 rounding.
-        const m = tf.add(tf.mul(s.m, b1), tf.mul(g, oneMinusB1));
+        const m = tf.add(tf.mul(b.m, b1), tf.mul(g, oneMinusB1));
         // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2): addcmul computes self + value*t1*t2,
         // left to right.
-        const v = tf.add(tf.mul(s.v, b2), tf.mul(tf.mul(g, oneMinusB2), g));
+        const v = tf.add(tf.mul(b.v, b2), tf.mul(tf.mul(g, oneMinusB2), g));
         // denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps) — eps outside the correction.
         const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), epsT);
         // param.addcdiv_(exp_avg, denom, value=-step_size): self + value*t1/t2, left to right.
         p = tf.add(p, tf.div(tf.mul(negStepSize, m), denom));
         // assign() takes a reference to the new data, so tidy may dispose the temporaries safely.
-        s.m.assign(m);
-        s.v.assign(v);
-        s.param.assign(p);
+        b.m.assign(m);
+        b.v.assign(v);
+        const parts = b.slots.length === 1 ? [p] : tf.split(p, b.slots.map((s) => s.param.size));
+        b.slots.forEach((s, i) => s.param.assign(parts[i]!.reshape(s.param.shape)));
       }
     });
     this.t = t;
@@ -153,11 +201,15 @@ export class AdamW {
     this.checkAlive();
     const m: Record<string, Float32Array> = {};
     const v: Record<string, Float32Array> = {};
-    for (const [name, s] of this.slots) {
-      // data(), not dataSync(), works on every backend. The cpu backend hands out its own buffer, so copy:
-      // a checkpoint writer that mutates the array must not reach into the optimizer.
-      m[name] = ((await s.m.data()) as Float32Array).slice();
-      v[name] = ((await s.v.data()) as Float32Array).slice();
+    for (const b of this.buckets) {
+      // data(), not dataSync(), works on every backend. Each parameter gets its own copy: a checkpoint writer
+      // that mutates one array must not reach into the optimizer or into another parameter's values.
+      const bm = (await b.m.data()) as Float32Array;
+      const bv = (await b.v.data()) as Float32Array;
+      for (const s of b.slots) {
+        m[s.name] = bm.slice(s.offset, s.offset + s.param.size);
+        v[s.name] = bv.slice(s.offset, s.offset + s.param.size);
+      }
     }
     return { step: this.t, m, v };
   }
@@ -189,11 +241,17 @@ export class AdamW {
       }
     }
     // Validated everything first, so a bad state leaves the optimizer untouched.
-    for (const [name, slot] of this.slots) {
+    for (const b of this.buckets) {
+      // Copied in: a new array per bucket, so the caller's arrays are never the tensors' buffers.
+      const bm = new Float32Array(b.size);
+      const bv = new Float32Array(b.size);
+      for (const slot of b.slots) {
+        bm.set(s.m[slot.name], slot.offset);
+        bv.set(s.v[slot.name], slot.offset);
+      }
       tf.tidy(() => {
-        // Copy in: tf.tensor may keep the caller's array as its buffer.
-        slot.m.assign(tf.tensor(Float32Array.from(s.m[name]), slot.param.shape, 'float32'));
-        slot.v.assign(tf.tensor(Float32Array.from(s.v[name]), slot.param.shape, 'float32'));
+        b.m.assign(tf.tensor1d(bm, 'float32'));
+        b.v.assign(tf.tensor1d(bv, 'float32'));
       });
     }
     this.t = s.step;
@@ -202,9 +260,10 @@ export class AdamW {
   /** Frees the moments (not the parameters, which belong to the model). */
   dispose(): void {
     if (this.disposed) return;
-    for (const s of this.slots.values()) {
-      s.m.dispose();
-      s.v.dispose();
+    for (const b of this.buckets) {
+      b.m.dispose();
+      b.v.dispose();
+      if (typeof b.decay !== 'string') b.decay.dispose();
     }
     this.disposed = true;
   }
