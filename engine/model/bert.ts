@@ -81,7 +81,7 @@ function selfAttention(
   const n = c.numAttentionHeads;
   const divisor = Math.sqrt(c.hiddenSize / n);
   if (!wantProbs) {
-    const context = fusedSelfAttention(p, c, prefix, hidden, mask, drop, divisor);
+    const context = fusedSelfAttention(p, c, [`${prefix}.query`, `${prefix}.key`, `${prefix}.value`], hidden, mask, drop);
     if (context) return { context };
   }
   const q = splitHeads(linear(p, `${prefix}.query`, hidden), n);
@@ -95,28 +95,31 @@ function selfAttention(
 }
 
 /**
- * The same attention through the native fused kernel (backend/native/self-attention.ts) where it is
- * installed and query, key and value are frozen dense layers (BitFit): one product makes all three
- * projections, and heads are never split into their own tensors. Undefined otherwise.
+ * Self-attention through the native fused kernel (backend/native/self-attention.ts) where it is installed
+ * and the three projections (`${prefix}.weight` / `.bias` for each of `projections`: query, key, value) are
+ * frozen dense layers (BitFit): one product makes all three, and heads are never split into their own
+ * tensors. Undefined otherwise (the caller runs the op-by-op form). BERT divides the scores by √d_head;
+ * DistilBERT (`divideQuery`) divides the queries before the product. mask: additive, [B, 1, 1, T].
  */
-function fusedSelfAttention(
+export function fusedSelfAttention(
   p: ParamStore,
   c: EncoderConfig,
-  prefix: string,
+  projections: [string, string, string],
   hidden: tf.Tensor3D,
   mask: tf.Tensor4D,
   drop: Dropout,
-  divisor: number,
+  divideQuery = false,
 ): tf.Tensor3D | undefined {
   if (!tf.getKernel(SELF_ATTENTION, tf.getBackend())) return undefined;
-  const names = ['query', 'key', 'value'].map((m) => `${prefix}.${m}`);
-  const stacked = p.frozenStacked(names.map((m) => `${m}.weight`));
+  const stacked = p.frozenStacked(projections.map((m) => `${m}.weight`));
   if (!stacked) return undefined;
-  const bias = tf.concat(names.map((m) => p.get(`${m}.bias`)));
+  const bias = tf.concat(projections.map((m) => p.get(`${m}.bias`)));
   const qkv = frozenDense(hidden, bias, stacked.w, stacked.wt) as tf.Tensor3D; // [B, T, 3H]
+  const heads = c.numAttentionHeads;
   const rate = c.attentionProbsDropoutProb;
   const seed = drop.nextSeed(rate);
-  return nativeSelfAttention(qkv, mask, { heads: c.numAttentionHeads, divisor, dropoutRate: seed === undefined ? 0 : rate, seed: seed ?? 0 });
+  const divisor = Math.sqrt(c.hiddenSize / heads);
+  return nativeSelfAttention(qkv, mask, { heads, divisor, divideQuery, dropoutRate: seed === undefined ? 0 : rate, seed: seed ?? 0 });
 }
 
 function layer(

@@ -4,7 +4,7 @@
  */
 import { tf } from '../backend/tf';
 import type { EncoderInputs, EncoderOutputs, EncoderRunOptions } from './bert';
-import { mergeHeads, splitHeads, stackLayers } from './bert';
+import { extendedAttentionMask, fusedSelfAttention, mergeHeads, splitHeads, stackLayers } from './bert';
 import type { EncoderConfig } from './config';
 import { activation, Dropout, FLOAT32_MIN, layerNorm, linear } from './layers';
 import type { ParamStore } from './params';
@@ -18,7 +18,20 @@ function embeddings(p: ParamStore, c: EncoderConfig, prefix: string, x: EncoderI
   return drop.apply(normed, c.hiddenDropoutProb) as tf.Tensor3D;
 }
 
-function attention(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.Tensor3D, keep: tf.Tensor4D, drop: Dropout) {
+/** Where attention is kept (bool) and, for the fused kernel, the same mask as HF BERT's additive one. */
+interface Masks {
+  keep: tf.Tensor4D;
+  additive: tf.Tensor4D;
+}
+
+function attention(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.Tensor3D, masks: Masks, drop: Dropout, wantProbs: boolean) {
+  const out = (context: tf.Tensor3D) => linear(p, `${prefix}.out_lin`, context) as tf.Tensor3D;
+  if (!wantProbs) {
+    // Adding float32 min to a score gives float32 min itself (for any score below 1e31): masked_fill's value.
+    const context = fusedSelfAttention(p, c, [`${prefix}.q_lin`, `${prefix}.k_lin`, `${prefix}.v_lin`], hidden, masks.additive, drop, true);
+    if (context) return { out: out(context) };
+  }
+  const keep = masks.keep;
   const n = c.numAttentionHeads;
   const q = tf.div(splitHeads(linear(p, `${prefix}.q_lin`, hidden), n), Math.sqrt(c.hiddenSize / n));
   const k = splitHeads(linear(p, `${prefix}.k_lin`, hidden), n);
@@ -28,12 +41,12 @@ function attention(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.T
   const scores = tf.where(tf.broadcastTo(keep, raw.shape), raw, tf.fill(raw.shape, FLOAT32_MIN));
   const probs = tf.softmax(scores) as tf.Tensor4D;
   const context = mergeHeads(tf.matMul(drop.apply(probs, c.attentionProbsDropoutProb), v));
-  return { out: linear(p, `${prefix}.out_lin`, context) as tf.Tensor3D, probs };
+  return { out: out(context), probs };
 }
 
 /** HF TransformerBlock: attention → sa_layer_norm(+x) → FFN (lin1 → act → lin2) → output_layer_norm(+sa). */
-function transformerBlock(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.Tensor3D, keep: tf.Tensor4D, drop: Dropout) {
-  const { out, probs } = attention(p, c, `${prefix}.attention`, hidden, keep, drop);
+function transformerBlock(p: ParamStore, c: EncoderConfig, prefix: string, hidden: tf.Tensor3D, masks: Masks, drop: Dropout, wantProbs: boolean) {
+  const { out, probs } = attention(p, c, `${prefix}.attention`, hidden, masks, drop, wantProbs);
   const sa = layerNorm(p, `${prefix}.sa_layer_norm`, out, c.layerNormEps, hidden);
   const ff = linear(p, `${prefix}.ffn.lin2`, activation(c.hiddenAct, linear(p, `${prefix}.ffn.lin1`, sa)));
   const block = layerNorm(p, `${prefix}.output_layer_norm`, drop.apply(ff, c.hiddenDropoutProb), c.layerNormEps, sa) as tf.Tensor3D;
@@ -49,7 +62,8 @@ export function distilbertEncoder(
   drop: Dropout,
 ): EncoderOutputs {
   const [b, t] = x.attentionMask.shape;
-  const keep = tf.cast(x.attentionMask, 'bool').reshape([b, 1, 1, t]) as tf.Tensor4D;
+  const masks = { keep: tf.cast(x.attentionMask, 'bool').reshape([b, 1, 1, t]) as tf.Tensor4D, additive: extendedAttentionMask(x.attentionMask) };
   const first = embeddings(p, c, `${base}embeddings`, x, drop);
-  return stackLayers(first, c.numHiddenLayers, (i, hidden) => transformerBlock(p, c, `${base}transformer.layer.${i}`, hidden, keep, drop), opts);
+  const wantProbs = opts.outputAttentions === true;
+  return stackLayers(first, c.numHiddenLayers, (i, hidden) => transformerBlock(p, c, `${base}transformer.layer.${i}`, hidden, masks, drop, wantProbs), opts);
 }

@@ -26,8 +26,7 @@ const STOCK = { th: 40, ti: 4, att: 10, outside: 96 };
  */
 const NATIVE = { th: 5, ti: 2, att: 3, outside: 56 };
 /**
- * The native kernels with BERT's and RoBERTa's attention fused (frozen query, key and value: BitFit; see
- * model/bert.ts): per layer only the projections, the probabilities and the sublayers' kept tensors, no
+ * The native kernels with attention fused (frozen query, key and value: BitFit; see model/bert.ts): per layer only the projections, the probabilities and the sublayers' kept tensors, no
  * per-head copies. Measured as above (BERT-Mini at T = 64, 128, 256: 4.9, 10.4, 22.8 MiB per example, the
  * attention share exactly one float per probability; BERT-Tiny at T = 128: 3.7 MiB), rounded up by 10-25%.
  */
@@ -51,7 +50,7 @@ export function passBytes(
   opts: { trainsWeights?: boolean; nativeKernels?: boolean } = {},
 ): number {
   const th = seqLen * c.hiddenSize;
-  const fusedAttention = opts.nativeKernels && !opts.trainsWeights && c.family !== 'distilbert';
+  const fusedAttention = opts.nativeKernels && !opts.trainsWeights;
   const k = fusedAttention ? NATIVE_FUSED_ATTENTION : opts.nativeKernels ? NATIVE : STOCK;
   const perLayer = k.th * th + k.ti * seqLen * c.intermediateSize + k.att * c.numAttentionHeads * seqLen * seqLen;
   const floats = examples * (c.numHiddenLayers * perLayer + k.outside * th) + EMBEDDING_TABLE_COPIES * c.vocabSize * c.hiddenSize;
@@ -85,7 +84,7 @@ export function residentBytes(params: Iterable<[string, tf.Tensor]>, trainable: 
   for (const [name, t] of params) {
     const transposed = t.rank === 2 && !(t instanceof tf.Variable) && !name.endsWith('_embeddings.weight');
     // Frozen query / key / value weights are also kept stacked, and the stack transposed (model/bert.ts).
-    const stacked = transposed && /\.attention\.self\.(query|key|value)\.weight$/.test(name);
+    const stacked = transposed && /\.attention\.(self\.(query|key|value)|q_lin|k_lin|v_lin)\.weight$/.test(name);
     bytes += 4 * t.size * (stacked ? 3 : transposed ? 2 : 1);
   }
   for (const t of trainable) bytes += 4 * t.size * 4;

@@ -14,7 +14,7 @@ struct Job {
   AttentionShape s;
   const float *qkv, *mask, *probs, *dcontext;
   float *probs_out, *context, *dqkv;
-  float* scratch;  // per worker: `per_worker` floats
+  float* scratch;  // per worker: `per_worker` floats (T × T blocks, then T × head_dim for scaled queries)
   int64_t per_worker;
   uint32_t key;
   float scale;
@@ -44,6 +44,20 @@ Qkv<F> Blocks(F* base, const Head& hd) {
   return {q, q + hd.hidden, q + 2 * hd.hidden};
 }
 
+// The query block as the product uses it: q itself (row stride ld), or q / divisor into `scaled` (row
+// stride head_dim) where the queries are divided first. Returns the row stride.
+int64_t Queries(const Job& j, const float* q, int64_t ld, float* scaled, const float** out) {
+  const AttentionShape& s = j.s;
+  if (!s.divide_query) {
+    *out = q;
+    return ld;
+  }
+  for (int64_t i = 0; i < s.seq; i++)
+    for (int64_t c = 0; c < s.head_dim; c++) scaled[i * s.head_dim + c] = q[i * ld + c] / s.divisor;
+  *out = scaled;
+  return s.head_dim;
+}
+
 // Dropout over one head's probabilities block, its element (i, j) counted as element probs + i·T + j of the
 // whole [B, heads, T, T] tensor: the mask a separate dropout kernel on that tensor would draw.
 void DropRows(const Job& j, const float* in, float* out, const Head& hd) {
@@ -57,13 +71,16 @@ void ForwardTask(void* ctx, int64_t task, int worker) {
   const int64_t t = s.seq, d = s.head_dim;
   const auto [q, k, v] = Blocks(j.qkv, hd);
   float* p = j.probs_out + hd.probs;
+  float* dropped = j.scratch + worker * j.per_worker;  // T × T, with dropout only
+  const float* qs;
+  const int64_t ldq = Queries(j, q, hd.ld, dropped + t * t, &qs);
   // scores = q·kᵀ straight into the probabilities block, then softmax(scores / divisor + mask) row by row.
-  GemmOnWorker({q, k, p, t, t, d, false, true, hd.ld, hd.ld, t}, worker);
+  GemmOnWorker({qs, k, p, t, t, d, false, true, ldq, hd.ld, t}, worker);
   const float* mask = j.mask ? j.mask + (task / s.heads) * t : nullptr;
-  for (int64_t i = 0; i < t; i++) j.k->softmax(p + i * t, mask, p + i * t, t, s.divisor);
+  const float divisor = s.divide_query ? 1.f : s.divisor;
+  for (int64_t i = 0; i < t; i++) j.k->softmax(p + i * t, mask, p + i * t, t, divisor);
   const float* used = p;
   if (s.drop24 > 0) {
-    float* dropped = j.scratch + worker * j.per_worker;
     DropRows(j, p, dropped, hd);
     used = dropped;
   }
@@ -90,10 +107,16 @@ void BackwardTask(void* ctx, int64_t task, int worker) {
     DropRows(j, g, g, hd);  // dropout's gradient: the same mask and scale on the upstream gradient
   }
   GemmOnWorker({used, dc, dv, t, d, t, true, false, t, hd.hidden, hd.ld}, worker);
-  // d(scores) = softmax gradient / divisor, then dq = d(scores)·k and dk = d(scores)ᵀ·q.
-  for (int64_t i = 0; i < t; i++) j.k->softmax_grad(p + i * t, g + i * t, g + i * t, t, s.divisor);
+  // d(scores) = softmax gradient / divisor, then dq = d(scores)·k and dk = d(scores)ᵀ·q (the divided q where
+  // queries are divided first; then dq is divided too, the division's own gradient).
+  for (int64_t i = 0; i < t; i++) j.k->softmax_grad(p + i * t, g + i * t, g + i * t, t, s.divide_query ? 1.f : s.divisor);
   GemmOnWorker({g, k, dq, t, d, t, false, false, t, hd.ld, hd.ld}, worker);
-  GemmOnWorker({g, q, dk, t, d, t, true, false, t, hd.ld, hd.ld}, worker);
+  const float* qs;
+  const int64_t ldq = Queries(j, q, hd.ld, dropped + t * t, &qs);
+  GemmOnWorker({g, qs, dk, t, d, t, true, false, t, ldq, hd.ld}, worker);
+  if (s.divide_query)
+    for (int64_t i = 0; i < t; i++)
+      for (int64_t c = 0; c < d; c++) dq[i * hd.ld + c] /= s.divisor;
 }
 
 Job MakeJob(const AttentionShape& s, int64_t per_worker, std::vector<float>* scratch) {
@@ -113,14 +136,14 @@ Job MakeJob(const AttentionShape& s, int64_t per_worker, std::vector<float>* scr
 
 void AttentionForward(const float* qkv, const float* mask, float* probs, float* context, const AttentionShape& s) {
   std::vector<float> scratch;
-  Job j = MakeJob(s, s.drop24 > 0 ? s.seq * s.seq : 0, &scratch);
+  Job j = MakeJob(s, s.seq * s.seq + s.seq * s.head_dim, &scratch);
   j.qkv = qkv, j.mask = mask, j.probs_out = probs, j.context = context;
   ParallelFor(s.batch * s.heads, ForwardTask, &j);
 }
 
 void AttentionBackward(const float* qkv, const float* probs, const float* dcontext, float* dqkv, const AttentionShape& s) {
   std::vector<float> scratch;
-  Job j = MakeJob(s, 2 * s.seq * s.seq, &scratch);
+  Job j = MakeJob(s, 2 * s.seq * s.seq + s.seq * s.head_dim, &scratch);
   j.qkv = qkv, j.probs = probs, j.dcontext = dcontext, j.dqkv = dqkv;
   ParallelFor(s.batch * s.heads, BackwardTask, &j);
 }

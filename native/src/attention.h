@@ -12,13 +12,15 @@
 
 struct AttentionShape {
   int64_t batch, seq, heads, head_dim;
-  float divisor;    // √head_dim: scores are divided by it
+  float divisor;    // √head_dim: scores are divided by it (BERT), or queries before the product (divide_query)
+  bool divide_query;  // DistilBERT: q / divisor, then q·kᵀ, softmax with no division
   uint32_t seed;    // dropout on the probabilities (dropout_hash.h); drop24 = 0: none
   uint32_t drop24;
 };
 
 // qkv: [B, T, 3H] (H = heads·head_dim), each row q | k | v with head h at columns h·head_dim of each third.
-// mask: [B, T], added to every query's scores of that batch item (HF's extended mask), or nullptr.
+// mask: [B, T], added to every query's scores of that batch item (HF's extended mask; float32 min where
+// masked, which gives DistilBERT's masked_fill value exactly for any score below 1e31), or nullptr.
 // probs: [B, heads, T, T] out, the softmax before dropout (kept for the backward pass).
 // context: [B, T, H] out, head h at columns h·head_dim (HF's context layer after its transpose and reshape).
 void AttentionForward(const float* qkv, const float* mask, float* probs, float* context, const AttentionShape& s);

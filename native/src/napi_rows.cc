@@ -13,7 +13,7 @@
 
 namespace {
 
-constexpr size_t kMaxArgs = 11;
+constexpr size_t kMaxArgs = 12;
 
 struct Args : HeapView {
   double v[kMaxArgs] = {};  // the integers after the heap
@@ -91,8 +91,8 @@ napi_value AttentionSoftmaxGradCall(napi_env env, napi_callback_info info) {
 
 namespace {
 
-// An attention entry's arguments: `count` integers, the last six batch, seq, heads, headDim, seed, drop24,
-// then the divisor. Throws (a TypeError for the wrong kind, a RangeError out of range) and returns false.
+// An attention entry's arguments: `count` integers, the last seven divideQuery, batch, seq, heads, headDim,
+// seed, drop24, then the divisor. Throws (a TypeError for the wrong kind, a RangeError out of range) and returns false.
 struct AttentionArgs : Args {
   AttentionShape s;
   double probs, qkv, hidden;  // element counts of [B, heads, T, T], [B, T, 3H], [B, T, H]
@@ -101,18 +101,19 @@ struct AttentionArgs : Args {
 bool ReadAttention(napi_env env, napi_callback_info info, size_t count, const char* fn, const char* usage, AttentionArgs* a) {
   if (!Read(env, info, count, usage, a)) return false;
   const size_t first = count - 6;
+  const double divide_query = a->v[first - 1];
   const double b = a->v[first], t = a->v[first + 1], heads = a->v[first + 2], d = a->v[first + 3];
   const double seed = a->v[first + 4], drop24 = a->v[first + 5];
   a->hidden = b * t * heads * d;
   a->qkv = 3 * a->hidden;
   a->probs = b * heads * t * t;
   // The dropout counter is 32-bit: the probabilities tensor must not have more elements than it counts.
-  if (a->eps <= 0 || seed > 4294967295.0 || drop24 >= 16777216.0 || a->probs > 4294967296.0) {
+  if (a->eps <= 0 || divide_query > 1 || seed > 4294967295.0 || drop24 >= 16777216.0 || a->probs > 4294967296.0) {
     napi_throw_range_error(env, nullptr, fn);
     return false;
   }
   a->s = {static_cast<int64_t>(b), static_cast<int64_t>(t), static_cast<int64_t>(heads), static_cast<int64_t>(d),
-          static_cast<float>(a->eps), static_cast<uint32_t>(seed), static_cast<uint32_t>(drop24)};
+          static_cast<float>(a->eps), divide_query != 0, static_cast<uint32_t>(seed), static_cast<uint32_t>(drop24)};
   return true;
 }
 
@@ -120,9 +121,9 @@ bool ReadAttention(napi_env env, napi_callback_info info, size_t count, const ch
 
 napi_value AttentionCall(napi_env env, napi_callback_info info) {
   AttentionArgs a;
-  if (!ReadAttention(env, info, 11, "peft_native.attention: the divisor must be > 0, and seed, rate and size in range",
-                     "peft_native.attention: expected (ArrayBuffer, qkvOff, maskOff, probsOff, contextOff, hasMask, batch, seq, heads, "
-                     "headDim, seed, drop24, divisor)",
+  if (!ReadAttention(env, info, 12, "peft_native.attention: the divisor must be > 0, and flag, seed, rate and size in range",
+                     "peft_native.attention: expected (ArrayBuffer, qkvOff, maskOff, probsOff, contextOff, hasMask, divideQuery, batch, "
+                     "seq, heads, headDim, seed, drop24, divisor)",
                      &a))
     return nullptr;
   const bool has_mask = a.v[4] != 0;
@@ -135,9 +136,9 @@ napi_value AttentionCall(napi_env env, napi_callback_info info) {
 
 napi_value AttentionGradCall(napi_env env, napi_callback_info info) {
   AttentionArgs a;
-  if (!ReadAttention(env, info, 10, "peft_native.attentionGrad: the divisor must be > 0, and seed, rate and size in range",
-                     "peft_native.attentionGrad: expected (ArrayBuffer, qkvOff, probsOff, dContextOff, dQkvOff, batch, seq, heads, "
-                     "headDim, seed, drop24, divisor)",
+  if (!ReadAttention(env, info, 11, "peft_native.attentionGrad: the divisor must be > 0, and flag, seed, rate and size in range",
+                     "peft_native.attentionGrad: expected (ArrayBuffer, qkvOff, probsOff, dContextOff, dQkvOff, divideQuery, batch, seq, "
+                     "heads, headDim, seed, drop24, divisor)",
                      &a))
     return nullptr;
   if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], a.probs) || !Fits(a, a.v[2], a.hidden) || !Fits(a, a.v[3], a.qkv))

@@ -11,7 +11,9 @@ napi_value LayerNormGradCall(napi_env env, napi_callback_info info);
 napi_value AttentionSoftmaxCall(napi_env env, napi_callback_info info);
 // attentionSoftmaxGrad(heap, yOff, dyOff, dxOff, rows, cols, divisor)
 napi_value AttentionSoftmaxGradCall(napi_env env, napi_callback_info info);
-// attention(heap, qkvOff, maskOff, probsOff, contextOff, hasMask, batch, seq, heads, headDim, seed, drop24, divisor)
+// attention(heap, qkvOff, maskOff, probsOff, contextOff, hasMask, divideQuery, batch, seq, heads, headDim, seed, drop24,
+//           divisor)
 napi_value AttentionCall(napi_env env, napi_callback_info info);
-// attentionGrad(heap, qkvOff, probsOff, dContextOff, dQkvOff, batch, seq, heads, headDim, seed, drop24, divisor)
+// attentionGrad(heap, qkvOff, probsOff, dContextOff, dQkvOff, divideQuery, batch, seq, heads, headDim, seed, drop24,
+//               divisor)
 napi_value AttentionGradCall(napi_env env, napi_callback_info info);

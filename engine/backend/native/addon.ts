@@ -53,11 +53,12 @@ export interface NativeAddon {
   /**
    * BERT's self-attention core per (batch item, head) (native/src/attention.h): from qkv [B, T, 3H] (query |
    * key | value) and the extended mask [B, T] (hasMask 0: none, maskOff ignored) to probs [B, heads, T, T]
-   * (before dropout) and context [B, T, H]; dropout at drop24 / 2^24 with `seed` (0: none).
+   * (before dropout) and context [B, T, H]; dropout at drop24 / 2^24 with `seed` (0: none). divideQuery 1:
+   * queries are divided by `divisor` before the product and scores are not (DistilBERT).
    */
-  attention(heap: ArrayBuffer, qkvOff: number, maskOff: number, probsOff: number, contextOff: number, hasMask: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
+  attention(heap: ArrayBuffer, qkvOff: number, maskOff: number, probsOff: number, contextOff: number, hasMask: number, divideQuery: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
   /** attention's gradient: dqkv [B, T, 3H] from dcontext [B, T, H], the kept probs and qkv. */
-  attentionGrad(heap: ArrayBuffer, qkvOff: number, probsOff: number, dContextOff: number, dQkvOff: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
+  attentionGrad(heap: ArrayBuffer, qkvOff: number, probsOff: number, dContextOff: number, dQkvOff: number, divideQuery: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
   /** The gradients of layerNorm for upstream dy: dx [rows, cols], dgamma and dbeta [cols]. */
   layerNormGrad(heap: ArrayBuffer, dyOff: number, xOff: number, gammaOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, rows: number, cols: number, eps: number): void;
 }

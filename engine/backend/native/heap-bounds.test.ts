@@ -22,8 +22,8 @@ describe('native entry points check every operand against the heap', { skip }, (
     assert.ok(view[32]! > 0.34 && view[32]! < 0.35, `gelu(0.5) = ${view[32]}`);
     // The self-attention entries in bounds (B 1, T 2, 1 head of 2; the same operands as below): each
     // probabilities row sums to 1.
-    addon.attention(heap, 0, 12 * 4, 20 * 4, 30 * 4, 1, 1, 2, 1, 2, 1, 0, 2);
-    addon.attentionGrad(heap, 0, 20 * 4, 30 * 4, 40 * 4, 1, 2, 1, 2, 1, 0, 2);
+    addon.attention(heap, 0, 12 * 4, 20 * 4, 30 * 4, 1, 0, 1, 2, 1, 2, 1, 0, 2);
+    addon.attentionGrad(heap, 0, 20 * 4, 30 * 4, 40 * 4, 0, 1, 2, 1, 2, 1, 0, 2);
     assert.ok(Math.abs(view[20]! + view[21]! - 1) < 1e-6 && Math.abs(view[22]! + view[23]! - 1) < 1e-6, 'probabilities');
     const before = view.slice();
     assert.throws(() => addon.gelu(heap, 0, 33 * 4, 32), RangeError);
@@ -41,15 +41,16 @@ describe('native entry points check every operand against the heap', { skip }, (
     assert.throws(() => addon.attentionSoftmax(heap, 0, 0, 32 * 4, 4, 8, 0, 0), RangeError, 'divisor 0');
     assert.throws(() => addon.attentionSoftmaxGrad(heap, 0, 0, 33 * 4, 4, 8, 8), RangeError);
     // Self-attention, B 1, T 2, 1 head of 2: qkv 12 floats, mask 2, probs 4, context 4; each in turn one float past.
-    assert.throws(() => addon.attention(heap, 53 * 4, 0, 20 * 4, 30 * 4, 1, 1, 2, 1, 2, 1, 0, 2), RangeError);
-    assert.throws(() => addon.attention(heap, 0, 63 * 4, 20 * 4, 30 * 4, 1, 1, 2, 1, 2, 1, 0, 2), RangeError);
-    assert.throws(() => addon.attention(heap, 0, 12 * 4, 61 * 4, 30 * 4, 1, 1, 2, 1, 2, 1, 0, 2), RangeError);
-    assert.throws(() => addon.attention(heap, 0, 12 * 4, 20 * 4, 61 * 4, 1, 1, 2, 1, 2, 1, 0, 2), RangeError);
-    assert.throws(() => addon.attention(heap, 0, 12 * 4, 20 * 4, 30 * 4, 1, 1, 2, 1, 2, 1, 0, 0), RangeError, 'divisor 0');
-    assert.throws(() => addon.attention(heap, 0, 12 * 4, 20 * 4, 30 * 4, 1, 1, 2, 1, 2, 1, 2 ** 24, 2), RangeError, 'drop all');
-    assert.throws(() => addon.attentionGrad(heap, 0, 20 * 4, 30 * 4, 53 * 4, 1, 2, 1, 2, 1, 0, 2), RangeError);
-    assert.throws(() => addon.attentionGrad(heap, 0, 61 * 4, 30 * 4, 40 * 4, 1, 2, 1, 2, 1, 0, 2), RangeError);
-    assert.throws(() => addon.attentionGrad(heap, 0, 20 * 4, 61 * 4, 40 * 4, 1, 2, 1, 2, 1, 0, 2), RangeError);
+    assert.throws(() => addon.attention(heap, 53 * 4, 0, 20 * 4, 30 * 4, 1, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
+    assert.throws(() => addon.attention(heap, 0, 63 * 4, 20 * 4, 30 * 4, 1, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
+    assert.throws(() => addon.attention(heap, 0, 12 * 4, 61 * 4, 30 * 4, 1, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
+    assert.throws(() => addon.attention(heap, 0, 12 * 4, 20 * 4, 61 * 4, 1, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
+    assert.throws(() => addon.attention(heap, 0, 12 * 4, 20 * 4, 30 * 4, 1, 0, 1, 2, 1, 2, 1, 0, 0), RangeError, 'divisor 0');
+    assert.throws(() => addon.attention(heap, 0, 12 * 4, 20 * 4, 30 * 4, 1, 0, 1, 2, 1, 2, 1, 2 ** 24, 2), RangeError, 'drop all');
+    assert.throws(() => addon.attention(heap, 0, 12 * 4, 20 * 4, 30 * 4, 1, 2, 1, 2, 1, 2, 1, 0, 2), RangeError, 'a flag is 0 or 1');
+    assert.throws(() => addon.attentionGrad(heap, 0, 20 * 4, 30 * 4, 53 * 4, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
+    assert.throws(() => addon.attentionGrad(heap, 0, 61 * 4, 30 * 4, 40 * 4, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
+    assert.throws(() => addon.attentionGrad(heap, 0, 20 * 4, 61 * 4, 40 * 4, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
     // A seed past 32 bits, or a drop probability of 1 (2^24 / 2^24), is refused too.
     assert.throws(() => addon.dropout(heap, 0, 32 * 4, 32, 2 ** 32, 1000), RangeError);
     assert.throws(() => addon.dropout(heap, 0, 32 * 4, 32, 1, 2 ** 24), RangeError);

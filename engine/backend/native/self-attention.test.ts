@@ -47,7 +47,10 @@ function makeCase(b: number, t: number, heads: number, d: number, masked: boolea
   return { b, t, heads, d, mask, qkv: Float32Array.from({ length: b * t * 3 * h }, () => r() * 2), w: Float32Array.from({ length: b * t * h }, () => r()) };
 }
 
-/** float64 context and d(Σ w·context)/dqkv, in HF's op order, without dropout. */
+/**
+ * float64 context and d(Σ w·context)/dqkv, in HF's op order, without dropout. BERT divides the scores by
+ * √d; DistilBERT (divideQuery) the queries, which is the same function (so the same reference).
+ */
 function reference(c: Case): [Float64Array, Float64Array] {
   const { b, t, heads, d } = c;
   const h = heads * d;
@@ -133,20 +136,38 @@ describe('native fused self-attention on the wasm backend', { skip }, () => {
   ];
   for (const [b, t, heads, d] of shapes) {
     for (const masked of [true, false]) {
-      it(`B ${b}, T ${t}, ${heads} heads of ${d}, ${masked ? 'masked' : 'unmasked'}: context and dqkv match float64`, async () => {
-        const c = makeCase(b, t, heads, d, masked, t * 31 + d + (masked ? 1 : 0));
-        const [rctx, rdq] = reference(c);
-        await forEachKernel(load.addon!, async (isa) => {
-          const before0 = { ...calls };
-          const [ctx, dq] = await evaluate(c, (x, m) => nativeSelfAttention(x as tf.Tensor3D, m, { heads, divisor: Math.sqrt(d), dropoutRate: 0, seed: 0 })!);
-          assert.equal(calls.attention - before0.attention, 2, 'forward alone, then under grad');
-          assert.equal(calls.attentionGrad - before0.attentionGrad, 1);
-          assert.ok(relL2(ctx, rctx) < 1e-6, `${isa} context: ${relL2(ctx, rctx)} to float64`);
-          assert.ok(relL2(dq, rdq) < 5e-6, `${isa} dqkv: ${relL2(dq, rdq)} to float64`);
+      for (const divideQuery of [false, true]) {
+        const order = divideQuery ? 'queries divided first (DistilBERT)' : 'scores divided (BERT)';
+        it(`B ${b}, T ${t}, ${heads} heads of ${d}, ${masked ? 'masked' : 'unmasked'}, ${order}: context and dqkv match float64`, async () => {
+          const c = makeCase(b, t, heads, d, masked, t * 31 + d + (masked ? 1 : 0));
+          const [rctx, rdq] = reference(c);
+          await forEachKernel(load.addon!, async (isa) => {
+            const before0 = { ...calls };
+            const opts = { heads, divisor: Math.sqrt(d), divideQuery, dropoutRate: 0, seed: 0 };
+            const [ctx, dq] = await evaluate(c, (x, m) => nativeSelfAttention(x as tf.Tensor3D, m, opts)!);
+            assert.equal(calls.attention - before0.attention, 2, 'forward alone, then under grad');
+            assert.equal(calls.attentionGrad - before0.attentionGrad, 1);
+            assert.ok(relL2(ctx, rctx) < 1e-6, `${isa} context: ${relL2(ctx, rctx)} to float64`);
+            assert.ok(relL2(dq, rdq) < 5e-6, `${isa} dqkv: ${relL2(dq, rdq)} to float64`);
+          });
         });
-      });
+      }
     }
   }
+
+  it('dividing the queries first rounds as DistilBERT does: the same context as q / √d, then the separate kernels', async () => {
+    const c = makeCase(2, 9, 2, 7, true, 3);
+    const divisor = Math.sqrt(7);
+    const opts = { heads: 2, divisor, divideQuery: true, dropoutRate: 0, seed: 0 };
+    const [fused] = await evaluate(c, (x, m) => nativeSelfAttention(x as tf.Tensor3D, m, opts)!);
+    // The same steps op by op: q / √d on its own, scores not divided (divisor 1).
+    const [apart] = await evaluate(c, (x, m) => {
+      const [q, k, v] = tf.split(x, 3, 2).map((y) => splitHeads(y, 2));
+      const probs = nativeAttentionSoftmax(tf.matMul(tf.div(q!, divisor), k!, false, true) as tf.Tensor4D, m, 1)!;
+      return mergeHeads(tf.matMul(probs, v!));
+    });
+    assert.ok(relL2(fused, apart) < 1e-7, `context: ${relL2(fused, apart)} to the separate steps`);
+  });
 
   it('with dropout: the same context and gradient as the separate kernels with the same seed', async () => {
     const c = makeCase(2, 40, 3, 8, true, 11);
@@ -181,63 +202,66 @@ describe('native fused self-attention on the wasm backend', { skip }, () => {
     }
   });
 
-  it('a BERT classifier trains through the fused path with the separate path’s loss and bias gradients', async () => {
-    const config = parseConfig({
-      model_type: 'bert',
-      architectures: ['BertForSequenceClassification'],
-      vocab_size: 50,
-      hidden_size: 24,
-      num_hidden_layers: 2,
-      num_attention_heads: 3,
-      intermediate_size: 40,
-      max_position_embeddings: 32,
-      num_labels: 2,
-    });
-    const params = new ParamStore();
-    expectedParams(config, 'sequence-classification').forEach((s, i) => {
-      params.set(s.name, s.init === 'normal' ? tf.randomNormal(s.shape, 0, 0.2, 'float32', i) : s.init === 'ones' ? tf.ones(s.shape) : tf.randomNormal(s.shape, 0, 0.1, 'float32', 100 + i));
-    });
-    const model = new EncoderModel(config, params, 'sequence-classification');
-    const bitfit = new BitFit({ biasTerms: ['all'], trainHead: true });
-    bitfit.apply(model);
-    const vars = bitfit.trainable();
-    const mask = Array.from({ length: 3 * 9 }, (_, i) => (i % 9 < 9 - 2 * Math.floor(i / 9) ? 1 : 0));
-    const batch = {
-      inputs: {
-        inputIds: tf.tensor2d(Array.from({ length: 27 }, (_, i) => (i * 7) % 50), [3, 9], 'int32'),
-        attentionMask: tf.tensor2d(mask, [3, 9], 'int32'),
-        tokenTypeIds: tf.zeros([3, 9], 'int32') as tf.Tensor2D,
-      },
-      labels: tf.tensor1d([0, 1, 1], 'int32'),
-      tokens: 27,
-      size: 3,
-    };
-    const run = async (training: boolean) => {
-      const r = await computeGradients(model, [batch], 'single_label_classification', vars, { training, seed: 5, microBatchSize: 'auto' });
-      const grads = new Map<string, Float32Array>();
-      for (const [name, g] of r.grads) grads.set(name, (await g.data()) as Float32Array);
-      tf.dispose([...r.grads.values()]);
-      return { loss: r.loss, grads };
-    };
-    const kernel = tf.getKernel(SELF_ATTENTION, 'wasm')!;
-    for (const training of [false, true]) {
-      const before0 = calls.attention;
-      const fused = await run(training);
-      assert.equal(calls.attention - before0, 2, 'one fused call per layer');
-      tf.unregisterKernel(SELF_ATTENTION, 'wasm');
-      try {
-        const apart = await run(training);
-        assert.ok(Math.abs(fused.loss - apart.loss) < 1e-6, `training ${training}: loss ${fused.loss} vs ${apart.loss}`);
-        for (const [name, g] of apart.grads) {
-          // The key bias's exact gradient is 0 (softmax ignores a per-query shift): both are rounding noise.
-          if (name.endsWith('attention.self.key.bias')) continue;
-          assert.ok(relL2(fused.grads.get(name)!, g) < 1e-5, `training ${training}: ${name} ${relL2(fused.grads.get(name)!, g)}`);
+  for (const family of ['bert', 'distilbert'] as const) {
+    it(`a ${family} classifier trains through the fused path with the separate path’s loss and bias gradients`, async () => {
+      const config = parseConfig({
+        model_type: family,
+        architectures: [family === 'bert' ? 'BertForSequenceClassification' : 'DistilBertForSequenceClassification'],
+        vocab_size: 50,
+        ...(family === 'bert'
+          ? { hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 40 }
+          : { dim: 24, n_layers: 2, n_heads: 3, hidden_dim: 40 }),
+        max_position_embeddings: 32,
+        num_labels: 2,
+      });
+      const params = new ParamStore();
+      expectedParams(config, 'sequence-classification').forEach((s, i) => {
+        params.set(s.name, s.init === 'normal' ? tf.randomNormal(s.shape, 0, 0.2, 'float32', i) : s.init === 'ones' ? tf.ones(s.shape) : tf.randomNormal(s.shape, 0, 0.1, 'float32', 100 + i));
+      });
+      const model = new EncoderModel(config, params, 'sequence-classification');
+      const bitfit = new BitFit({ biasTerms: ['all'], trainHead: true });
+      bitfit.apply(model);
+      const vars = bitfit.trainable();
+      const mask = Array.from({ length: 3 * 9 }, (_, i) => (i % 9 < 9 - 2 * Math.floor(i / 9) ? 1 : 0));
+      const batch = {
+        inputs: {
+          inputIds: tf.tensor2d(Array.from({ length: 27 }, (_, i) => (i * 7) % 50), [3, 9], 'int32'),
+          attentionMask: tf.tensor2d(mask, [3, 9], 'int32'),
+          tokenTypeIds: tf.zeros([3, 9], 'int32') as tf.Tensor2D,
+        },
+        labels: tf.tensor1d([0, 1, 1], 'int32'),
+        tokens: 27,
+        size: 3,
+      };
+      const run = async (training: boolean) => {
+        const r = await computeGradients(model, [batch], 'single_label_classification', vars, { training, seed: 5, microBatchSize: 'auto' });
+        const grads = new Map<string, Float32Array>();
+        for (const [name, g] of r.grads) grads.set(name, (await g.data()) as Float32Array);
+        tf.dispose([...r.grads.values()]);
+        return { loss: r.loss, grads };
+      };
+      const kernel = tf.getKernel(SELF_ATTENTION, 'wasm')!;
+      // With dropout too: the fused kernel must draw its seed at the same point of the pass as the separate
+      // path's dropout on the probabilities, which then drops the same elements.
+      for (const training of [false, true]) {
+        const before0 = calls.attention;
+        const fused = await run(training);
+        assert.equal(calls.attention - before0, 2, 'one fused call per layer');
+        tf.unregisterKernel(SELF_ATTENTION, 'wasm');
+        try {
+          const apart = await run(training);
+          assert.ok(Math.abs(fused.loss - apart.loss) < 1e-6, `training ${training}: loss ${fused.loss} vs ${apart.loss}`);
+          for (const [name, g] of apart.grads) {
+            // The key bias's exact gradient is 0 (softmax ignores a per-query shift): both are rounding noise.
+            if (/(attention\.self\.key|k_lin)\.bias$/.test(name)) continue;
+            assert.ok(relL2(fused.grads.get(name)!, g) < 1e-5, `training ${training}: ${name} ${relL2(fused.grads.get(name)!, g)}`);
+          }
+        } finally {
+          tf.registerKernel(kernel);
         }
-      } finally {
-        tf.registerKernel(kernel);
       }
-    }
-    tf.dispose([...Object.values(batch.inputs), batch.labels]);
-    model.params.dispose();
-  });
+      tf.dispose([...Object.values(batch.inputs), batch.labels]);
+      model.params.dispose();
+    });
+  }
 });

@@ -1,5 +1,6 @@
 /**
- * BERT's self-attention core — scores = q·kᵀ, softmax(scores / √d + mask), dropout, probs·v — as one native
+ * BERT's self-attention core — scores = q·kᵀ, softmax(scores / √d + mask), dropout, probs·v (DistilBERT's:
+ * q / √d before the product, no division after) — as one native
  * kernel each way on the wasm backend while the native kernels are installed (native/src/attention.h). It
  * takes the query, key and value projections side by side in one [B, T, 3H] tensor (one product makes them)
  * and gives the context in [B, T, H], reading and writing each head in place: none of the six head
@@ -23,6 +24,8 @@ export interface SelfAttentionOptions {
   heads: number;
   /** Scores are divided by it: √head_dim in BERT. */
   divisor: number;
+  /** Divide the queries by `divisor` before the product instead of the scores after it (DistilBERT). */
+  divideQuery?: boolean;
   /** Dropout on the probabilities: rate 0 for none; seed a non-negative 32-bit integer. */
   dropoutRate: number;
   seed: number;
@@ -31,6 +34,7 @@ export interface SelfAttentionOptions {
 interface Attrs {
   heads: number;
   divisor: number;
+  divideQuery: number;
   drop24: number;
   seed: number;
 }
@@ -48,7 +52,7 @@ export function nativeSelfAttention(qkv: tf.Tensor3D, mask: tf.Tensor4D | undefi
   // The dropout counter is 32-bit: it numbers every element of the [B, heads, T, T] probabilities.
   if (b * o.heads * t * t > 2 ** 32) return undefined;
   if (mask && (mask.dtype !== 'float32' || !tf.util.arraysEqual(mask.shape, [b, 1, 1, t]))) return undefined;
-  const attrs: Attrs = { heads: o.heads, divisor: o.divisor, drop24: rate, seed: o.seed >>> 0 };
+  const attrs: Attrs = { heads: o.heads, divisor: o.divisor, divideQuery: o.divideQuery ? 1 : 0, drop24: rate, seed: o.seed >>> 0 };
   const f = (qkvIn: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
     const [context, probs] = tf.engine().runKernel(SELF_ATTENTION, mask ? { qkv: qkvIn, mask } : { qkv: qkvIn }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
     save([qkvIn, probs!]);
@@ -78,7 +82,7 @@ export function selfAttentionKernel(addon: NativeAddon): Kernel {
     const probs = b.makeOutput([batch, heads, seq, seq], 'float32');
     // The heap is taken after makeOutput, which may have grown (and so replaced) it.
     const heap = b.wasm.HEAPU8.buffer as ArrayBuffer;
-    addon.attention(heap, heapOffset(b, qkv), mask ? heapOffset(b, mask) : 0, heapOffset(b, probs), heapOffset(b, context), mask ? 1 : 0, batch, seq, heads, d, a.seed, a.drop24, a.divisor);
+    addon.attention(heap, heapOffset(b, qkv), mask ? heapOffset(b, mask) : 0, heapOffset(b, probs), heapOffset(b, context), mask ? 1 : 0, a.divideQuery, batch, seq, heads, d, a.seed, a.drop24, a.divisor);
     return [context, probs];
   }) as unknown as Kernel;
 }
@@ -92,7 +96,7 @@ export function selfAttentionGradKernel(addon: NativeAddon): Kernel {
     const b = backend as WasmBackendLike;
     const dqkv = b.makeOutput(qkv.shape, 'float32');
     const heap = b.wasm.HEAPU8.buffer as ArrayBuffer;
-    addon.attentionGrad(heap, heapOffset(b, qkv), heapOffset(b, probs), heapOffset(b, dcontext), heapOffset(b, dqkv), batch, seq, heads, d, a.seed, a.drop24, a.divisor);
+    addon.attentionGrad(heap, heapOffset(b, qkv), heapOffset(b, probs), heapOffset(b, dcontext), heapOffset(b, dqkv), a.divideQuery, batch, seq, heads, d, a.seed, a.drop24, a.divisor);
     return dqkv;
   };
 }
