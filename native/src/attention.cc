@@ -44,6 +44,19 @@ Qkv<F> Blocks(F* base, const Head& hd) {
   return {q, q + hd.hidden, q + 2 * hd.hidden};
 }
 
+// What a task needs to start: its job, the shape, its head's place, and that head's q, k, v blocks.
+struct Task {
+  const Job& j;
+  const AttentionShape& s;
+  const Head hd;
+  const int64_t t, d;
+  const Qkv<const float> in;
+  Task(void* ctx, int64_t task)
+      : j(*static_cast<const Job*>(ctx)), s(j.s), hd(HeadOf(s, task)), t(s.seq), d(s.head_dim), in(Blocks(j.qkv, hd)) {}
+  // Scores are divided by the divisor unless the queries already were.
+  float ScoreDivisor() const { return s.divide_query ? 1.f : s.divisor; }
+};
+
 // The query block as the product uses it: q itself (row stride ld), or q / divisor into `scaled` (row
 // stride head_dim) where the queries are divided first. Returns the row stride.
 int64_t Queries(const Job& j, const float* q, int64_t ld, float* scaled, const float** out) {
@@ -65,22 +78,21 @@ void DropRows(const Job& j, const float* in, float* out, const Head& hd) {
 }
 
 void ForwardTask(void* ctx, int64_t task, int worker) {
-  const Job& j = *static_cast<const Job*>(ctx);
-  const AttentionShape& s = j.s;
-  const Head hd = HeadOf(s, task);
-  const int64_t t = s.seq, d = s.head_dim;
-  const auto [q, k, v] = Blocks(j.qkv, hd);
+  const Task x(ctx, task);
+  const Job& j = x.j;
+  const Head& hd = x.hd;
+  const int64_t t = x.t, d = x.d;
+  const auto [q, k, v] = x.in;
   float* p = j.probs_out + hd.probs;
   float* dropped = j.scratch + worker * j.per_worker;  // T × T, with dropout only
   const float* qs;
   const int64_t ldq = Queries(j, q, hd.ld, dropped + t * t, &qs);
   // scores = q·kᵀ straight into the probabilities block, then softmax(scores / divisor + mask) row by row.
   GemmOnWorker({qs, k, p, t, t, d, false, true, ldq, hd.ld, t}, worker);
-  const float* mask = j.mask ? j.mask + (task / s.heads) * t : nullptr;
-  const float divisor = s.divide_query ? 1.f : s.divisor;
-  for (int64_t i = 0; i < t; i++) j.k->softmax(p + i * t, mask, p + i * t, t, divisor);
+  const float* mask = j.mask ? j.mask + (task / x.s.heads) * t : nullptr;
+  for (int64_t i = 0; i < t; i++) j.k->softmax(p + i * t, mask, p + i * t, t, x.ScoreDivisor());
   const float* used = p;
-  if (s.drop24 > 0) {
+  if (x.s.drop24 > 0) {
     DropRows(j, p, dropped, hd);
     used = dropped;
   }
@@ -88,11 +100,12 @@ void ForwardTask(void* ctx, int64_t task, int worker) {
 }
 
 void BackwardTask(void* ctx, int64_t task, int worker) {
-  const Job& j = *static_cast<const Job*>(ctx);
-  const AttentionShape& s = j.s;
-  const Head hd = HeadOf(s, task);
-  const int64_t t = s.seq, d = s.head_dim;
-  const auto [q, k, v] = Blocks(j.qkv, hd);
+  const Task x(ctx, task);
+  const Job& j = x.j;
+  const AttentionShape& s = x.s;
+  const Head& hd = x.hd;
+  const int64_t t = x.t, d = x.d;
+  const auto [q, k, v] = x.in;
   const auto [dq, dk, dv] = Blocks(j.dqkv, hd);
   const float* p = j.probs + hd.probs;
   const float* dc = j.dcontext + hd.ctx;
@@ -109,7 +122,7 @@ void BackwardTask(void* ctx, int64_t task, int worker) {
   GemmOnWorker({used, dc, dv, t, d, t, true, false, t, hd.hidden, hd.ld}, worker);
   // d(scores) = softmax gradient / divisor, then dq = d(scores)·k and dk = d(scores)ᵀ·q (the divided q where
   // queries are divided first; then dq is divided too, the division's own gradient).
-  for (int64_t i = 0; i < t; i++) j.k->softmax_grad(p + i * t, g + i * t, g + i * t, t, s.divide_query ? 1.f : s.divisor);
+  for (int64_t i = 0; i < t; i++) j.k->softmax_grad(p + i * t, g + i * t, g + i * t, t, x.ScoreDivisor());
   GemmOnWorker({g, k, dq, t, d, t, false, false, t, hd.ld, hd.ld}, worker);
   const float* qs;
   const int64_t ldq = Queries(j, q, hd.ld, dropped + t * t, &qs);
