@@ -12,7 +12,10 @@ fight torch's own OpenMP pool, so when the OpenMP build is installed this script
 it first on the library path, and sets the thread count for torch, OpenMP and OpenBLAS alike (torch starts
 with 1 thread on some machines).
 
-usage: python3 bench/torch_step.py SHAPE MODE BATCH SEQ ITERS THREADS [DROPOUT]
+usage: python3 bench/torch_step.py SHAPE MODE BATCH SEQ ITERS THREADS [DROPOUT] [DEVICE]
+
+DEVICE is `cpu` (default) or `cuda`: on a GPU machine the same step runs on the GPU (steps timed between
+synchronisations, peak GPU memory reported as well), the reference for our webgpu / tensorflow-gpu rows.
 """
 import json
 import math
@@ -42,6 +45,7 @@ from torch import nn  # noqa: E402
 
 # HF BERT's hidden_dropout_prob and attention_probs_dropout_prob unless given.
 DROPOUT = float(sys.argv[7]) if len(sys.argv) > 7 else 0.1
+DEVICE = sys.argv[8] if len(sys.argv) > 8 else "cpu"
 
 SHAPES = {
     "BERT-Tiny": (2, 128, 2),
@@ -83,7 +87,7 @@ class Bert(nn.Module):
 
     def forward(self, ids, mask):
         t = ids.shape[1]
-        x = self.drop(self.ln(self.word(ids) + self.pos(torch.arange(t)) + self.token_type(torch.zeros_like(ids))))
+        x = self.drop(self.ln(self.word(ids) + self.pos(torch.arange(t, device=ids.device)) + self.token_type(torch.zeros_like(ids))))
         ext = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         for layer in self.layers:
             x = layer(x, ext)
@@ -109,19 +113,24 @@ def parallel_backend():
 
 def main():
     shape, mode, batch, seq, iters, threads = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
+    if DEVICE not in ("cpu", "cuda") or (DEVICE == "cuda" and not torch.cuda.is_available()):
+        print(json.dumps({"shape": shape, "mode": mode, "ok": False, "note": f"device {DEVICE} not available"}))
+        return
+    device = torch.device(DEVICE)
+    sync = torch.cuda.synchronize if DEVICE == "cuda" else (lambda: None)
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)  # one step at a time: no inter-op parallelism to use
     torch.manual_seed(0)
     layers, h, heads = SHAPES[shape]
-    model = Bert(layers, h, heads)
+    model = Bert(layers, h, heads).to(device)
     model.train()
     for name, p in model.named_parameters():
         p.requires_grad = mode == "full" or name.endswith(".bias") or name.startswith("classifier.")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
-    ids = torch.randint(1000, 30522, (batch, seq))
-    mask = torch.ones(batch, seq, dtype=torch.long)
-    labels = torch.randint(0, 2, (batch,))
+    ids = torch.randint(1000, 30522, (batch, seq)).to(device)
+    mask = torch.ones(batch, seq, dtype=torch.long).to(device)
+    labels = torch.randint(0, 2, (batch,)).to(device)
 
     def step():
         loss = nn.functional.cross_entropy(model(ids, mask), labels)
@@ -130,16 +139,21 @@ def main():
         opt.step()
 
     step()  # warm-up
+    sync()
     t0 = time.perf_counter()
     for _ in range(iters):
         step()
+    sync()  # GPU work is asynchronous: the clock stops when it has finished
     ms = (time.perf_counter() - t0) * 1000 / iters
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     blas = blas_library()
-    print(json.dumps({"shape": shape, "mode": mode, "ok": True, "msPerStep": ms, "tokPerS": 1000 * batch * seq / ms,
-                      "peakRssMiB": peak, "torch": torch.__version__, "blas": blas, "threads": torch.get_num_threads(),
-                      "parallel": parallel_backend(),
-                      "trainable": sum(p.numel() for p in params)}))
+    row = {"shape": shape, "mode": mode, "ok": True, "msPerStep": ms, "tokPerS": 1000 * batch * seq / ms,
+           "peakRssMiB": peak, "torch": torch.__version__, "blas": blas, "threads": torch.get_num_threads(),
+           "parallel": parallel_backend(), "device": DEVICE, "trainable": sum(p.numel() for p in params)}
+    if DEVICE == "cuda":
+        row["peakGpuMiB"] = torch.cuda.max_memory_allocated() / 2**20
+        row["parallel"] = torch.cuda.get_device_name()
+    print(json.dumps(row))
 
 
 if __name__ == "__main__":

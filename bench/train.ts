@@ -9,6 +9,8 @@
  * dropout at `--dropout` (default 0.1, HF BERT's, as a fine-tuning run has it; 0 compares the steps without it).
  *   npm run bench:train -- [--shapes BERT-Tiny,BERT-Mini] [--backends wasm,cpu] [--batch 32] [--seq 128] [--iters 2]
  *                          [--micro-batch auto|N] [--dropout 0.1] [--case-limit SECONDS] [--torch-threads 2] [--no-torch]
+ *                          [--torch-device cpu|cuda]
+ * On a GPU machine `--backends webgpu --torch-device cuda` puts our GPU step next to PyTorch's CUDA one.
  */
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     // The reference machine's 2 vCPUs; PyTorch would otherwise pick its own count (1 on some machines).
     'torch-threads': { type: 'string', default: String(Math.min(2, os.availableParallelism())) },
     'no-torch': { type: 'boolean' },
+    'torch-device': { type: 'string', default: 'cpu' },
   },
 });
 
@@ -185,6 +188,8 @@ interface TorchRow {
   /** torch's intra-op parallel backend, e.g. "OpenMP 201511". */
   parallel?: string;
   blas?: string;
+  /** With --torch-device cuda: torch.cuda.max_memory_allocated, MiB. */
+  peakGpuMiB?: number;
   note?: string;
 }
 
@@ -200,7 +205,7 @@ function torchReference(rows: Row[]): void {
   const torchRows: TorchRow[] = [];
   for (const shape of values.shapes!.split(',')) {
     for (const mode of ['bitfit', 'full'] as Mode[]) {
-      const r = spawnSync(py, [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!, values.dropout!], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: Number(values['case-limit']) * 1000, killSignal: 'SIGKILL' });
+      const r = spawnSync(py, [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!, values.dropout!, values['torch-device']!], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: Number(values['case-limit']) * 1000, killSignal: 'SIGKILL' });
       const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
       try {
         torchRows.push(JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TorchRow);
@@ -212,8 +217,9 @@ function torchReference(rows: Row[]): void {
   }
   process.stderr.write('\n');
   const t0 = torchRows.find((r) => r.ok);
-  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine (${t0?.parallel ?? `${values['torch-threads']} threads`}, BLAS: ${t0?.blas ?? '?'}), same shapes, batch and dropout (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
-  if (t0?.blas && !/openblas-openmp/.test(t0.blas)) console.log('warning: PyTorch is not using the OpenMP build of OpenBLAS — apt-get install libopenblas0-openmp');
+  const where = values['torch-device'] === 'cuda' ? `on CUDA (${t0?.parallel ?? 'GPU'})` : `(${t0?.parallel ?? `${values['torch-threads']} threads`}, BLAS: ${t0?.blas ?? '?'})`;
+  console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine ${where}, same shapes, batch and dropout (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
+  if (values['torch-device'] !== 'cuda' && t0?.blas && !/openblas-openmp/.test(t0.blas)) console.log('warning: PyTorch is not using the OpenMP build of OpenBLAS — apt-get install libopenblas0-openmp');
   console.log('| shape | ours backend | ours BitFit tokens/s | PyTorch BitFit tokens/s | speed ratio | ours peak RSS MiB | PyTorch peak RSS MiB | RSS ratio (goal ≤ 1.5) | PyTorch BitFit / full time |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const shape of values.shapes!.split(',')) {
@@ -226,6 +232,8 @@ function torchReference(rows: Row[]): void {
       console.log(`| ${shape} | ${ours.backend} | ${ours.ok ? ours.tokPerS!.toFixed(0) : ours.note} | ${tb?.ok ? tb.tokPerS!.toFixed(0) : tb?.note ?? '—'} | ${speed} | ${ours.ok ? ours.peakRssMiB!.toFixed(0) : '—'} | ${tb?.ok ? tb.peakRssMiB!.toFixed(0) : '—'} | ${rss} | ${torchRatio} |`);
     }
   }
+  const gpu = torchRows.filter((r) => r.ok && r.peakGpuMiB !== undefined);
+  if (gpu.length) console.log(`PyTorch peak GPU memory: ${gpu.map((r) => `${r.shape} ${r.mode} ${r.peakGpuMiB!.toFixed(0)} MiB`).join(', ')}`);
 }
 
 main().catch((e) => {
