@@ -5,7 +5,8 @@
  * alone, under a time limit (the pure-JS cpu backend takes hours for the larger shapes). A batch runs as
  * micro-batches when one pass over it would not fit (engine/train/micro-batch.ts); the table says how.
  * When a python3 with torch is present (Debian: python3-torch libopenblas0-openmp) the same steps run in
- * PyTorch in the same benchmark run and a second table prints both and the ratios. Both sides train with
+ * PyTorch in the same benchmark run (each shape's PyTorch cases right after ours, so both meet the same load
+ * on a shared machine; both report the median step) and a second table prints both and the ratios. Both sides train with
  * dropout at `--dropout` (default 0.1, HF BERT's, as a fine-tuning run has it; 0 compares the steps without it).
  *   npm run bench:train -- [--shapes BERT-Tiny,BERT-Mini] [--backends wasm,cpu] [--batch 32] [--seq 128] [--iters 2]
  *                          [--micro-batch auto|N] [--dropout 0.1] [--case-limit SECONDS] [--torch-threads 2] [--no-torch]
@@ -98,10 +99,13 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
   };
   try {
     await step(); // warm-up
-    const iters = Number(values.iters);
-    const t0 = performance.now();
-    for (let i = 0; i < iters; i++) await step();
-    const ms = (performance.now() - t0) / iters;
+    const times: number[] = [];
+    for (let i = 0; i < Number(values.iters); i++) {
+      const t0 = performance.now();
+      await step();
+      times.push(performance.now() - t0);
+    }
+    const ms = median(times);
     let trainable = 0;
     for (const v of vars.values()) trainable += v.size;
     const note = mode === 'full' && !tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? 'embeddings frozen' : undefined;
@@ -111,6 +115,12 @@ async function runChild(shape: string, backend: BackendName, mode: Mode): Promis
   }
 }
 
+/** The median step: one slow step on a shared machine moves a mean, not this. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 async function main() {
   if (values.child) {
     const [shape, backend, mode] = values.child.split('@') as [string, BackendName, Mode];
@@ -118,6 +128,8 @@ async function main() {
     return;
   }
   const rows: Row[] = [];
+  const torchRows: TorchRow[] = [];
+  const py = values['no-torch'] ? undefined : findTorchPython();
   const limit = Number(values['case-limit']);
   // Shapes run smallest first: once a backend's BitFit or full step runs out of time, its larger shapes would too.
   const overLimit = new Set<string>();
@@ -144,9 +156,11 @@ async function main() {
         process.stderr.write('.');
       }
     }
+    // PyTorch right after ours on the same shape, so both sides meet the same load on a shared machine.
+    if (py) for (const mode of ['bitfit', 'full'] as Mode[]) torchRows.push(runTorchCase(py, shape, mode));
   }
   process.stderr.write('\n');
-  console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, dropout ${values.dropout}, ${values.iters} timed steps after 1 warm-up, micro-batch ${values['micro-batch']}, ${limit} s per case`);
+  console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, dropout ${values.dropout}, median of ${values.iters} timed steps after 1 warm-up, micro-batch ${values['micro-batch']}, ${limit} s per case`);
   console.log('passes: how the batch ran (passes × largest pass, BitFit / full FT; per_device_train_micro_batch_size); full FT trains every tensor, embeddings included');
   console.log('| shape | backend | passes | BitFit ms/step | BitFit tokens/s | BitFit peak RSS MiB | full FT ms/step | full FT peak RSS MiB | BitFit / full time (goal ≤ 0.7) |');
   console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -164,7 +178,7 @@ async function main() {
     const passes = [b, f].filter((r) => r.ok).map((r) => `${Math.ceil(Number(values.batch) / r.micro!)} × ${r.micro}`);
     console.log(`| ${b.shape} | ${b.backend} | ${[...new Set(passes)].join(' / ')} | ${cell(b, b.msPerStep)} | ${cell(b, b.tokPerS)} | ${cell(b, b.peakRssMiB)} | ${cell(f, f.msPerStep)}${fullNote} | ${cell(f, f.peakRssMiB)} | ${ratio} |`);
   }
-  torchReference(rows);
+  if (!values['no-torch']) printTorchTable(rows, torchRows, py !== undefined);
 }
 
 /** A python3 that can import torch (Debian's python3-torch lives under /usr/bin/python3), or undefined. */
@@ -193,29 +207,26 @@ interface TorchRow {
   note?: string;
 }
 
-/** The same steps in PyTorch, side by side in this benchmark run (bench/torch_step.py). */
-function torchReference(rows: Row[]): void {
-  if (values['no-torch']) return;
-  const py = findTorchPython();
-  if (!py) {
+/** One PyTorch case (bench/torch_step.py), in its own process. */
+function runTorchCase(py: string, shape: string, mode: Mode): TorchRow {
+  const script = path.join(__dirname, 'torch_step.py');
+  const args = [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!, values.dropout!, values['torch-device']!];
+  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24, timeout: Number(values['case-limit']) * 1000, killSignal: 'SIGKILL' });
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  process.stderr.write('.');
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TorchRow;
+  } catch {
+    return { shape, mode, ok: false, note: timedOut ? `over ${values['case-limit']} s` : (r.stderr || 'failed').trim().split('\n').pop()?.slice(0, 70) };
+  }
+}
+
+/** The PyTorch steps of this run next to ours, with the ratios. */
+function printTorchTable(rows: Row[], torchRows: TorchRow[], found: boolean): void {
+  if (!found) {
     console.log('\nPyTorch reference: no python3 with torch found — on Debian: apt-get install python3-torch libopenblas0-openmp');
     return;
   }
-  const script = path.join(__dirname, 'torch_step.py');
-  const torchRows: TorchRow[] = [];
-  for (const shape of values.shapes!.split(',')) {
-    for (const mode of ['bitfit', 'full'] as Mode[]) {
-      const r = spawnSync(py, [script, shape, mode, values.batch!, values.seq!, values.iters!, values['torch-threads']!, values.dropout!, values['torch-device']!], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: Number(values['case-limit']) * 1000, killSignal: 'SIGKILL' });
-      const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
-      try {
-        torchRows.push(JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TorchRow);
-      } catch {
-        torchRows.push({ shape, mode, ok: false, note: timedOut ? `over ${values['case-limit']} s` : (r.stderr || 'failed').trim().split('\n').pop()?.slice(0, 70) });
-      }
-      process.stderr.write('.');
-    }
-  }
-  process.stderr.write('\n');
   const t0 = torchRows.find((r) => r.ok);
   const where = values['torch-device'] === 'cuda' ? `on CUDA (${t0?.parallel ?? 'GPU'})` : `(${t0?.parallel ?? `${values['torch-threads']} threads`}, BLAS: ${t0?.blas ?? '?'})`;
   console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine ${where}, same shapes, batch and dropout (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
