@@ -14,11 +14,18 @@ struct Job {
   AttentionShape s;
   const float *qkv, *mask, *probs, *dcontext;
   float *probs_out, *context, *dqkv;
-  float* scratch;  // per worker: `per_worker` floats (T × T blocks, then T × head_dim for scaled queries)
-  int64_t per_worker;
+  int64_t scratch_floats;  // per task: T × T blocks, then T × head_dim for scaled queries
   uint32_t key;
   float scale;
 };
+
+// This thread's scratch, at least `floats` long. Pool threads live as long as the process, so it is made
+// once per thread (and grown for longer sequences), not per call; a task never shares it.
+float* Scratch(int64_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < static_cast<size_t>(floats)) buffer.resize(static_cast<size_t>(floats));
+  return buffer.data();
+}
 
 // Where one head's blocks start in the [B, T, 3H] projections (q; k at + H; v at + 2H; row stride 3H), in the
 // [B, T, H] context (row stride H) and in the [B·heads, T, T] probabilities.
@@ -84,7 +91,7 @@ void ForwardTask(void* ctx, int64_t task, int worker) {
   const int64_t t = x.t, d = x.d;
   const auto [q, k, v] = x.in;
   float* p = j.probs_out + hd.probs;
-  float* dropped = j.scratch + worker * j.per_worker;  // T × T, with dropout only
+  float* dropped = Scratch(j.scratch_floats);  // T × T, with dropout only
   const float* qs;
   const int64_t ldq = Queries(j, q, hd.ld, dropped + t * t, &qs);
   // scores = q·kᵀ straight into the probabilities block, then softmax(scores / divisor + mask) row by row.
@@ -109,7 +116,7 @@ void BackwardTask(void* ctx, int64_t task, int worker) {
   const auto [dq, dk, dv] = Blocks(j.dqkv, hd);
   const float* p = j.probs + hd.probs;
   const float* dc = j.dcontext + hd.ctx;
-  float* g = j.scratch + worker * j.per_worker;  // T × T: d(dropped probs), then d(scores)
+  float* g = Scratch(j.scratch_floats);  // T × T: d(dropped probs), then d(scores)
   float* dropped = g + t * t;                    // T × T, with dropout only
   // d(dropped probs) = dcontext·vᵀ; dv = (dropped probs)ᵀ·dcontext.
   GemmOnWorker({dc, v, g, t, t, d, false, true, hd.hidden, hd.ld, t}, worker);
@@ -132,13 +139,11 @@ void BackwardTask(void* ctx, int64_t task, int worker) {
       for (int64_t c = 0; c < d; c++) dq[i * hd.ld + c] /= s.divisor;
 }
 
-Job MakeJob(const AttentionShape& s, int64_t per_worker, std::vector<float>* scratch) {
+Job MakeJob(const AttentionShape& s, int64_t scratch_floats) {
   Job j{};
   j.k = GemmIsa() == Isa::kAvx2 ? &kEwAvx2 : &kEwGeneric;
   j.s = s;
-  j.per_worker = per_worker;
-  scratch->assign(static_cast<size_t>(std::max(1, GemmThreads()) * per_worker), 0.f);
-  j.scratch = scratch->data();
+  j.scratch_floats = scratch_floats;
   j.key = DropoutKey(s.seed);
   // PyTorch's scale, 1 / (1 − p), rounded once to float (as DropoutApply).
   j.scale = static_cast<float>(1.0 / (1.0 - s.drop24 / 16777216.0));
@@ -148,15 +153,13 @@ Job MakeJob(const AttentionShape& s, int64_t per_worker, std::vector<float>* scr
 }  // namespace
 
 void AttentionForward(const float* qkv, const float* mask, float* probs, float* context, const AttentionShape& s) {
-  std::vector<float> scratch;
-  Job j = MakeJob(s, s.seq * s.seq + s.seq * s.head_dim, &scratch);
+  Job j = MakeJob(s, s.seq * s.seq + s.seq * s.head_dim);
   j.qkv = qkv, j.mask = mask, j.probs_out = probs, j.context = context;
   ParallelFor(s.batch * s.heads, ForwardTask, &j);
 }
 
 void AttentionBackward(const float* qkv, const float* probs, const float* dcontext, float* dqkv, const AttentionShape& s) {
-  std::vector<float> scratch;
-  Job j = MakeJob(s, 2 * s.seq * s.seq + s.seq * s.head_dim, &scratch);
+  Job j = MakeJob(s, 2 * s.seq * s.seq + s.seq * s.head_dim);
   j.qkv = qkv, j.probs = probs, j.dcontext = dcontext, j.dqkv = dqkv;
   ParallelFor(s.batch * s.heads, BackwardTask, &j);
 }
