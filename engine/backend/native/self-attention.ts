@@ -1,7 +1,7 @@
 /**
  * BERT's self-attention core — scores = q·kᵀ, softmax(scores / √d + mask), dropout, probs·v (DistilBERT's:
- * q / √d before the product, no division after) — as one native
- * kernel each way on the wasm backend while the native kernels are installed (native/src/attention.h). It
+ * q / √d before the product, no division after) — as one native kernel each way on the wasm backend while
+ * the native kernels are installed (native/src/attention.h). It
  * takes the query, key and value projections side by side in one [B, T, 3H] tensor (one product makes them)
  * and gives the context in [B, T, H], reading and writing each head in place: none of the six head
  * transposes, the four batched products, the softmax and the dropout are separate TF.js kernels with their
