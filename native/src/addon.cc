@@ -146,6 +146,7 @@ NAPI_MODULE_INIT() {
       Method("gelu", GeluCall),
       Method("geluGrad", GeluGradCall),
       Method("add", AddCall),
+      Method("gatherRows", GatherRowsCall),
       Method("dropout", DropoutCall),
       Method("sum", SumCall),
       Method("layerNorm", LayerNormCall),

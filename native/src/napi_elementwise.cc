@@ -2,19 +2,22 @@
 // against the heap so that a wrong shape throws instead of touching memory outside it.
 #include "napi_elementwise.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include "elementwise.h"
 #include "napi_heap.h"
 
 namespace {
 
 struct HeapArgs : HeapView {
-  double v[6] = {};  // the numbers after the heap (booleans as 0 / 1)
+  double v[7] = {};  // the numbers after the heap (booleans as 0 / 1)
 };
 
 // Reads (ArrayBuffer, `count` non-negative integers or booleans); throws a TypeError naming `fn` and returns false otherwise.
 bool Read(napi_env env, napi_callback_info info, size_t count, const char* fn, HeapArgs* out) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   bool ok = napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == count + 1;
   ok = ok && ReadHeap(env, argv[0], out);
   for (size_t i = 0; ok && i < count; i++) {
@@ -79,4 +82,26 @@ napi_value DropoutCall(napi_env env, napi_callback_info info) {
 napi_value AddCall(napi_env env, napi_callback_info info) {
   return ThreeOperandCall(env, info, "peft_native.add: expected (ArrayBuffer, aOff, bOff, outOff, n)",
                           "peft_native.add: operands fall outside the heap", AddSame);
+}
+
+napi_value GatherRowsCall(napi_env env, napi_callback_info info) {
+  HeapArgs a;
+  if (!Read(env, info, 7, "peft_native.gatherRows: expected (ArrayBuffer, xOff, idsOff, outOff, outer, dim, count, rowBytes)", &a))
+    return nullptr;
+  const double x_off = a.v[0], ids_off = a.v[1], out_off = a.v[2], outer = a.v[3], dim = a.v[4], count = a.v[5], row = a.v[6];
+  // Rows are bytes (float32, int32 or bool data); ids are int32.
+  const bool fits = x_off + outer * dim * row <= a.bytes && Fits(a, ids_off, count) && out_off + outer * count * row <= a.bytes;
+  if (!fits) return OutOfHeap(env, "peft_native.gatherRows: operands fall outside the heap");
+  const auto* ids = reinterpret_cast<const int32_t*>(a.base + static_cast<size_t>(ids_off));
+  const auto n = static_cast<int64_t>(count);
+  for (int64_t i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= dim) return OutOfHeap(env, "peft_native.gatherRows: an index is outside [0, dim)");
+  const auto bytes = static_cast<size_t>(row);
+  const char* src = a.base + static_cast<size_t>(x_off);
+  char* dst = a.base + static_cast<size_t>(out_off);
+  for (int64_t o = 0; o < static_cast<int64_t>(outer); o++) {
+    const char* base = src + static_cast<size_t>(o * static_cast<int64_t>(dim)) * bytes;
+    for (int64_t i = 0; i < n; i++, dst += bytes) std::memmove(dst, base + static_cast<size_t>(ids[i]) * bytes, bytes);
+  }
+  return nullptr;
 }

@@ -12,3 +12,7 @@ napi_value SumCall(napi_env env, napi_callback_info info);
 napi_value DropoutCall(napi_env env, napi_callback_info info);
 // add(heap, aOff, bOff, outOff, n): out = a + b over n floats.
 napi_value AddCall(napi_env env, napi_callback_info info);
+// gatherRows(heap, xOff, idsOff, outOff, outer, dim, count, rowBytes): for each of `outer` blocks of `dim` rows
+// of x, the rows named by the `count` int32 ids, in order (GatherV2 along one axis); an id outside [0, dim)
+// throws before anything is copied.
+napi_value GatherRowsCall(napi_env env, napi_callback_info info);

@@ -59,6 +59,11 @@ export interface NativeAddon {
   attention(heap: ArrayBuffer, qkvOff: number, maskOff: number, probsOff: number, contextOff: number, hasMask: number, divideQuery: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
   /** attention's gradient: dqkv [B, T, 3H] from dcontext [B, T, H], the kept probs and qkv. */
   attentionGrad(heap: ArrayBuffer, qkvOff: number, probsOff: number, dContextOff: number, dQkvOff: number, divideQuery: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
+  /**
+   * GatherV2 along one axis as row copies: for each of `outer` blocks of `dim` rows (rowBytes each) of x, the
+   * rows named by the `count` int32 ids at idsOff, into out; an id outside [0, dim) throws a RangeError.
+   */
+  gatherRows(heap: ArrayBuffer, xOff: number, idsOff: number, outOff: number, outer: number, dim: number, count: number, rowBytes: number): void;
   /** The gradients of layerNorm for upstream dy: dx [rows, cols], dgamma and dbeta [cols]. */
   layerNormGrad(heap: ArrayBuffer, dyOff: number, xOff: number, gammaOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, rows: number, cols: number, eps: number): void;
 }
@@ -75,7 +80,7 @@ export const ADDON_FILE = 'peft_native.node';
 /** Every entry point above: an addon built from older sources lacks some, and is not used. */
 const ENTRY_POINTS: (keyof NativeAddon)[] = [
   'configure', 'info', 'gemm', 'gelu', 'geluGrad', 'add', 'dropout', 'sum', 'layerNorm', 'layerNormGrad',
-  'attentionSoftmax', 'attentionSoftmaxGrad', 'attention', 'attentionGrad',
+  'attentionSoftmax', 'attentionSoftmaxGrad', 'attention', 'attentionGrad', 'gatherRows',
 ];
 
 /** Where the addon can be: beside a bundled dist/worker.js (dist/native/), or in a checkout's build folder. */

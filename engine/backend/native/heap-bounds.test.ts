@@ -1,5 +1,5 @@
 /**
- * The addon's elementwise, LayerNorm, dropout, attention-softmax and self-attention entry points refuse operands that would reach outside the heap
+ * The addon's elementwise, LayerNorm, dropout, attention-softmax, self-attention and row-gather entry points refuse operands that would reach outside the heap
  * (a RangeError, nothing written) and arguments of the wrong kind (a TypeError), as gemm does: a wrong
  * shape from JavaScript must throw, never touch memory it does not own.
  */
@@ -25,6 +25,13 @@ describe('native entry points check every operand against the heap', { skip }, (
     addon.attention(heap, 0, 12 * 4, 20 * 4, 30 * 4, 1, 0, 1, 2, 1, 2, 1, 0, 2);
     addon.attentionGrad(heap, 0, 20 * 4, 30 * 4, 40 * 4, 0, 1, 2, 1, 2, 1, 0, 2);
     assert.ok(Math.abs(view[20]! + view[21]! - 1) < 1e-6 && Math.abs(view[22]! + view[23]! - 1) < 1e-6, 'probabilities');
+    // Row gather: rows 3 and 1 of a [4, 4] x, ids as int32 at float 16.
+    const ints = new Int32Array(heap);
+    for (let i = 0; i < 16; i++) view[i] = i;
+    ints[16] = 3;
+    ints[17] = 1;
+    addon.gatherRows(heap, 0, 16 * 4, 20 * 4, 1, 4, 2, 16);
+    assert.deepEqual(Array.from(view.slice(20, 28)), [12, 13, 14, 15, 4, 5, 6, 7]);
     const before = view.slice();
     assert.throws(() => addon.gelu(heap, 0, 33 * 4, 32), RangeError);
     assert.throws(() => addon.gelu(heap, 2, 32 * 4, 8), RangeError);
@@ -51,6 +58,14 @@ describe('native entry points check every operand against the heap', { skip }, (
     assert.throws(() => addon.attentionGrad(heap, 0, 20 * 4, 30 * 4, 53 * 4, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
     assert.throws(() => addon.attentionGrad(heap, 0, 61 * 4, 30 * 4, 40 * 4, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
     assert.throws(() => addon.attentionGrad(heap, 0, 20 * 4, 61 * 4, 40 * 4, 0, 1, 2, 1, 2, 1, 0, 2), RangeError);
+    assert.throws(() => addon.gatherRows(heap, 0, 16 * 4, 57 * 4, 1, 4, 2, 16), RangeError, 'out one float past the end');
+    assert.throws(() => addon.gatherRows(heap, 0, 63 * 4, 20 * 4, 1, 4, 2, 16), RangeError, 'ids past the end');
+    assert.throws(() => addon.gatherRows(heap, 200, 16 * 4, 20 * 4, 1, 4, 2, 16), RangeError, 'x past the end');
+    ints[17] = 4;
+    assert.throws(() => addon.gatherRows(heap, 0, 16 * 4, 20 * 4, 1, 4, 2, 16), RangeError, 'an id past dim');
+    ints[17] = -1;
+    assert.throws(() => addon.gatherRows(heap, 0, 16 * 4, 20 * 4, 1, 4, 2, 16), RangeError, 'a negative id');
+    ints[17] = 1;
     // A seed past 32 bits, or a drop probability of 1 (2^24 / 2^24), is refused too.
     assert.throws(() => addon.dropout(heap, 0, 32 * 4, 32, 2 ** 32, 1000), RangeError);
     assert.throws(() => addon.dropout(heap, 0, 32 * 4, 32, 1, 2 ** 24), RangeError);

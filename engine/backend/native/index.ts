@@ -41,7 +41,7 @@ const BACKEND = 'wasm';
 const KERNELS: Record<string, (addon: NativeAddon, stock: Kernel) => Kernel> = {
   BatchMatMul: nativeBatchMatMul,
   _FusedMatMul: nativeFusedMatMul,
-  GatherV2: (_addon, stock) => rowGatherV2(stock),
+  GatherV2: rowGatherV2,
   Sum: nativeSum,
   Identity: (_addon, stock) => sharedIdentity(stock),
   Slice: (_addon, stock) => heapSlice(stock),
