@@ -64,7 +64,6 @@ void ConfigureLocked(int threads, Isa isa) {
 struct Plan {
   const GemmParams* p;
   int64_t mc, nc, tiles_m, tiles_n;
-  void (*tile)(const TileJob*, float*, float*);
   const float* packed_b;  // nullptr: each tile packs its own B panel
   int64_t n_pad;
 };
@@ -108,6 +107,19 @@ float Activate(float x, Activation act, float alpha) {
   return x;
 }
 
+// One tile on `worker`'s packing buffers: the configured kernel's blocked product (the bias added as the last
+// K slice is stored), or for an empty sum (k = 0) the bias, or 0. Runs under g_mu (Gemm, ParallelFor).
+void ComputeTile(const TileJob* t, int worker) {
+  if (t->k > 0) {
+    (g_isa == Isa::kAvx2 ? RunTileAvx2 : RunTileGeneric)(t, g_buffers[worker].a, g_buffers[worker].b);
+    return;
+  }
+  for (int64_t i = 0; i < t->mc; i++) {
+    float* row = t->c + (t->i0 + i) * t->ldc + t->j0;
+    for (int64_t j = 0; j < t->nc; j++) row[j] = t->bias ? t->bias[t->j0 + j] : 0.f;
+  }
+}
+
 void RunTask(void* ctx, int64_t task, int worker) {
   const Plan& plan = *static_cast<const Plan*>(ctx);
   const GemmParams& p = *plan.p;
@@ -127,15 +139,7 @@ void RunTask(void* ctx, int64_t task, int worker) {
   t.packed_b = plan.packed_b;
   t.n_pad = plan.n_pad;
   t.bias = p.bias;
-  if (p.k == 0) {
-    // An empty sum: C is the bias (or 0).
-    for (int64_t i = 0; i < t.mc; i++) {
-      float* row = t.c + (t.i0 + i) * p.n + t.j0;
-      for (int64_t j = 0; j < t.nc; j++) row[j] = p.bias ? p.bias[t.j0 + j] : 0.f;
-    }
-  } else {
-    plan.tile(&t, g_buffers[worker].a, g_buffers[worker].b);  // adds the bias too
-  }
+  ComputeTile(&t, worker);
   if (p.act != kLinear) {
     for (int64_t i = 0; i < t.mc; i++) {
       float* row = t.c + (t.i0 + i) * p.n + t.j0;
@@ -178,7 +182,7 @@ void Gemm(const GemmParams& p) {
   if (p.batch <= 0 || p.m <= 0 || p.n <= 0) return;
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_configured) ConfigureLocked(1, BestIsa());
-  Plan plan{&p, kMc, kNc, 0, 0, g_isa == Isa::kAvx2 ? RunTileAvx2 : RunTileGeneric, nullptr, 0};
+  Plan plan{&p, kMc, kNc, 0, 0, nullptr, 0};
   const int workers = g_pool->size();
   const double flops = 2.0 * p.batch * p.m * p.n * p.k;
   const bool parallel = workers > 1 && flops >= kParallelFlops;
@@ -218,16 +222,11 @@ void GemmOnWorker(const StridedGemm& g, int worker) {
   t.m = g.m, t.n = g.n, t.k = g.k;
   t.trans_a = g.trans_a, t.trans_b = g.trans_b;
   t.lda = g.lda, t.ldb = g.ldb, t.ldc = g.ldc;
-  auto tile = g_isa == Isa::kAvx2 ? RunTileAvx2 : RunTileGeneric;
   for (t.j0 = 0; t.j0 < g.n; t.j0 += kNc) {
     t.nc = std::min(kNc, g.n - t.j0);
     for (t.i0 = 0; t.i0 < g.m; t.i0 += kMc) {
       t.mc = std::min(kMc, g.m - t.i0);
-      if (g.k > 0) {
-        tile(&t, g_buffers[worker].a, g_buffers[worker].b);
-      } else {
-        for (int64_t i = 0; i < t.mc; i++) std::fill_n(g.c + (t.i0 + i) * g.ldc + t.j0, t.nc, 0.f);
-      }
+      ComputeTile(&t, worker);
     }
   }
 }
