@@ -1,5 +1,5 @@
 // AVX2 LayerNorm rows: the generic rows' arithmetic (ln_generic.cc), eight columns at a time, with row
-// sums widened to double four lanes at a time. No FMA in the elementwise parts (see the pragma below), so
+// sums widened to double four lanes at a time. No FMA in the elementwise parts (PEFT_LN_NO_FP_CONTRACT, ln_spans.h), so
 // each product is rounded as the stock TF.js ops round it. Only this file is compiled for AVX2 (avx2_target.h), through a pragma, like
 // kernel_avx2.cc; callers check the CPU first.
 #include "avx2_target.h"
@@ -11,19 +11,9 @@
 #include <cmath>
 
 PEFT_AVX2_BEGIN
-// No fused multiply-adds unless written: a contracted dy·gamma − mean(g) keeps the product's rounding
-// error, which rstd (up to 1/√eps) blows up where a row is constant and stock's dx is exactly 0.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#else
-#pragma GCC optimize("fp-contract=off")
-#endif
+PEFT_LN_NO_FP_CONTRACT
 
 namespace {
-
-struct Stats {
-  float mean, rstd;
-};
 
 inline double HSum(__m256d v) {
   const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
@@ -33,7 +23,7 @@ inline double HSum(__m256d v) {
 inline __m256d Lo(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
 inline __m256d Hi(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
 
-Stats RowStats(const float* x, int64_t n, float eps) {
+LnStats RowStats(const float* x, int64_t n, float eps) {
   __m256d s0 = _mm256_setzero_pd(), s1 = s0;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -58,7 +48,7 @@ Stats RowStats(const float* x, int64_t n, float eps) {
 
 void Forward(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t cols, float eps) {
   for (int64_t r = 0; r < rows; r++, x += cols, y += cols) {
-    const Stats st = RowStats(x, cols, eps);
+    const LnStats st = RowStats(x, cols, eps);
     const __m256 mean = _mm256_set1_ps(st.mean), rstd = _mm256_set1_ps(st.rstd);
     int64_t c = 0;
     for (; c + 8 <= cols; c += 8) {
@@ -74,7 +64,7 @@ void Forward(const float* x, const float* gamma, const float* beta, float* y, in
 void Backward(const float* dy, const float* x, const float* gamma, float* dx, double* dg, double* db, int64_t rows,
               int64_t cols, float eps) {
   for (int64_t r = 0; r < rows; r++, x += cols, dy += cols, dx += cols) {
-    const Stats st = RowStats(x, cols, eps);
+    const LnStats st = RowStats(x, cols, eps);
     const __m256 mean = _mm256_set1_ps(st.mean), rstd = _mm256_set1_ps(st.rstd);
     __m256d sg = _mm256_setzero_pd(), sgx = sg;
     int64_t c = 0;

@@ -5,21 +5,11 @@
 
 #include "ln_spans.h"
 
-// No fused multiply-adds unless written: a contracted dy·gamma − mean(g) keeps the product's rounding
-// error, which rstd (up to 1/√eps) blows up where a row is constant and stock's dx is exactly 0.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#else
-#pragma GCC optimize("fp-contract=off")
-#endif
+PEFT_LN_NO_FP_CONTRACT
 
 namespace {
 
-struct Stats {
-  float mean, rstd;
-};
-
-Stats RowStats(const float* x, int64_t n, float eps) {
+LnStats RowStats(const float* x, int64_t n, float eps) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) s += x[i];
   const double mean = s / static_cast<double>(n);
@@ -31,7 +21,7 @@ Stats RowStats(const float* x, int64_t n, float eps) {
 
 void Forward(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t cols, float eps) {
   for (int64_t r = 0; r < rows; r++, x += cols, y += cols) {
-    const Stats st = RowStats(x, cols, eps);
+    const LnStats st = RowStats(x, cols, eps);
     for (int64_t c = 0; c < cols; c++) y[c] = ((x[c] - st.mean) * st.rstd) * gamma[c] + beta[c];
   }
 }
@@ -39,7 +29,7 @@ void Forward(const float* x, const float* gamma, const float* beta, float* y, in
 void Backward(const float* dy, const float* x, const float* gamma, float* dx, double* dg, double* db, int64_t rows,
               int64_t cols, float eps) {
   for (int64_t r = 0; r < rows; r++, x += cols, dy += cols, dx += cols) {
-    const Stats st = RowStats(x, cols, eps);
+    const LnStats st = RowStats(x, cols, eps);
     // dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·gamma, x̂ the normalised row.
     double sg = 0, sgx = 0;
     for (int64_t c = 0; c < cols; c++) {
