@@ -78,12 +78,12 @@ function selfAttention(
   drop: Dropout,
   wantProbs: boolean,
 ): { context: tf.Tensor3D; probs?: tf.Tensor4D } {
-  const n = c.numAttentionHeads;
-  const divisor = Math.sqrt(c.hiddenSize / n);
   if (!wantProbs) {
     const context = fusedSelfAttention(p, c, [`${prefix}.query`, `${prefix}.key`, `${prefix}.value`], hidden, mask, drop);
     if (context) return { context };
   }
+  const n = c.numAttentionHeads;
+  const divisor = Math.sqrt(c.hiddenSize / n);
   const q = splitHeads(linear(p, `${prefix}.query`, hidden), n);
   const k = splitHeads(linear(p, `${prefix}.key`, hidden), n);
   const v = splitHeads(linear(p, `${prefix}.value`, hidden), n);
