@@ -10,6 +10,7 @@ import { loadModel, type LoadModelOptions } from '../model/load';
 import type { EncoderModel } from '../model/model';
 import { loadTokenizer } from '../tokenizer';
 import type { BatchEncoding, Tokenizer } from '../tokenizer/types';
+import { maxTokens } from '../model/limits';
 
 export interface OpenModelOptions extends LoadModelOptions {
   /** Force a backend; default: the fastest that loads (see backend/select.ts). */
@@ -39,11 +40,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
   }
 }
 
-/** Longest input the position embeddings allow (RoBERTa spends padding_idx + 1 of them). */
-export function maxTokens(model: EncoderModel): number {
-  const c = model.config;
-  return c.family === 'roberta' ? c.maxPositionEmbeddings - c.padTokenId - 1 : c.maxPositionEmbeddings;
-}
+export { maxTokens } from '../model/limits';
 
 export interface PredictInput {
   text: string;

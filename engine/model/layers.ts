@@ -8,10 +8,25 @@ import { nativeGelu } from '../backend/native/gelu';
 import { nativeLayerNorm } from '../backend/native/layernorm';
 import { tf } from '../backend/tf';
 import type { HiddenAct } from './config';
+import { hasDelta, type ModelHooks } from './hooks';
 import type { ParamStore } from './params';
 
-/** torch.nn.Linear: x·Wᵀ + b with W stored [out, in] as in the checkpoint. x: [..., in] → [..., out]. */
-export function linear(p: ParamStore, prefix: string, x: tf.Tensor): tf.Tensor {
+/** The hooks of the pass and its dropout, for a linear layer that a method may extend (LoRA). */
+export interface LinearContext {
+  hooks: ModelHooks;
+  drop: Dropout;
+}
+
+/**
+ * torch.nn.Linear: x·Wᵀ + b with W stored [out, in] as in the checkpoint. x: [..., in] → [..., out].
+ * With a linear-delta hook on this module (LoRA), its term is added after, as PEFT adds it: (x·Wᵀ + b) + Δ(x).
+ */
+export function linear(p: ParamStore, prefix: string, x: tf.Tensor, ctx?: LinearContext): tf.Tensor {
+  const y = plainLinear(p, prefix, x);
+  return ctx && hasDelta(ctx.hooks, prefix) ? tf.add(y, ctx.hooks.linearDelta!(prefix, x, ctx.drop)) : y;
+}
+
+function plainLinear(p: ParamStore, prefix: string, x: tf.Tensor): tf.Tensor {
   const w = p.get(`${prefix}.weight`); // [out, in]
   const b = p.get(`${prefix}.bias`); // [out]
   const wt = p.frozenTransposed(`${prefix}.weight`); // [in, out], only when W is frozen

@@ -7,7 +7,8 @@ import { tf } from '../backend/tf';
 import { bertEncoder, bertPooler, firstToken, type EncoderInputs, type EncoderOutputs } from './bert';
 import type { EncoderConfig, HeadKind, ProblemType } from './config';
 import { distilbertEncoder } from './distilbert';
-import { Dropout, linear } from './layers';
+import { NO_HOOKS, type ModelHooks } from './hooks';
+import { Dropout, linear, type LinearContext } from './layers';
 import type { ParamStore } from './params';
 import { basePrefixFor, expectedParams, hasPooler, type ParamSpec } from './schema';
 
@@ -31,6 +32,8 @@ export class EncoderModel {
   /** `bert.` / `roberta.` / `distilbert.` or '' — the prefix every encoder tensor name starts with. */
   readonly basePrefix: string;
   readonly specs: ParamSpec[];
+  /** What a PEFT method adds to the forward pass (model/hooks.ts); none for a plain model. */
+  hooks: ModelHooks = NO_HOOKS;
 
   constructor(
     readonly config: EncoderConfig,
@@ -47,21 +50,23 @@ export class EncoderModel {
     const base = this.basePrefix;
     const drop = new Dropout(opts.training ?? false, opts.dropoutSeed ?? 0);
     const run = { outputHiddenStates: opts.outputHiddenStates, outputAttentions: opts.outputAttentions };
-    const enc = c.family === 'distilbert' ? distilbertEncoder(p, c, base, x, run, drop) : bertEncoder(p, c, base, x, run, drop);
-    const pooled = hasPooler(c, this.head) ? bertPooler(p, base, enc.lastHiddenState) : undefined;
+    const hooks = this.hooks;
+    const ctx: LinearContext = { hooks, drop };
+    const enc = c.family === 'distilbert' ? distilbertEncoder(p, c, base, x, run, drop, hooks) : bertEncoder(p, c, base, x, run, drop, hooks);
+    const pooled = hasPooler(c, this.head) ? bertPooler(p, base, enc.lastHiddenState, ctx) : undefined;
     if (this.head === 'none') return { ...enc, pooled };
 
     let logits: tf.Tensor;
     if (c.family === 'bert') {
-      logits = linear(p, 'classifier', drop.apply(pooled!, c.classifierDropout));
+      logits = linear(p, 'classifier', drop.apply(pooled!, c.classifierDropout), ctx);
     } else if (c.family === 'roberta') {
       // RobertaClassificationHead: dropout → dense → tanh → dropout → out_proj, on <s>.
-      const h = tf.tanh(linear(p, 'classifier.dense', drop.apply(firstToken(enc.lastHiddenState), c.classifierDropout)));
-      logits = linear(p, 'classifier.out_proj', drop.apply(h, c.classifierDropout));
+      const h = tf.tanh(linear(p, 'classifier.dense', drop.apply(firstToken(enc.lastHiddenState), c.classifierDropout), ctx));
+      logits = linear(p, 'classifier.out_proj', drop.apply(h, c.classifierDropout), ctx);
     } else {
       // DistilBertForSequenceClassification: pre_classifier → ReLU → dropout → classifier.
-      const h = tf.relu(linear(p, 'pre_classifier', firstToken(enc.lastHiddenState)));
-      logits = linear(p, 'classifier', drop.apply(h, c.classifierDropout));
+      const h = tf.relu(linear(p, 'pre_classifier', firstToken(enc.lastHiddenState), ctx));
+      logits = linear(p, 'classifier', drop.apply(h, c.classifierDropout), ctx);
     }
     return { ...enc, pooled, logits: logits as tf.Tensor2D };
   }

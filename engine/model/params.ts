@@ -71,6 +71,15 @@ export class ParamStore {
     return entry;
   }
 
+  /** Removes and disposes a tensor (a method's own tensor after it was merged into the weights). */
+  delete(name: string): void {
+    const t = this.tensors.get(name);
+    if (!t) return;
+    this.set(name, t, true); // drops cached transposes and stacks that include it
+    this.tensors.delete(name);
+    t.dispose();
+  }
+
   names(): string[] {
     return [...this.tensors.keys()];
   }

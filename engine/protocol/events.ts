@@ -28,8 +28,12 @@ export interface StartedEvent {
   stepsPerEpoch: number;
   /** Set when this run continues from a checkpoint. */
   resumedFrom?: { step: number; path: string };
-  /** Layers and bias kinds of the heatmap, so a dashboard can lay it out before the first summary. */
-  heatmap: { rows: string[]; kinds: string[] };
+  /**
+   * The what-moved grid's rows and columns (`kinds`: bias kinds for BitFit, LoRA's target modules, adapter
+   * places, …) and what a cell measures, so a dashboard can lay it out before the first report. Runs
+   * written before `measure` existed are BitFit's (`mean |Δb|`).
+   */
+  heatmap: { rows: string[]; kinds: string[]; measure?: string };
   notices: string[];
 }
 
@@ -76,11 +80,49 @@ export interface BiasCell {
   top: Array<{ index: number; delta: number }>;
 }
 
+/** The event BitFit runs wrote before the method-neutral `change` event; still read (as a `change`). */
 export interface BiasChangeEvent {
   v: 1;
   type: 'biasChange';
   step: number;
   cells: BiasCell[];
+}
+
+/** One cell of the what-moved grid: a row (embeddings, layer.i, pooler, classifier) × a method's column. */
+export interface ChangeCell {
+  /** The tensor(s) behind the cell, HF / PEFT names. */
+  name: string;
+  row: string;
+  /** The column: a bias kind, a LoRA target, an adapter place, a virtual token. */
+  kind: string;
+  /** The cell's number (its colour): the measure named by the event's `measure`. */
+  value: number;
+  /** Change relative to the start (‖Δ‖ / ‖start‖); null when the start is all zeros. */
+  relative: number | null;
+  /** BitFit's ‖b − b₀‖₁ / dim (= value for BitFit cells). */
+  meanAbs?: number;
+  /** The most-moved units: index and signed change (BitFit), or largest entries of a method's own measure. */
+  top: Array<{ index: number; delta: number }>;
+  /** Further lists shown when the cell is selected (LoRA: singular values of ΔW, most-moved input/output units). */
+  details?: Array<{ title: string; items: Array<{ label: string; value: number }> }>;
+}
+
+/** What moved: every `change_steps` steps and at the end, one cell per trained place. */
+export interface ChangeEvent {
+  v: 1;
+  type: 'change';
+  step: number;
+  /** What `value` is: `mean |Δb|`, `‖ΔW‖F / ‖W‖F`, … */
+  measure: string;
+  cells: ChangeCell[];
+}
+
+export const BITFIT_MEASURE = 'mean |Δb|';
+
+/** A run's older `biasChange` event as the `change` event it would be today (BitFit's numbers unchanged). */
+export function toChangeEvent(e: BiasChangeEvent | ChangeEvent): ChangeEvent {
+  if (e.type === 'change') return e;
+  return { v: 1, type: 'change', step: e.step, measure: BITFIT_MEASURE, cells: e.cells.map((c) => ({ ...c, value: c.meanAbs })) };
 }
 
 export interface CheckpointEvent {
@@ -120,7 +162,7 @@ export interface LogEvent {
   time: string;
 }
 
-export type RunEvent = StartedEvent | StepEvent | EvalEvent | BiasChangeEvent | CheckpointEvent | StateEvent | EndEvent | LogEvent;
+export type RunEvent = StartedEvent | StepEvent | EvalEvent | ChangeEvent | BiasChangeEvent | CheckpointEvent | StateEvent | EndEvent | LogEvent;
 export type RunEventType = RunEvent['type'];
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && !Number.isNaN(x);
@@ -143,6 +185,13 @@ export function isRunEvent(x: unknown): x is RunEvent {
         isNum(x.step) &&
         Array.isArray(x.cells) &&
         x.cells.every((c) => isObj(c) && isStr(c.name) && isStr(c.row) && isStr(c.kind) && isNum(c.meanAbs) && Array.isArray(c.top))
+      );
+    case 'change':
+      return (
+        isNum(x.step) &&
+        isStr(x.measure) &&
+        Array.isArray(x.cells) &&
+        x.cells.every((c) => isObj(c) && isStr(c.name) && isStr(c.row) && isStr(c.kind) && isNum(c.value) && Array.isArray(c.top))
       );
     case 'checkpoint':
       return isNum(x.step) && isStr(x.path);

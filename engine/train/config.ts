@@ -6,6 +6,9 @@
 import * as path from 'node:path';
 import { BACKEND_NAMES, type BackendName } from '../backend/select';
 import { PeftStudioError } from '../errors';
+import { readAdapter } from '../peft/adapter-import';
+import { methodFactory, methodInfos, resolveMethodSpec } from '../peft/registry';
+import type { MethodSpec } from '../peft/types';
 import type { ScheduleType } from './optim/schedule';
 
 export interface RunConfig {
@@ -26,11 +29,12 @@ export interface RunConfig {
   /** A display name for dashboards and the Runs tree (HF's `run_name`); default: the folder name. */
   run_name?: string;
   runs_dir: string;
-  method: 'bitfit';
-  /** BitFit: groups (all, sparse, query, key, value, attention-output, intermediate, output, layernorm, pooler), globs or /regex/. */
-  bias_terms: string[];
-  /** Train the classification head with the biases, as the BitFit paper does. */
-  train_head: boolean;
+  /**
+   * The training method and its settings, resolved: `{ name: 'lora', r: 8, lora_alpha: 8, … }` (names as in
+   * HF PEFT / AdapterHub). A config file may give a name alone (`method: lora`), a partial object, and/or the
+   * settings as top-level keys named after their CLI flags (`lora_r: 8`, `bias_terms: [all]`), which override.
+   */
+  method: MethodSpec;
   /** BitFit's paper uses 1e-4 … 1e-3; biases need larger steps than full fine-tuning's 2e-5. */
   learning_rate: number;
   /** torch AdamW's decoupled decay; 0 by default as in HF (and HF would exempt biases anyway). */
@@ -69,24 +73,27 @@ export interface RunConfig {
   save_steps: number;
   /** Older checkpoints beyond this many are deleted; the best one is always kept. */
   save_total_limit: number;
-  /** Bias-change summaries every N steps (they cost a read of every trained bias). */
+  /** What-moved reports every N steps (they cost a read of every trained tensor). */
   bias_change_steps: number;
-  /** Units listed per bias in a bias-change summary. */
+  /** Units listed per cell in a what-moved report. */
   bias_change_top_k: number;
   /** Metric ranking checkpoints; default per task (accuracy, pearson_spearman, micro_f1). */
   metric_for_best_model?: string;
   backend: BackendName | 'auto';
   /** Continue from this checkpoint folder (or a run folder: its latest checkpoint). */
   resume_from_checkpoint?: string;
+  /**
+   * Start from a saved adapter (HF PEFT, AdapterHub, or `export --adapter`): its config sets the method and
+   * its settings unless the config gives them, its tensors the starting values.
+   */
+  adapter?: string;
 }
 
-export const DEFAULTS: Omit<RunConfig, 'model' | 'train_file'> = {
+export const DEFAULTS: Omit<RunConfig, 'model' | 'train_file' | 'method'> & { method: string } = {
   eval_split: 0.1,
   on_bad_row: 'fail',
   runs_dir: 'runs',
   method: 'bitfit',
-  bias_terms: ['all'],
-  train_head: true,
   learning_rate: 1e-3,
   weight_decay: 0,
   adam_beta1: 0.9,
@@ -117,15 +124,18 @@ export const DEFAULTS: Omit<RunConfig, 'model' | 'train_file'> = {
 const SCHEDULES: ScheduleType[] = ['constant', 'constant_with_warmup', 'linear', 'cosine'];
 
 /** Fills defaults into a partial config (from a file, flags or the extension) and validates it. */
-export function resolveRunConfig(partial: Partial<RunConfig> & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
-  const known = new Set([...Object.keys(DEFAULTS), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', '$schema']);
+export function resolveRunConfig(partial: Partial<Omit<RunConfig, 'method'>> & { method?: string | Partial<MethodSpec> } & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
+  const flat = methodSettingKeys();
+  const known = new Set([...Object.keys(DEFAULTS), ...flat.keys(), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', '$schema']);
   const unknown = Object.keys(partial).filter((k) => !known.has(k) && partial[k] !== undefined);
   if (unknown.length) fail(`unknown setting(s): ${unknown.join(', ')}`);
-  const c = { ...DEFAULTS, ...stripUndefined(partial) } as RunConfig & { $schema?: string };
+  const method = resolveMethod(partial, flat, typeof partial.adapter === 'string' ? path.resolve(baseDir, partial.adapter) : undefined);
+  const rest = Object.fromEntries(Object.entries(stripUndefined(partial)).filter(([k]) => !flat.has(k)));
+  const c = { ...DEFAULTS, ...rest, method } as RunConfig & { $schema?: string };
   delete c.$schema;
   if (typeof c.model !== 'string' || !c.model) fail('"model" (a HuggingFace model folder) is required');
   if (typeof c.train_file !== 'string' || !c.train_file) fail('"train_file" (CSV, TSV, JSONL or Parquet) is required');
-  for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'runs_dir', 'resume_from_checkpoint'] as const) {
+  for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'runs_dir', 'resume_from_checkpoint', 'adapter'] as const) {
     const v = c[k];
     if (typeof v === 'string') (c as unknown as Record<string, string>)[k] = path.resolve(baseDir, v);
   }
@@ -143,13 +153,70 @@ export function resolveRunConfig(partial: Partial<RunConfig> & Record<string, un
   if (!SCHEDULES.includes(c.lr_scheduler_type)) fail(`lr_scheduler_type must be one of ${SCHEDULES.join(', ')}`);
   if (!['no', 'steps', 'epoch'].includes(c.eval_strategy)) fail('eval_strategy must be no, steps or epoch');
   if (!['fail', 'skip'].includes(c.on_bad_row)) fail('on_bad_row must be fail or skip');
-  if (c.method !== 'bitfit') fail(`method "${c.method}" is not available (available: bitfit)`);
-  if (!Array.isArray(c.bias_terms) || c.bias_terms.length === 0) fail('bias_terms must be a non-empty list');
-  if (typeof c.train_head !== 'boolean') fail('train_head must be true or false');
   const micro = c.per_device_train_micro_batch_size;
   if (micro !== 'auto' && !(Number.isInteger(micro) && micro > 0)) fail(`per_device_train_micro_batch_size must be "auto" or a positive integer, got ${JSON.stringify(micro)}`);
   if (c.backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(c.backend)) fail(`backend must be auto or one of ${BACKEND_NAMES.join(', ')}`);
   return c;
+}
+
+/** Top-level config keys that set a method's setting (its CLI flag in snake_case) → the methods that have it. */
+export function methodSettingKeys(): Map<string, Array<{ method: string; key: string }>> {
+  const out = new Map<string, Array<{ method: string; key: string }>>();
+  for (const info of methodInfos()) {
+    for (const s of info.settings) {
+      const flatKey = s.flag.replace(/-/g, '_');
+      (out.get(flatKey) ?? out.set(flatKey, []).get(flatKey)!).push({ method: info.name, key: s.key });
+    }
+  }
+  return out;
+}
+
+/** The method spec of a partial config: `method` (a name or an object) with top-level setting keys applied over it. */
+function resolveMethod(partial: Record<string, unknown>, flat = methodSettingKeys(), adapterDir?: string): MethodSpec {
+  let raw = partial.method ?? DEFAULTS.method;
+  if (adapterDir) {
+    // The adapter's own config sets the method and its settings; the run config may still override settings.
+    const a = readAdapter(adapterDir);
+    if (partial.method !== undefined) {
+      const given = typeof partial.method === 'string' ? partial.method : (partial.method as MethodSpec).name;
+      if (given !== a.spec.name) fail(`adapter ${adapterDir} is a ${a.factory.info.title} adapter, but the config's method is ${given}`);
+    }
+    raw = { ...a.spec, ...(typeof partial.method === 'object' && partial.method !== null ? (partial.method as MethodSpec) : {}) };
+  }
+  let spec: MethodSpec;
+  if (typeof raw === 'string') spec = { name: raw };
+  else if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && typeof (raw as MethodSpec).name === 'string') spec = { ...(raw as MethodSpec) };
+  else fail(`method must be a method name or an object with a "name" (available: ${methodInfos().map((m) => m.name).join(', ')}), got ${JSON.stringify(raw)}`);
+  try {
+    methodFactory(spec.name);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  for (const [key, owners] of flat) {
+    if (partial[key] === undefined) continue;
+    const own = owners.find((o) => o.method === spec.name);
+    if (!own) fail(`${key} is a setting of ${owners.map((o) => o.method).join(', ')}, not of method ${spec.name}`);
+    spec[own.key] = partial[key];
+  }
+  try {
+    return resolveMethodSpec(spec);
+  } catch (e) {
+    if (e instanceof PeftStudioError) fail(e.message);
+    throw e;
+  }
+}
+
+/** A run config as older versions wrote it (`method: 'bitfit'`, `bias_terms`, `train_head` at the top) in today's form. */
+export function normalizeStoredConfig(raw: Record<string, unknown>): RunConfig {
+  if (typeof raw.method === 'object' && raw.method !== null) return raw as unknown as RunConfig;
+  const { bias_terms, train_head, ...rest } = raw;
+  const name = typeof raw.method === 'string' ? raw.method : 'bitfit';
+  const method: MethodSpec = { name };
+  if (name === 'bitfit') {
+    if (bias_terms !== undefined) method.bias_terms = bias_terms;
+    if (train_head !== undefined) method.train_head = train_head;
+  }
+  return { ...rest, method } as unknown as RunConfig;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

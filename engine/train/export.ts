@@ -15,9 +15,12 @@ import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/saf
 import { loadModel } from '../model/load';
 import type { EncoderModel } from '../model/model';
 import type { ProblemType } from '../model/config';
+import { TRAINABLE_INIT } from '../peft/adapter-files';
+import { createPeftMethod } from '../peft/registry';
+import type { AdapterExport, PeftMethod } from '../peft/types';
 import type { StartedEvent } from '../protocol/events';
 import { listCheckpoints, loadCheckpoint, resolveCheckpoint } from './checkpoint';
-import type { RunConfig } from './config';
+import { normalizeStoredConfig, type RunConfig } from './config';
 import { CONFIG_FILE, readEvents } from './run-dir';
 
 export const DELTA_FILE = 'delta.safetensors';
@@ -35,7 +38,7 @@ export interface RunInfo {
 export function readRunInfo(runDir: string): RunInfo {
   const cfgFile = path.join(runDir, CONFIG_FILE);
   if (!fs.existsSync(cfgFile)) throw new PeftStudioError('MISSING_FILE', `${runDir}: not a run folder (no ${CONFIG_FILE})`, runDir);
-  const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as RunConfig;
+  const config = normalizeStoredConfig(JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Record<string, unknown>);
   const { events } = readEvents(runDir);
   const started = events.find((e): e is StartedEvent => e.type === 'started');
   if (!started) throw new PeftStudioError('BAD_INPUT', `${runDir}: events.jsonl has no "started" event`, runDir);
@@ -67,17 +70,30 @@ export function loadRunBaseModel(info: RunInfo): { model: EncoderModel; initiali
   return { model, initialized };
 }
 
-/** The trained model of a run: base model + a checkpoint's tensors (default: best, else latest). */
-export function loadTrainedModel(runDir: string, checkpoint?: string): { model: EncoderModel; info: RunInfo; checkpoint: string; initialized: string[] } {
+export interface TrainedModel {
+  model: EncoderModel;
+  /** The run's method, applied to `model` with the checkpoint's tensors (its hooks are live). */
+  method: PeftMethod;
+  info: RunInfo;
+  checkpoint: string;
+  initialized: string[];
+}
+
+/** The trained model of a run: base model + its method + a checkpoint's tensors (default: best, else latest). */
+export function loadTrainedModel(runDir: string, checkpoint?: string): TrainedModel {
   const info = readRunInfo(runDir);
   const ckptDir = checkpoint ? resolveCheckpoint(checkpoint) : info.defaultCheckpoint;
   const ckpt = loadCheckpoint(ckptDir);
   const { model, initialized } = loadRunBaseModel(info);
-  for (const [name, t] of ckpt.tensors) {
-    if (!model.params.has(name)) throw new PeftStudioError('WEIGHTS_MISMATCH', `${ckptDir}: tensor ${name} is not part of the model`, ckptDir);
-    model.params.set(name, tf.tensor(t.data, t.shape, 'float32'));
+  try {
+    const method = createPeftMethod(info.config.method);
+    method.apply(model, { seed: info.config.seed, notices: [] });
+    method.loadTensors(ckpt.tensors, ckptDir);
+    return { model, method, info, checkpoint: ckptDir, initialized };
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
-  return { model, info, checkpoint: ckptDir, initialized };
 }
 
 export interface DeltaManifest {
@@ -85,8 +101,8 @@ export interface DeltaManifest {
   version: 1;
   base_model: string;
   method: string;
-  bias_terms: string[];
-  train_head: boolean;
+  /** The method's settings (BitFit: bias_terms, train_head). */
+  settings: Record<string, unknown>;
   /** Tensors that training changed. */
   trained: string[];
   /** Tensors the base checkpoint lacks (fresh head), included so the delta reproduces the model. */
@@ -100,8 +116,11 @@ export interface DeltaManifest {
 }
 
 export async function exportDelta(runDir: string, outDir: string, checkpoint?: string): Promise<{ file: string; manifest: string; bytes: number }> {
-  const { model, info, checkpoint: ckptDir, initialized } = loadTrainedModel(runDir, checkpoint);
+  const { model, method, info, checkpoint: ckptDir, initialized } = loadTrainedModel(runDir, checkpoint);
   try {
+    if (model.params.names().length !== model.specs.length) {
+      throw new PeftStudioError('UNSUPPORTED', `${runDir}: a ${method.name} run adds tensors of its own, so it has no delta of HF tensors — export it with --adapter (the reference library's files) or --merged`, runDir);
+    }
     const ckpt = loadCheckpoint(ckptDir);
     const trained = [...ckpt.tensors.keys()];
     const names = [...new Set([...trained, ...initialized])];
@@ -112,15 +131,14 @@ export async function exportDelta(runDir: string, outDir: string, checkpoint?: s
     }
     fs.mkdirSync(outDir, { recursive: true });
     const file = path.join(outDir, DELTA_FILE);
-    writeSafetensors(file, tensors, { format: 'pt', producer: 'peft-studio', method: info.config.method });
+    writeSafetensors(file, tensors, { format: 'pt', producer: 'peft-studio', method: method.name });
     const evals = readEvents(runDir).events.filter((e) => e.type === 'eval' && e.step === ckpt.state.step);
     const manifest: DeltaManifest = {
       format: 'peft-studio-delta',
       version: 1,
       base_model: info.config.model,
-      method: info.config.method,
-      bias_terms: info.config.bias_terms,
-      train_head: info.config.train_head,
+      method: method.name,
+      settings: Object.fromEntries(Object.entries(info.config.method).filter(([k]) => k !== 'name')),
       trained,
       initialized,
       id2label: Object.fromEntries(Object.entries(model.config.id2label).map(([k, v]) => [String(k), v])),
@@ -160,10 +178,11 @@ const ARCH: Record<string, string> = {
   distilbert: 'DistilBertForSequenceClassification',
 };
 
-/** A complete HF model folder with the trained tensors merged in. */
+/** A complete HF model folder with the trained tensors merged in (LoRA: W += s·B·A, PEFT's merge_and_unload). */
 export async function exportMerged(runDir: string, outDir: string, checkpoint?: string): Promise<{ dir: string; bytes: number }> {
-  const { model, info } = loadTrainedModel(runDir, checkpoint);
+  const { model, method, info } = loadTrainedModel(runDir, checkpoint);
   try {
+    method.merge(); // throws, saying why, for methods that cannot be merged
     const c = model.config;
     const tensors: TensorToWrite[] = [];
     for (const [name, t] of model.params.entries()) tensors.push({ name, dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array });
@@ -186,6 +205,32 @@ export async function exportMerged(runDir: string, outDir: string, checkpoint?: 
       fs.chmodSync(dst, 0o644); // the source may be read-only; the export is the user's to edit
     }
     return { dir: outDir, bytes: fs.statSync(path.join(outDir, 'model.safetensors')).size };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The run's method as its reference library saves it (HF PEFT: adapter_config.json + adapter_model.safetensors;
+ * AdapterHub: adapter_config.json + weights + head), plus `trainable_init.safetensors` (every trainable tensor
+ * under our names) so `train --adapter` continues exactly.
+ */
+export async function exportAdapter(runDir: string, outDir: string, checkpoint?: string): Promise<AdapterExport> {
+  const { model, method, info } = loadTrainedModel(runDir, checkpoint);
+  try {
+    if (!method.exportAdapter) {
+      throw new PeftStudioError(
+        'UNSUPPORTED',
+        `${runDir}: ${method.name} has no adapter format of HF PEFT or AdapterHub — export it with --delta (only the changed tensors) or --merged (a plain HF model folder)`,
+        runDir,
+      );
+    }
+    const id2label = Object.fromEntries(Object.entries(model.config.id2label).map(([k, v]) => [String(k), v]));
+    const r = await method.exportAdapter(outDir, { baseModel: info.config.model, id2label, problemType: model.config.problemType ?? 'single_label_classification' });
+    const exact = path.join(outDir, TRAINABLE_INIT);
+    const tensors = await method.exportTensors();
+    writeSafetensors(exact, [...tensors].map(([name, t]) => ({ name, dtype: 'F32' as const, shape: t.shape, data: t.data })), { format: 'pt', producer: 'peft-studio', method: method.name });
+    return { ...r, files: [...r.files, exact], bytes: r.bytes + fs.statSync(exact).size };
   } finally {
     model.dispose();
   }

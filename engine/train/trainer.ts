@@ -11,17 +11,16 @@ import { describeBackend, initBackend } from '../backend/select';
 import { loadDataset, makeBatches, splitDataset, deriveSeed, type BadRow, type Dataset, type Task } from '../data';
 import { PeftStudioError } from '../errors';
 import { isImprovement, metricNames, primaryMetric } from '../metrics';
-import { BIAS_KINDS } from '../model/biases';
 import { readConfig, type ProblemType } from '../model/config';
 import { loadModel } from '../model/load';
 import type { EncoderModel } from '../model/model';
+import { maxTokens } from '../model/limits';
+import { loadAdapterInto } from '../peft/adapter-import';
 import { createPeftMethod } from '../peft/registry';
 import type { PeftMethod } from '../peft/types';
 import type { EndEvent, RunEvent } from '../protocol/events';
 import { loadTokenizer } from '../tokenizer';
 import type { Tokenizer } from '../tokenizer/types';
-import { maxTokens } from '../api/model-handle';
-import { BiasTracker } from './bias-change';
 import { disposeBatch, encodeExamples, makeTensorBatch, type EncodedSet } from './batches';
 import { computeGradients, microBatchSize } from './step';
 import { CHECKPOINTS, checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, resolveCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
@@ -122,8 +121,9 @@ export async function prepareRun(config: RunConfig): Promise<PreparedRun> {
     const evalSet = evalData ? encodeExamples(tokenizer, evalData.examples, maxLength) : undefined;
     if (train.truncated) notices.push(`${train.truncated} training examples longer than ${maxLength} tokens were truncated`);
     if (!train.encodings.length) throw new PeftStudioError('BAD_DATA', `${config.train_file}: no training examples`);
-    const method = createPeftMethod(config.method, { biasTerms: config.bias_terms, trainHead: config.train_head });
-    method.apply(model);
+    const method = createPeftMethod(config.method);
+    method.apply(model, { seed: config.seed, tokenizer, notices });
+    if (config.adapter) notices.push(...loadAdapterInto(method, config.adapter).notices);
     // Counted from the files: the halves of a held-out split carry no bad rows of their own.
     const badRows = [...trainAll.badRows, ...(config.eval_file ? evalData!.badRows : [])];
     return { config, model, tokenizer, method, problem: PROBLEM_OF[trainAll.task], train, eval: evalSet, trainData, evalData, badRows, notices };
@@ -155,7 +155,6 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     eps: config.adam_epsilon,
     weightDecay: config.weight_decay,
   });
-  const tracker = await BiasTracker.start(vars); // b₀ = the pretrained values, also when resuming
   const primary = config.metric_for_best_model ?? primaryMetric(taskOf(problem));
 
   let step = 0;
@@ -168,13 +167,10 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   try {
     if (config.resume_from_checkpoint) {
       const ckpt = loadCheckpoint(resolveCheckpoint(config.resume_from_checkpoint));
-      for (const [name, v] of vars) {
-        const t = ckpt.tensors.get(name);
-        if (!t) throw new PeftStudioError('WEIGHTS_MISMATCH', `${ckpt.dir}: checkpoint lacks trainable tensor ${name} — was it made with other bias terms?`, ckpt.dir);
-        if (t.data.length !== v.size) throw new PeftStudioError('WEIGHTS_MISMATCH', `${ckpt.dir}: ${name} has shape [${t.shape}], the model's is [${v.shape}]`, ckpt.dir);
-      }
-      optimizer.loadStateDict(ckpt.optimizer); // validates every name and size before changing anything
-      for (const [name, v] of vars) tf.tidy(() => v.assign(tf.tensor(ckpt.tensors.get(name)!.data, v.shape, 'float32')));
+      // The method checks every name and shape, the optimizer every moment, before either changes anything.
+      method.loadTensors(ckpt.tensors, ckpt.dir, { dryRun: true });
+      optimizer.loadStateDict(ckpt.optimizer);
+      method.loadTensors(ckpt.tensors, ckpt.dir);
       ({ step, epoch, batchInEpoch } = ckpt.state);
       best = ckpt.state.bestMetric;
       resumedFrom = { step, path: ckpt.dir };
@@ -214,7 +210,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     totalSteps,
     stepsPerEpoch,
     resumedFrom,
-    heatmap: { rows: heatmapRows(model), kinds: [...BIAS_KINDS] },
+    heatmap: (({ rows, columns, measure }) => ({ rows, kinds: columns, measure }))(method.changeLayout()),
     notices: [describeBackend(backend), ...prep.notices],
   });
   control.onStateChange((state) => log.emit({ v: 1, type: state, step, time: new Date().toISOString() }));
@@ -314,7 +310,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         losses.push(loss);
         const seconds = (performance.now() - tStep) / 1000;
         log.emit({ v: 1, type: 'step', step, epoch: epoch + batchInEpoch / batches.length, loss, lr, gradNorm: totalNorm, tokensPerSec: tokens / seconds, time: Date.now() });
-        if (step % config.bias_change_steps === 0) log.emit(await tracker.summarize(vars, step, config.bias_change_top_k));
+        if (step % config.bias_change_steps === 0) log.emit(await method.changeReport(step, config.bias_change_top_k));
         if (config.eval_strategy === 'steps' && step % config.eval_steps === 0) await runEval();
         if (config.save_steps > 0 && step % config.save_steps === 0) await save();
       }
@@ -325,18 +321,11 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       }
     }
     if (config.eval_strategy !== 'no') await runEval();
-    if (step % config.bias_change_steps !== 0) log.emit(await tracker.summarize(vars, step, config.bias_change_top_k));
+    if (step % config.bias_change_steps !== 0) log.emit(await method.changeReport(step, config.bias_change_top_k));
     await save();
     return end('finished');
   } catch (e) {
     // Only PeftStudioError codes go out (a raw Node error's code is an errno name such as ENOTDIR).
     return end('failed', (e as Error)?.message ?? String(e), e instanceof PeftStudioError ? e.code : 'INTERNAL');
   }
-}
-
-function heatmapRows(model: EncoderModel): string[] {
-  const rows = ['embeddings', ...Array.from({ length: model.config.numHiddenLayers }, (_, i) => `layer.${i}`)];
-  if (model.params.has(`${model.basePrefix}pooler.dense.bias`)) rows.push('pooler');
-  rows.push('classifier');
-  return rows;
 }

@@ -132,7 +132,7 @@ describe('resume from a checkpoint', () => {
   }
 
   it('a checkpoint made with other bias terms is refused with WEIGHTS_MISMATCH, and nothing leaks', async () => {
-    const q = await run({ ...base, bias_terms: ['query'], train_head: false, max_steps: 2, output_dir: path.join(dir, 'Q') });
+    const q = await run({ ...base, method: { name: 'bitfit', bias_terms: ['query'], train_head: false }, max_steps: 2, output_dir: path.join(dir, 'Q') });
     assert.equal(q.result.status, 'finished', q.result.reason);
     const tensors = tf.memory().numTensors;
     const heard: RunEvent[] = [];

@@ -6,6 +6,7 @@
  */
 import { PeftStudioError } from '../../errors';
 import { classifyBias, type BiasKind } from '../../model/biases';
+import { isHeadParam } from '../base';
 
 /** Named bias groups a user can combine. `all` and `sparse` are the paper's two settings. */
 export const BIAS_GROUPS: Record<string, BiasKind[]> = {
@@ -38,10 +39,7 @@ export interface Selection {
   why: Record<string, string>;
 }
 
-/** Task-head parameters: everything of the classification head, weights included. */
-export function isHeadParam(name: string): boolean {
-  return /^(classifier|pre_classifier)\./.test(name);
-}
+export { isHeadParam } from '../base';
 
 export function selectBitFit(paramNames: string[], config: BitFitConfig): Selection {
   const matchers = config.biasTerms.map(termMatcher);

@@ -1,66 +1,58 @@
 /**
- * BitFit as a PeftMethod: the selected biases (and the task head) become trainable variables in place, under
+ * BitFit as a method: the selected biases (and the task head) become trainable variables in place, under
  * their HF names; everything else stays a plain frozen tensor, so no weight gradient is ever computed and
- * no optimizer state exists for it.
+ * no optimizer state exists for it. What moved: per bias, mean |Δb| (the BitFit paper's measure).
  */
-import { tf } from '../../backend/tf';
-import { PeftStudioError } from '../../errors';
+import type { tf } from '../../backend/tf';
+import { BIAS_KINDS, classifyBias } from '../../model/biases';
 import type { EncoderModel } from '../../model/model';
-import type { PeftMethod, TrainableSummary } from '../types';
-import { selectBitFit, type BitFitConfig, type Selection } from './config';
+import { BITFIT_MEASURE, type ChangeCell, type ChangeEvent } from '../../protocol/events';
+import { biasCell } from '../../train/bias-change';
+import { heatmapRows, MethodBase } from '../base';
+import type { ApplyContext, ChangeLayout, MethodInfo, MethodSpec } from '../types';
+import { selectBitFit, type BitFitConfig } from './config';
+import { BITFIT_INFO } from './info';
 
-export class BitFit implements PeftMethod {
-  readonly name = 'bitfit';
-  private model?: EncoderModel;
-  private selection?: Selection;
-  private readonly vars = new Map<string, tf.Variable>();
+export class BitFit extends MethodBase {
+  readonly info: MethodInfo = BITFIT_INFO;
+  /** b₀: the values at apply (the pretrained ones, also when a run resumes), for the change measure. */
+  private readonly initial = new Map<string, Float32Array>();
 
-  constructor(readonly config: BitFitConfig) {}
+  constructor(
+    readonly config: BitFitConfig,
+    spec: MethodSpec = { name: 'bitfit', bias_terms: config.biasTerms, train_head: config.trainHead },
+  ) {
+    super(spec);
+  }
 
-  apply(model: EncoderModel): void {
-    if (this.model) throw new PeftStudioError('BAD_INPUT', 'BitFit was already applied to a model');
-    this.model = model;
-    this.selection = selectBitFit(model.params.names(), this.config);
-    for (const name of this.selection.trainable) {
-      const frozen = model.params.get(name);
-      // Unique variable names: two models in one process (trained vs. base in the playground) must not clash.
-      const v = tf.variable(frozen, true, `${name}@${uniqueSuffix()}`);
-      model.params.set(name, v); // disposes the frozen copy
-      this.vars.set(name, v);
+  protected setup(model: EncoderModel, _ctx: ApplyContext): void {
+    const selection = selectBitFit(model.params.names(), this.config);
+    for (const name of selection.trainable) {
+      const v = this.trainExisting(name, selection.why[name]!);
+      if (classifyBias(name)) this.initial.set(name, snapshot(v));
     }
   }
 
-  trainable(): Map<string, tf.Variable> {
-    return this.vars;
+  changeLayout(): ChangeLayout {
+    return { rows: heatmapRows(this.model), columns: [...BIAS_KINDS], measure: BITFIT_MEASURE };
   }
 
-  describe(): TrainableSummary {
-    const model = this.requireModel();
-    const total = model.numParameters();
-    const tensors = [...this.vars].map(([name, v]) => ({ name, size: v.size, why: this.selection!.why[name]! }));
-    const trainable = tensors.reduce((a, t) => a + t.size, 0);
-    return { trainable, total, percent: (100 * trainable) / total, tensors };
+  async changeReport(step: number, topK: number): Promise<ChangeEvent> {
+    const cells: ChangeCell[] = [];
+    for (const [name, b0] of this.initial) {
+      const v = this.vars.get(name);
+      if (!v) continue;
+      const cell = biasCell(name, b0, (await v.data()) as Float32Array, topK);
+      cells.push({ ...cell, value: cell.meanAbs });
+    }
+    return { v: 1, type: 'change', step, measure: BITFIT_MEASURE, cells };
   }
 
-  async exportTensors(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-    const out = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, v] of this.vars) out.set(name, { shape: v.shape, data: (await v.data()) as Float32Array });
-    return out;
-  }
-
-  dispose(): void {
-    // The variables live in the model's ParamStore and are disposed with the model.
-    this.vars.clear();
-  }
-
-  private requireModel(): EncoderModel {
-    if (!this.model) throw new PeftStudioError('BAD_INPUT', 'BitFit has not been applied to a model yet');
-    return this.model;
+  override merge(): void {
+    // The trained biases already are the model's own tensors: nothing to fold.
   }
 }
 
-let counter = 0;
-function uniqueSuffix(): string {
-  counter += 1;
-  return `${process.pid}.${counter}`;
+function snapshot(v: tf.Variable): Float32Array {
+  return (v.dataSync() as Float32Array).slice();
 }
