@@ -11,10 +11,9 @@ import type { EncoderModel } from '../model/model';
 import type { ChangeEvent } from '../protocol/events';
 import type { ApplyContext, ChangeLayout, HostTensors, MethodInfo, MethodSpec, PeftMethod, TrainableSummary } from './types';
 
-/** Task-head parameters: everything of the classification head, weights included. */
-export function isHeadParam(name: string): boolean {
-  return /^(classifier|pre_classifier)\./.test(name);
-}
+import { isHeadParam } from './names';
+
+export { isHeadParam };
 
 export abstract class MethodBase implements PeftMethod {
   abstract readonly info: MethodInfo;

@@ -35,13 +35,29 @@ export interface GradientOptions {
   microBatchSize?: number | 'auto';
 }
 
+/**
+ * What a step minimises for one batch (or part of one): a scalar, the mean over the part's examples. The
+ * default is HF's task loss on the labels; distillation brings its own (teacher outputs and a mix of terms).
+ */
+export interface Objective {
+  loss(model: EncoderModel, batch: TensorBatch, opts: { training: boolean; dropoutSeed: number }): tf.Scalar;
+}
+
+/** HF `*ForSequenceClassification`'s loss for the problem type. */
+export function taskObjective(problem: ProblemType): Objective {
+  return {
+    loss: (model, batch, opts) => sequenceClassificationLoss(model.forward(batch.inputs, opts).logits!, batch.labels, problem),
+  };
+}
+
 export async function computeGradients(
   model: EncoderModel,
   group: TensorBatch[],
-  problem: ProblemType,
+  problemOrObjective: ProblemType | Objective,
   vars: Map<string, tf.Variable>,
   opts: GradientOptions,
 ): Promise<GradientResult> {
+  const objective = typeof problemOrObjective === 'string' ? taskObjective(problemOrObjective) : problemOrObjective;
   const names = [...vars.keys()];
   const list = names.map((n) => vars.get(n)!);
   let acc: tf.Tensor[] | undefined;
@@ -64,10 +80,7 @@ export async function computeGradients(
       // of its batch's examples makes the parts' losses sum to that batch's mean.
       const weight = (end - start) / batch.size / group.length;
       const { value, grads } = tidy(() =>
-        tf.variableGrads(() => {
-          const logits = model.forward(piece.inputs, { training: opts.training, dropoutSeed: seed }).logits!;
-          return tf.mul(sequenceClassificationLoss(logits, piece.labels, problem), weight) as tf.Scalar;
-        }, list),
+        tf.variableGrads(() => tf.mul(objective.loss(model, piece, { training: opts.training, dropoutSeed: seed }), weight) as tf.Scalar, list),
       );
       if (piece !== batch) tf.dispose([piece.inputs.inputIds, piece.inputs.attentionMask, piece.inputs.tokenTypeIds!, piece.labels]);
       lossSum += (await value.data())[0]!;

@@ -65,6 +65,6 @@ describe('real GLUE files', () => {
     const events = wellFormed(r.runDir);
     const started = events[0] as Extract<RunEvent, { type: 'started' }>;
     assert.equal(started.data.train + started.data.eval, 67349);
-    assert.equal(events.filter((e) => e.type === 'biasChange').length, 2);
+    assert.equal(events.filter((e) => e.type === 'change').length, 2);
   });
 });

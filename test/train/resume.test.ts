@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tf } from '../../engine/backend/tf';
-import type { BiasChangeEvent, RunEvent, StartedEvent, StepEvent } from '../../engine/protocol/events';
+import type { ChangeEvent, RunEvent, StartedEvent, StepEvent } from '../../engine/protocol/events';
 import { checkpointName, listCheckpoints, loadCheckpoint } from '../../engine/train/checkpoint';
 import { resolveRunConfig, type RunConfig } from '../../engine/train/config';
 import { TrainingControl } from '../../engine/train/control';
@@ -111,10 +111,10 @@ describe('resume from a checkpoint', () => {
     assertSameCheckpoint(listCheckpoints(A.result.runDir).at(-1)!, listCheckpoints(C.result.runDir).at(-1)!);
 
     // Bias change is measured from the pretrained biases, also after a resume.
-    const aChanges = new Map(ofType(A.events, 'biasChange').map((e) => [e.step, e]));
-    const cChanges = ofType(C.events, 'biasChange');
+    const aChanges = new Map(ofType(A.events, 'change').map((e) => [e.step, e]));
+    const cChanges = ofType(C.events, 'change');
     assert.deepEqual(cChanges.map((e) => e.step), [10, 15]);
-    for (const e of cChanges) assert.deepEqual(e.cells, (aChanges.get(e.step) as BiasChangeEvent).cells);
+    for (const e of cChanges) assert.deepEqual(e.cells, (aChanges.get(e.step) as ChangeEvent).cells);
   });
 
   for (const [from, what] of [[4, 'mid-epoch (save_steps)'], [12, 'on the last batch of epoch 2 (save_steps)']] as const) {

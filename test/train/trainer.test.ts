@@ -140,8 +140,8 @@ describe('a training run and its events', () => {
     assert.equal(end.type === 'finished' && end.bestCheckpoint, ckpts.filter((c) => c.isBest).at(-1)!.path);
   });
 
-  it('biasChange every bias_change_steps and at the end, one cell per trained bias, laid out as the heatmap says', () => {
-    const changes = ofType(events, 'biasChange');
+  it('change (what moved) every bias_change_steps and at the end, one cell per trained bias, laid out as the heatmap says', () => {
+    const changes = ofType(events, 'change');
     assert.deepEqual(changes.map((c) => c.step), [3, 6, 9, 12, 13]);
     const biases = started.trainable.tensors.map((t) => t.name).filter((n) => n.endsWith('.bias')).sort();
     for (const c of changes) {
@@ -164,7 +164,7 @@ describe('a training run and its events', () => {
   });
 
   it("the final summary's numbers are ‖b − b₀‖ recomputed from the last checkpoint and the model's biases", () => {
-    const final = ofType(events, 'biasChange').at(-1)!;
+    const final = ofType(events, 'change').at(-1)!;
     const ckpt = ofType(events, 'checkpoint').at(-1)!;
     const saved = readSafetensors(path.join(ckpt.path, 'trainable.safetensors')).tensors;
     for (const cell of final.cells) {
@@ -182,7 +182,8 @@ describe('a training run and its events', () => {
         maxAbs = Math.max(maxAbs, Math.abs(d));
       }
       assert.ok(l1 > 0, `${cell.name} did not move`);
-      assert.ok(Math.abs(cell.meanAbs - l1 / b.length) <= 1e-12 * (l1 / b.length), `${cell.name}: meanAbs ${cell.meanAbs} vs ${l1 / b.length}`);
+      assert.equal(cell.value, cell.meanAbs, "a BitFit cell's value is its mean |Δb|");
+      assert.ok(Math.abs(cell.meanAbs! - l1 / b.length) <= 1e-12 * (l1 / b.length), `${cell.name}: meanAbs ${cell.meanAbs} vs ${l1 / b.length}`);
       assert.ok(Math.abs(cell.relative! - Math.sqrt(l2 / base)) <= 1e-9 * Math.sqrt(l2 / base), `${cell.name}: relative`);
       assert.equal(Math.abs(cell.top[0]!.delta), maxAbs);
       for (const t of cell.top) assert.equal(t.delta, b[t.index]! - b0[t.index]!);

@@ -6,7 +6,7 @@
  */
 import { PeftStudioError } from '../../errors';
 import { classifyBias, type BiasKind } from '../../model/biases';
-import { isHeadParam } from '../base';
+import { globToRegExp, isHeadParam } from '../names';
 
 /** Named bias groups a user can combine. `all` and `sparse` are the paper's two settings. */
 export const BIAS_GROUPS: Record<string, BiasKind[]> = {
@@ -39,7 +39,7 @@ export interface Selection {
   why: Record<string, string>;
 }
 
-export { isHeadParam } from '../base';
+export { globToRegExp, isHeadParam } from '../names';
 
 export function selectBitFit(paramNames: string[], config: BitFitConfig): Selection {
   const matchers = config.biasTerms.map(termMatcher);
@@ -93,10 +93,4 @@ function termMatcher(raw: string): Matcher {
     'BAD_INPUT',
     `unknown bias term "${raw}" — use a group (${Object.keys(BIAS_GROUPS).join(', ')}), a glob on parameter names, or /regex/`,
   );
-}
-
-/** `*` matches within and across dots (names are flat strings); `?` one character. Anchored. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
 }

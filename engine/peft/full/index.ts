@@ -9,17 +9,12 @@ import type { EncoderModel } from '../../model/model';
 import type { ChangeCell, ChangeEvent } from '../../protocol/events';
 import { heatmapRows, MethodBase, rowOf } from '../base';
 import { parseSettings } from '../settings';
-import type { ApplyContext, ChangeLayout, MethodInfo, MethodSpec, PeftMethodFactory } from '../types';
+import type { ApplyContext, ChangeLayout, MethodSpec, PeftMethodFactory } from '../types';
+import { FULL_INFO } from './info';
 
 export const FULL_MEASURE = '‖ΔW‖F / ‖W₀‖F';
 
-export const FULL_INFO: MethodInfo = {
-  name: 'full',
-  title: 'Full fine-tuning',
-  description: 'train every weight of the model: the baseline for every PEFT method',
-  merge: true,
-  settings: [],
-};
+export { FULL_INFO };
 
 export class FullFineTuning extends MethodBase {
   readonly info = FULL_INFO;

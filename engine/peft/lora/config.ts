@@ -4,8 +4,7 @@
  * pooler), a string target is a full-match regex, and `layers_to_transform` keeps only those layers.
  */
 import { PeftStudioError } from '../../errors';
-import { globToRegExp } from '../bitfit/config';
-import { isHeadParam } from '../base';
+import { globToRegExp, isHeadParam } from '../names';
 import type { MethodInfo } from '../types';
 
 export interface LoraSettings {
