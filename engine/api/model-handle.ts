@@ -7,6 +7,7 @@ import { initBackend, type BackendName, type BackendReport } from '../backend/se
 import { PeftStudioError } from '../errors';
 import { resolveProblemType, type ProblemType } from '../model/config';
 import { loadModel, type LoadModelOptions } from '../model/load';
+import { loadModelWithAdapter } from './adapter-model';
 import type { EncoderModel } from '../model/model';
 import { loadTokenizer } from '../tokenizer';
 import type { BatchEncoding, Tokenizer } from '../tokenizer/types';
@@ -15,6 +16,8 @@ import { maxTokens } from '../model/limits';
 export interface OpenModelOptions extends LoadModelOptions {
   /** Force a backend; default: the fastest that loads (see backend/select.ts). */
   backend?: BackendName | 'auto';
+  /** A saved adapter (HF PEFT, AdapterHub, `export --adapter`) to put on the model. */
+  adapter?: string;
 }
 
 export interface ModelHandle {
@@ -27,7 +30,9 @@ export interface ModelHandle {
 
 export async function openModel(dir: string, opts: OpenModelOptions = {}): Promise<ModelHandle> {
   const backend = await initBackend({ backend: opts.backend });
-  const { model, notices } = loadModel(dir, opts);
+  const loaded = opts.adapter ? loadModelWithAdapter(dir, opts.adapter, opts) : loadModel(dir, opts);
+  const { model } = loaded;
+  const notices = [...loaded.notices, ...('adapterNotices' in loaded ? (loaded.adapterNotices as string[]) : [])];
   try {
     const tokenizer = await loadTokenizer(dir, { modelMaxLength: maxTokens(model) });
     if (tokenizer.vocabSize > model.config.vocabSize) {

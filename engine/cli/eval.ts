@@ -9,9 +9,10 @@ import { loadTokenizer } from '../tokenizer';
 import { encodeExamples } from '../train/batches';
 import { evaluate, taskOf } from '../train/evaluate';
 import { loadTrainedModel } from '../train/export';
+import { loadModelWithAdapter } from '../api/adapter-model';
 import { backendOption, parse, printNotices, UsageError } from './args';
 
-const HELP = `usage: peft-studio eval (--run RUN_DIR [--checkpoint DIR] | --model MODEL_DIR) --data FILE [--json]
+const HELP = `usage: peft-studio eval (--run RUN_DIR [--checkpoint DIR] | --model MODEL_DIR [--adapter DIR]) --data FILE [--json]
          [--text-column C] [--text-pair-column C] [--label-column C] [--max-length 128] [--batch-size 64] [--on-bad-row fail|skip]
 
 Evaluates a trained run (its best checkpoint by default) or a model folder on a labelled file: loss and metrics.
@@ -24,6 +25,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
       run: { type: 'string' },
       checkpoint: { type: 'string' },
       model: { type: 'string' },
+      adapter: { type: 'string' },
       data: { type: 'string' },
       json: { type: 'boolean' },
       'text-column': { type: 'string' },
@@ -39,6 +41,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   );
   if (!values.data) throw new UsageError(`--data is required\n\n${HELP}`);
   if (!values.run === !values.model) throw new UsageError(`give exactly one of --run or --model\n\n${HELP}`);
+  if (values.adapter && values.run) throw new UsageError(`--adapter goes with --model (a run already knows its method)\n\n${HELP}`);
   await initBackend({ backend: backendOption(values.backend) });
   let model: EncoderModel;
   let modelDir: string;
@@ -50,9 +53,15 @@ export async function evalCommand(argv: string[]): Promise<void> {
     if (values['max-length'] === undefined) maxLength = r.info.config.max_length;
   } else {
     modelDir = path.resolve(values.model as string);
-    const loaded = loadModel(modelDir, { head: 'sequence-classification' });
-    printNotices(loaded.notices);
-    model = loaded.model;
+    if (values.adapter) {
+      const loaded = loadModelWithAdapter(modelDir, path.resolve(values.adapter as string));
+      printNotices([...loaded.notices, ...loaded.adapterNotices]);
+      model = loaded.model;
+    } else {
+      const loaded = loadModel(modelDir, { head: 'sequence-classification' });
+      printNotices(loaded.notices);
+      model = loaded.model;
+    }
   }
   try {
     const col = (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : (v as string | undefined));

@@ -1,7 +1,9 @@
 import { openModel, predict } from '../api/model-handle';
 import { backendOption, parse, printNotices, UsageError } from './args';
 
-const HELP = `usage: peft-studio predict <model-dir> --text TEXT [--text-pair TEXT] [--json] [--backend NAME]
+const HELP = `usage: peft-studio predict <model-dir> [--adapter DIR] --text TEXT [--text-pair TEXT] [--json] [--backend NAME]
+
+--adapter  a saved adapter (HF PEFT, AdapterHub, or \`export --adapter\`) put on the base model first.
 
 Classifies one text (or sentence pair) and prints the label and its probabilities.
 With --json: one JSON object on stdout with label, logits and probabilities.
@@ -10,12 +12,12 @@ With --json: one JSON object on stdout with label, logits and probabilities.
 export async function predictCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(
     argv,
-    { text: { type: 'string' }, 'text-pair': { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } },
+    { text: { type: 'string' }, 'text-pair': { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, adapter: { type: 'string' } },
     HELP,
     1,
   );
   if (values.text === undefined) throw new UsageError(`--text is required\n\n${HELP}`);
-  const h = await openModel(positionals[0]!, { backend: backendOption(values.backend) });
+  const h = await openModel(positionals[0]!, { backend: backendOption(values.backend), adapter: values.adapter as string | undefined });
   printNotices(h.notices);
   const [p] = await predict(h, [{ text: values.text as string, textPair: values['text-pair'] as string | undefined }]);
   h.model.dispose();

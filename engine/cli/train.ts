@@ -2,6 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { PeftStudioError } from '../errors';
+import { METHOD_INFOS } from '../peft/catalog';
+import { settingFromFlag } from '../peft/settings';
+import type { SettingSpec } from '../peft/types';
 import { DEFAULTS, resolveRunConfig, type RunConfig } from '../train/config';
 import { parseControlLine, TrainingControl } from '../train/control';
 import { train } from '../train/trainer';
@@ -18,10 +21,23 @@ const NUMBER_FLAGS = [
 ] as const;
 const STRING_FLAGS = ['lr-scheduler-type', 'eval-strategy', 'text-column', 'text-pair-column', 'label-column', 'on-bad-row', 'metric-for-best-model', 'backend', 'resume-from-checkpoint', 'runs-dir', 'per-device-train-micro-batch-size'] as const;
 
-export const TRAIN_HELP = `usage: peft-studio train --model DIR --train FILE [--eval FILE] [--method bitfit] [--bias-terms all] [--out RUN_DIR] [options]
+/** Every method setting's flag, once (methods may share one, e.g. --num-virtual-tokens). */
+const METHOD_FLAGS: Map<string, SettingSpec> = new Map(METHOD_INFOS.flatMap((m) => m.settings.map((s) => [s.flag, s] as [string, SettingSpec])));
+
+function methodHelp(): string {
+  return METHOD_INFOS.map((m) => {
+    const settings = m.settings.map((s) => `--${s.flag} ${s.type === 'enum' ? s.values!.join('|') : JSON.stringify(s.default)}`).join('  ');
+    return `  ${m.name.padEnd(17)} ${m.description}${settings ? `\n${' '.repeat(20)}${settings}` : ''}`;
+  }).join('\n');
+}
+
+export const TRAIN_HELP = `usage: peft-studio train --model DIR --train FILE [--eval FILE] [--method NAME [method flags]] [--out RUN_DIR] [options]
+       peft-studio train --model DIR --adapter ADAPTER_DIR --train FILE …   (continue from a saved PEFT / AdapterHub adapter)
        peft-studio train --config run.json [options overriding the file]
 
-Trains with BitFit (bias terms + classifier head) and writes <run>/config.json, events.jsonl, checkpoints/.
+Trains with a method (default ${DEFAULTS.method}) and writes <run>/config.json, events.jsonl, checkpoints/.
+Methods (--method) and their settings (defaults shown):
+${methodHelp()}
 Flags use HuggingFace TrainingArguments names:
   --learning-rate ${DEFAULTS.learning_rate}   --weight-decay ${DEFAULTS.weight_decay}   --lr-scheduler-type constant|linear|cosine|constant_with_warmup (${DEFAULTS.lr_scheduler_type})
   --warmup-steps N | --warmup-ratio R   --max-grad-norm ${DEFAULTS.max_grad_norm} (0 = no clipping)
@@ -31,7 +47,7 @@ Flags use HuggingFace TrainingArguments names:
 Data: --text-column C --text-pair-column C --label-column C (names or 0-based indices; detected when omitted)
       --eval-split ${DEFAULTS.eval_split} (held out when there is no --eval)   --on-bad-row fail|skip
 BitFit: --bias-terms all | sparse | query,intermediate,… | 'glob*' | /regex/   --no-train-head
-Other: --resume-from-checkpoint DIR   --backend NAME   --json (events as JSON lines on stdout)   --control stdin
+Other: --adapter DIR (start from a saved adapter; its config sets the method)   --resume-from-checkpoint DIR   --backend NAME   --json (events as JSON lines on stdout)   --control stdin
 Ctrl-C stops gracefully (a checkpoint is written); a second Ctrl-C exits at once.
 `;
 
@@ -43,7 +59,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     eval: { type: 'string' },
     out: { type: 'string' },
     method: { type: 'string' },
-    'bias-terms': { type: 'string' },
+    adapter: { type: 'string' },
+    ...Object.fromEntries([...METHOD_FLAGS.keys()].map((f) => [f, { type: 'string' }])),
     'no-train-head': { type: 'boolean' },
     'no-group-by-length': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -121,7 +138,12 @@ function buildConfig(values: Record<string, string | boolean | undefined>): RunC
   if (values.eval) flags.eval_file = path.resolve(values.eval as string);
   if (values.out) flags.output_dir = path.resolve(values.out as string);
   if (values.method) flags.method = values.method;
-  if (values['bias-terms']) flags.bias_terms = splitTerms(values['bias-terms'] as string);
+  if (values.adapter) flags.adapter = path.resolve(values.adapter as string);
+  for (const [flag, spec] of METHOD_FLAGS) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    flags[key(flag)] = flag === 'bias-terms' ? splitTerms(v as string) : settingFromFlag(spec, v as string);
+  }
   if (values['no-train-head']) flags.train_head = false;
   if (values['no-group-by-length']) flags.group_by_length = false;
   if (!base.model && !flags.model) throw new UsageError(`--model (or "model" in --config) is required\n\n${TRAIN_HELP}`);

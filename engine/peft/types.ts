@@ -147,6 +147,8 @@ export interface AdapterReader {
   readTensors(dir: string, config: Record<string, unknown>): HostTensors;
   /** The base model the adapter was made for, as its config names it (informational). */
   baseModelOf?(config: Record<string, unknown>): string | undefined;
+  /** Label names by id when the adapter folder records them (AdapterHub's head_config.json). */
+  labelsOf?(dir: string, config: Record<string, unknown>): Record<number, string> | undefined;
 }
 
 export interface PeftMethodFactory<S = unknown> {
