@@ -55,7 +55,9 @@ export class Lora extends MethodBase {
       const [outDim, inDim] = w.shape as [number, number];
       const a = this.addTrainable(`${module}.lora_A.weight`, initA(s, rng, inDim), `LoRA A of ${module}`);
       const b = this.addTrainable(`${module}.lora_B.weight`, tf.zeros([outDim, s.r]), `LoRA B of ${module}`);
-      const weightNorm = Math.sqrt(tf.tidy(() => tf.sum(tf.square(w))).dataSync()[0]!);
+      const norm2 = tf.tidy(() => tf.sum(tf.square(w)));
+      const weightNorm = Math.sqrt(norm2.dataSync()[0]!);
+      norm2.dispose();
       this.targets.set(module, { module, a, b, inDim, outDim, weightNorm });
     }
     for (const name of model.params.names()) {
