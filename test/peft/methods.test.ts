@@ -97,7 +97,7 @@ export const ROWS: Row[] = [
     expected: (g, f) =>
       loraSize(g, 2, (n) => !HEAD.test(n) && (LINEAR(f).test(n) || /pooler\.dense\.weight$/.test(n))) +
       size(g, classifier) +
-      size(g, (n) => n.endsWith('.bias') && !HEAD.test(n)),
+      size(g, (n) => n.endsWith('.bias') && !classifier(n)), // PEFT's bias='all': every parameter named bias
     learningRate: 1e-2,
   },
 ];
