@@ -7,6 +7,7 @@ import { initBackend, type BackendName, type BackendReport } from '../backend/se
 import { PeftStudioError } from '../errors';
 import { resolveProblemType, type ProblemType } from '../model/config';
 import { loadModel, type LoadModelOptions } from '../model/load';
+import type { PeftMethod } from '../peft/types';
 import { loadModelWithAdapter } from './adapter-model';
 import type { EncoderModel } from '../model/model';
 import { loadTokenizer } from '../tokenizer';
@@ -23,6 +24,8 @@ export interface OpenModelOptions extends LoadModelOptions {
 export interface ModelHandle {
   dir: string;
   model: EncoderModel;
+  /** The adapter's method when the model was opened with one (`adapter`). */
+  method?: PeftMethod;
   tokenizer: Tokenizer;
   backend: BackendReport;
   notices: string[];
@@ -38,7 +41,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
     if (tokenizer.vocabSize > model.config.vocabSize) {
       notices.push(`tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${model.config.vocabSize}: ids past it would fail`);
     }
-    return { dir, model, tokenizer, backend, notices };
+    return { dir, model, tokenizer, backend, notices, method: 'method' in loaded ? (loaded.method as PeftMethod) : undefined };
   } catch (e) {
     model.dispose();
     throw e;

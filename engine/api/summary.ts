@@ -4,7 +4,10 @@
  */
 import { listBiases, type BiasInfo } from '../model/biases';
 import type { EncoderModel } from '../model/model';
+import { linearModules } from '../model/modules';
 import { selectBitFit, type BitFitConfig } from '../peft/bitfit/config';
+import { LORA_INFO, selectTargets, toLoraSettings } from '../peft/lora/config';
+import { parseSettings } from '../peft/settings';
 
 export interface TrainableCount {
   label: string;
@@ -28,6 +31,8 @@ export interface ModelSummary {
   parameters: number;
   biases: { count: number; parameters: number; byRow: Record<string, BiasInfo[]> };
   bitfit: TrainableCount[];
+  /** Other methods at their defaults (LoRA r 8 on query + value, with the classifier). */
+  methods: TrainableCount[];
 }
 
 export const BITFIT_VARIANTS: Array<{ label: string; config: BitFitConfig }> = [
@@ -38,7 +43,8 @@ export const BITFIT_VARIANTS: Array<{ label: string; config: BitFitConfig }> = [
 
 export function summarize(model: EncoderModel): ModelSummary {
   const c = model.config;
-  const total = model.numParameters();
+  const base = new Set(model.specs.map((sp) => sp.name));
+  const total = model.numParameters((n) => base.has(n)); // the base model's own, without an adapter's tensors
   const names = model.params.names();
   const biases = listBiases(model);
   const byRow: Record<string, BiasInfo[]> = {};
@@ -48,6 +54,20 @@ export function summarize(model: EncoderModel): ModelSummary {
     const trainable = model.numParameters((n) => chosen.has(n));
     return { label, trainable, total, percent: (100 * trainable) / total };
   });
+  const methods: TrainableCount[] = [];
+  if (model.head !== 'none') {
+    const lora = toLoraSettings(parseSettings(LORA_INFO, { name: 'lora' }));
+    try {
+      const targets = selectTargets(linearModules(model), lora);
+      const shapes = new Map(model.specs.map((sp) => [sp.name, sp.shape]));
+      const low = targets.reduce((a, m) => a + lora.r * shapes.get(`${m}.weight`)!.reduce((x, y) => x + y, 0), 0);
+      const head = model.numParameters((n) => /^classifier\./.test(n));
+      methods.push({ label: `LoRA r ${lora.r} on ${targets.length} modules (query, value) + classifier`, trainable: low + head, total: total + low, percent: (100 * (low + head)) / (total + low) });
+    } catch {
+      // a model whose modules LoRA's default targets do not name: no line
+    }
+    methods.push({ label: 'Full fine-tuning', trainable: total, total, percent: 100 });
+  }
   return {
     family: c.family,
     architecture: c.architecture,
@@ -63,6 +83,7 @@ export function summarize(model: EncoderModel): ModelSummary {
     parameters: total,
     biases: { count: biases.length, parameters: biases.reduce((a, b) => a + b.size, 0), byRow },
     bitfit,
+    methods,
   };
 }
 

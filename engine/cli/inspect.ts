@@ -3,18 +3,20 @@ import { openModel } from '../api/model-handle';
 import { formatTrainable, summarize } from '../api/summary';
 import { backendOption, parse, printNotices } from './args';
 
-const HELP = `usage: peft-studio inspect <model-dir> [--json] [--backend NAME]
+const HELP = `usage: peft-studio inspect <model-dir> [--adapter DIR] [--json] [--backend NAME]
 
-Shows the architecture, sizes, parameter count, biases per layer, and what BitFit would train.
+Shows the architecture, sizes, parameter count, biases per layer, and what each method would train
+(HF PEFT's print_trainable_parameters format). With --adapter: the adapter's method, settings and counts.
 `;
 
 export async function inspectCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, backend: { type: 'string' } }, HELP, 1);
-  const h = await openModel(positionals[0]!, { backend: backendOption(values.backend) });
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, backend: { type: 'string' }, adapter: { type: 'string' } }, HELP, 1);
+  const h = await openModel(positionals[0]!, { backend: backendOption(values.backend), adapter: values.adapter as string | undefined });
+  const adapter = h.method ? { method: h.method.name, settings: h.method.spec, ...h.method.describe() } : undefined;
   const s = summarize(h.model);
   printNotices(h.notices);
   if (values.json) {
-    process.stdout.write(JSON.stringify({ ...s, backend: h.backend, tokenizer: { kind: h.tokenizer.kind, vocabSize: h.tokenizer.vocabSize } }) + '\n');
+    process.stdout.write(JSON.stringify({ ...s, adapter, backend: h.backend, tokenizer: { kind: h.tokenizer.kind, vocabSize: h.tokenizer.vocabSize } }) + '\n');
   } else {
     const lines = [
       `model        ${h.dir}`,
@@ -28,6 +30,10 @@ export async function inspectCommand(argv: string[]): Promise<void> {
       describeBackend(h.backend),
       '',
       ...s.bitfit.flatMap((v) => [`${v.label}:`, `  ${formatTrainable(v)}`]),
+      ...s.methods.flatMap((v) => [`${v.label}:`, `  ${formatTrainable(v)}`]),
+      ...(adapter
+        ? ['', `adapter      ${values.adapter} — ${adapter.method} ${JSON.stringify(Object.fromEntries(Object.entries(adapter.settings).filter(([k]) => k !== 'name')))}`, `  ${formatTrainable({ trainable: adapter.trainable, total: adapter.total, percent: adapter.percent })}`]
+        : []),
     ];
     process.stdout.write(lines.filter((l) => l !== undefined).join('\n') + '\n');
   }

@@ -14,6 +14,14 @@ import { isHeadParam } from './base';
 import { methodForAdapterConfig } from './registry';
 import type { HostTensors, MethodSpec, PeftMethod, PeftMethodFactory } from './types';
 
+/**
+ * HF PEFT's in-memory parameter name → ours: `base_model.model.` (or `base_model.`) goes, and so do the
+ * adapter name (`.default.`) and the modules_to_save wrapper, whose copy is the module itself.
+ */
+export function fromPeftName(key: string): string {
+  return key.replace(/^base_model\.(model\.)?/, '').replace(/\.modules_to_save\.default\./, '.').replace(/\.default\./, '.');
+}
+
 export interface ReadAdapter {
   dir: string;
   factory: PeftMethodFactory<unknown>;
@@ -40,7 +48,7 @@ export function loadAdapterInto(method: PeftMethod, dir: string): { notices: str
   const exact = path.join(dir, TRAINABLE_INIT);
   let tensors: HostTensors;
   if (fs.existsSync(exact)) {
-    tensors = renameTensors(readSafetensors(exact).tensors, (k) => k);
+    tensors = renameTensors(readSafetensors(exact).tensors, a.factory.adapter!.fromLibraryName ?? fromPeftName);
   } else {
     tensors = a.factory.adapter!.readTensors(dir, a.config);
   }

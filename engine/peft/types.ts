@@ -132,6 +132,11 @@ export interface PeftMethod {
    * merge_and_unload). Throws UNSUPPORTED, with the reason, for methods that cannot be merged.
    */
   merge(): void;
+  /**
+   * A trainable tensor's name in the reference library's in-memory model (`PeftModel.named_parameters()`:
+   * `base_model.model.….lora_A.default.weight`), as `trainable_init.safetensors` holds it. Absent: ours.
+   */
+  libraryName?(name: string): string;
   /** Writes the reference library's files (PEFT or AdapterHub); absent for methods that have none. */
   exportAdapter?(outDir: string, ctx: AdapterExportContext): Promise<AdapterExport>;
   dispose(): void;
@@ -147,6 +152,8 @@ export interface AdapterReader {
   readTensors(dir: string, config: Record<string, unknown>): HostTensors;
   /** The base model the adapter was made for, as its config names it (informational). */
   baseModelOf?(config: Record<string, unknown>): string | undefined;
+  /** Our name of a tensor in `trainable_init.safetensors` (the library's in-memory name); undefined: skip it. */
+  fromLibraryName?(key: string): string | undefined;
   /** Label names by id when the adapter folder records them (AdapterHub's head_config.json). */
   labelsOf?(dir: string, config: Record<string, unknown>): Record<number, string> | undefined;
 }

@@ -229,7 +229,8 @@ export async function exportAdapter(runDir: string, outDir: string, checkpoint?:
     const r = await method.exportAdapter(outDir, { baseModel: info.config.model, id2label, problemType: model.config.problemType ?? 'single_label_classification' });
     const exact = path.join(outDir, TRAINABLE_INIT);
     const tensors = await method.exportTensors();
-    writeSafetensors(exact, [...tensors].map(([name, t]) => ({ name, dtype: 'F32' as const, shape: t.shape, data: t.data })), { format: 'pt', producer: 'peft-studio', method: method.name });
+    const libraryName = method.libraryName?.bind(method) ?? ((n: string) => n);
+    writeSafetensors(exact, [...tensors].map(([name, t]) => ({ name: libraryName(name), dtype: 'F32' as const, shape: t.shape, data: t.data })), { format: 'pt', producer: 'peft-studio', method: method.name });
     return { ...r, files: [...r.files, exact], bytes: r.bytes + fs.statSync(exact).size };
   } finally {
     model.dispose();

@@ -140,6 +140,17 @@ export class Lora extends MethodBase {
     super.merge();
   }
 
+  /** PeftModel.named_parameters()'s name: LoRA tensors carry the adapter name, modules_to_save their wrapper. */
+  libraryName(name: string): string {
+    const m = /^(.*)\.(lora_[AB])\.weight$/.exec(name);
+    if (m) return `${PEFT_PREFIX}${m[1]}.${m[2]}.default.weight`;
+    if (this.why.get(name) === 'modules_to_save') {
+      const module = this.settings.modulesToSave.find((s) => name.startsWith(`${s}.`)) ?? name.replace(/\.(weight|bias)$/, '');
+      return `${PEFT_PREFIX}${module}.modules_to_save.default.${name.slice(module.length + 1)}`;
+    }
+    return PEFT_PREFIX + name;
+  }
+
   /** HF PEFT's files: adapter_config.json + adapter_model.safetensors under PEFT's keys. */
   async exportAdapter(outDir: string, ctx: AdapterExportContext): Promise<AdapterExport> {
     const tensors: HostTensors = new Map();
