@@ -51,8 +51,39 @@ Other: --adapter DIR (start from a saved adapter; its config sets the method)   
 Ctrl-C stops gracefully (a checkpoint is written); a second Ctrl-C exits at once.
 `;
 
-export async function trainCommand(argv: string[]): Promise<void> {
+export const DISTILL_HELP = `usage: peft-studio distill --teacher RUN_DIR|MODEL_DIR --train FILE [--eval FILE]
+         [--student-layers K|0,2,4 | --student MODEL_DIR] [--method full|bitfit|lora … [method flags]]
+         [--temperature 2] [--alpha-kd 0.5] [--alpha-task 0.5] [--alpha-cos 0] [--out RUN_DIR] [train options]
+
+Distils a trained teacher (a run folder: its best checkpoint, any method; or an HF fine-tuned folder) into a
+smaller student, DistilBERT's task-specific way: loss = alpha_kd · T² · KL(teacher ‖ student at temperature T)
++ alpha_task · task loss + alpha_cos · (1 − cos of the [CLS] states). The student is the teacher's own layers
+(every other one by default: half the depth, embeddings and head copied) or --student, a model folder of the
+same tokenizer. It trains fully (--method full, the default) or with any method. Teacher outputs are computed
+once and cached under <runs_dir>/.teacher-cache. With --alpha-task 0 the training file needs no labels.
+Then: peft-studio export RUN_DIR --merged OUT writes the student as a plain HF model folder.
+Train options: see peft-studio train --help.
+`;
+
+/** `distill`: `train` with a teacher. */
+export async function distillCommand(argv: string[]): Promise<void> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(DISTILL_HELP);
+    return;
+  }
+  if (!argv.some((a) => a === '--teacher' || a.startsWith('--teacher='))) throw new UsageError(`--teacher is required\n\n${DISTILL_HELP}`);
+  return trainCommand(argv, true);
+}
+
+export async function trainCommand(argv: string[], distilling = false): Promise<void> {
   const options = {
+    teacher: { type: 'string' },
+    student: { type: 'string' },
+    'student-layers': { type: 'string' },
+    temperature: { type: 'string' },
+    'alpha-kd': { type: 'string' },
+    'alpha-task': { type: 'string' },
+    'alpha-cos': { type: 'string' },
     config: { type: 'string' },
     model: { type: 'string' },
     train: { type: 'string' },
@@ -68,7 +99,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     ...Object.fromEntries(NUMBER_FLAGS.map((f) => [f, { type: 'string' }])),
     ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: 'string' }])),
   } as const;
-  const { values } = parse(argv, options, TRAIN_HELP, 0);
+  const { values } = parse(argv, options, distilling ? DISTILL_HELP : TRAIN_HELP, 0);
   if (typeof values.model === 'string') values.model = await resolveModelArg(values.model);
   const config = buildConfig(values);
   const control = new TrainingControl();
@@ -146,7 +177,24 @@ function buildConfig(values: Record<string, string | boolean | undefined>): RunC
   }
   if (values['no-train-head']) flags.train_head = false;
   if (values['no-group-by-length']) flags.group_by_length = false;
-  if (!base.model && !flags.model) throw new UsageError(`--model (or "model" in --config) is required\n\n${TRAIN_HELP}`);
+  if (values.teacher !== undefined) {
+    const num = (f: string) => {
+      const v = values[f];
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isFinite(n)) throw new UsageError(`--${f} expects a number, got "${v}"`);
+      return n;
+    };
+    const layers = values['student-layers'] as string | undefined;
+    flags.distill = {
+      ...((base.distill as Record<string, unknown> | undefined) ?? {}),
+      teacher: path.resolve(values.teacher as string),
+      ...(values.student !== undefined ? { student: path.resolve(values.student as string) } : {}),
+      ...(layers !== undefined ? { student_layers: layers.includes(',') ? layers.split(',').map(Number) : Number(layers) } : {}),
+      ...Object.fromEntries(['temperature', 'alpha-kd', 'alpha-task', 'alpha-cos'].map((f) => [f.replace(/-/g, '_'), num(f)]).filter(([, v]) => v !== undefined)),
+    };
+  }
+  if (!base.model && !flags.model && !flags.distill && !base.distill) throw new UsageError(`--model (or "model" in --config) is required\n\n${TRAIN_HELP}`);
   if (!base.train_file && !flags.train_file) throw new UsageError(`--train (or "train_file" in --config) is required\n\n${TRAIN_HELP}`);
   // Paths in the file are resolved against its folder by resolveRunConfig; flags are already absolute.
   return resolveRunConfig({ ...base, ...flags } as Record<string, unknown>, baseDir);

@@ -35,6 +35,16 @@ export interface StartedEvent {
    */
   heatmap: { rows: string[]; kinds: string[]; measure?: string };
   notices: string[];
+  /** A distillation run: the teacher, its eval metrics (the reference line), the loss mix and the student's layers. */
+  distill?: {
+    teacher: string;
+    teacherMetrics?: Record<string, number>;
+    studentLayers?: number[];
+    temperature: number;
+    alpha_kd: number;
+    alpha_task: number;
+    alpha_cos: number;
+  };
 }
 
 export interface StepEvent {
@@ -51,6 +61,8 @@ export interface StepEvent {
   /** Non-padding tokens processed per second in this step. */
   tokensPerSec: number;
   time: number;
+  /** The loss's parts when it has several (distillation: kd, task, cos), each its batch mean before weighting. */
+  components?: Record<string, number>;
 }
 
 export interface EvalEvent {

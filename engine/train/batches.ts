@@ -35,12 +35,15 @@ export interface TensorBatch {
   /** Non-padding tokens in the batch. */
   tokens: number;
   size: number;
+  /** Each row's example index in its EncodedSet (for per-example data kept beside it: teacher outputs). */
+  indices?: number[];
 }
 
 export function makeTensorBatch(set: EncodedSet, indices: number[], padId: number, problem: ProblemType): TensorBatch {
   const p = padBatch(indices.map((i) => set.encodings[i]!), padId);
   const shape: [number, number] = [p.batchSize, p.seqLen];
-  const labels = indices.map((i) => set.labels[i]!);
+  // Unlabelled rows (distillation on raw text) get 0: their task loss has weight 0.
+  const labels = indices.map((i) => set.labels[i] ?? (problem === 'multi_label_classification' ? new Array<number>(0) : 0));
   const labelTensor =
     problem === 'single_label_classification'
       ? tf.tensor1d(labels as number[], 'int32')
@@ -58,6 +61,7 @@ export function makeTensorBatch(set: EncodedSet, indices: number[], padId: numbe
     labels: labelTensor,
     tokens,
     size: indices.length,
+    indices,
   };
 }
 

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { BACKEND_NAMES, type BackendName } from '../backend/select';
 import { PeftStudioError } from '../errors';
+import { resolveDistill, splitDistillSpec, type DistillSettings } from '../distill/config';
 import { readAdapter } from '../peft/adapter-import';
 import { methodFactory, methodInfos, resolveMethodSpec } from '../peft/registry';
 import type { MethodSpec } from '../peft/types';
@@ -87,6 +88,12 @@ export interface RunConfig {
    * its settings unless the config gives them, its tensors the starting values.
    */
   adapter?: string;
+  /**
+   * Distillation (DistilBERT's recipe): the teacher and the loss mix; the student is `model`, or the
+   * teacher's own layers (`student_layers`). `method` is what the student trains with. Also written as
+   * `method: { name: distill, teacher: …, student_method: lora }`.
+   */
+  distill?: DistillSettings;
 }
 
 export const DEFAULTS: Omit<RunConfig, 'model' | 'train_file' | 'method'> & { method: string } = {
@@ -124,15 +131,41 @@ export const DEFAULTS: Omit<RunConfig, 'model' | 'train_file' | 'method'> & { me
 const SCHEDULES: ScheduleType[] = ['constant', 'constant_with_warmup', 'linear', 'cosine'];
 
 /** Fills defaults into a partial config (from a file, flags or the extension) and validates it. */
-export function resolveRunConfig(partial: Partial<Omit<RunConfig, 'method'>> & { method?: string | Partial<MethodSpec> } & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
+export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method'>> & { method?: string | Partial<MethodSpec> } & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
+  let partial = partialIn;
   const flat = methodSettingKeys();
-  const known = new Set([...Object.keys(DEFAULTS), ...flat.keys(), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', '$schema']);
+  const known = new Set([...Object.keys(DEFAULTS), ...flat.keys(), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', 'distill', '$schema']);
   const unknown = Object.keys(partial).filter((k) => !known.has(k) && partial[k] !== undefined);
   if (unknown.length) fail(`unknown setting(s): ${unknown.join(', ')}`);
+  // `method: distill` is distillation with a student method: split it into the two.
+  let distillRaw = partial.distill as Record<string, unknown> | undefined;
+  const m = partial.method;
+  if (m === 'distill' || (typeof m === 'object' && m !== null && (m as MethodSpec).name === 'distill')) {
+    const split = splitDistillSpec(typeof m === 'string' ? { name: 'distill' } : (m as MethodSpec));
+    distillRaw = { ...split.distill, ...(distillRaw ?? {}) };
+    partial = { ...partial, method: split.studentMethod };
+  }
+  if (distillRaw !== undefined && (typeof distillRaw !== 'object' || distillRaw === null || Array.isArray(distillRaw))) fail('distill must be an object with a teacher');
+  // A distilled student trains fully unless the config names a method for it (DistilBERT's recipe).
+  if (distillRaw && partial.method === undefined) partial = { ...partial, method: 'full' };
+  let distill: DistillSettings | undefined;
+  try {
+    distill = distillRaw ? resolveDistill(distillRaw, (p) => path.resolve(baseDir, p)) : undefined;
+  } catch (e) {
+    if (e instanceof PeftStudioError) fail(e.message);
+    throw e;
+  }
   const method = resolveMethod(partial, flat, typeof partial.adapter === 'string' ? path.resolve(baseDir, partial.adapter) : undefined);
-  const rest = Object.fromEntries(Object.entries(stripUndefined(partial)).filter(([k]) => !flat.has(k)));
-  const c = { ...DEFAULTS, ...rest, method } as RunConfig & { $schema?: string };
+  const rest = Object.fromEntries(Object.entries(stripUndefined(partial)).filter(([k]) => !flat.has(k) && k !== 'distill'));
+  const c = { ...DEFAULTS, ...rest, method, ...(distill ? { distill } : {}) } as RunConfig & { $schema?: string };
   delete c.$schema;
+  if (c.distill) {
+    // The student: a model folder (`student`, or `model` when the config gives one), else the teacher's own layers.
+    if (c.distill.student_layers !== undefined) c.model = c.distill.teacher;
+    else if (c.distill.student) c.model = c.distill.student;
+    else if (typeof c.model === 'string' && c.model) c.distill.student = path.resolve(baseDir, c.model);
+    else c.model = c.distill.teacher;
+  }
   if (typeof c.model !== 'string' || !c.model) fail('"model" (a HuggingFace model folder) is required');
   if (typeof c.train_file !== 'string' || !c.train_file) fail('"train_file" (CSV, TSV, JSONL or Parquet) is required');
   for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'runs_dir', 'resume_from_checkpoint', 'adapter'] as const) {

@@ -46,6 +46,8 @@ export async function evaluate(model: EncoderModel, set: EncodedSet, problem: Pr
   const numLabels = model.config.numLabels;
   const predictions =
     task === 'multi_label' ? logits.map((row) => row.map((z) => (z > 0 ? 1 : 0))) : task === 'regression' ? logits.map((r) => r[0]!) : logits;
-  const metrics = set.labels.length ? computeMetrics(task, predictions, set.labels as number[] | number[][], numLabels) : {};
+  // Unlabelled rows (distillation on raw text) have no metrics to give.
+  const labelled = set.labels.length > 0 && set.labels.every((l) => l !== undefined);
+  const metrics = labelled ? computeMetrics(task, predictions, set.labels as number[] | number[][], numLabels) : {};
   return { loss: lossSum / Math.max(1, set.lengths.length), metrics, examples: set.lengths.length, seconds: (performance.now() - t0) / 1000, logits };
 }

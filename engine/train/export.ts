@@ -183,31 +183,51 @@ export async function exportMerged(runDir: string, outDir: string, checkpoint?: 
   const { model, method, info } = loadTrainedModel(runDir, checkpoint);
   try {
     method.merge(); // throws, saying why, for methods that cannot be merged
-    const c = model.config;
-    const tensors: TensorToWrite[] = [];
-    for (const [name, t] of model.params.entries()) tensors.push({ name, dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array });
-    fs.mkdirSync(outDir, { recursive: true });
-    const config = {
-      ...c.raw,
-      architectures: [ARCH[c.family]],
-      id2label: Object.fromEntries(Object.entries(c.id2label).map(([k, v]) => [String(k), v])),
-      label2id: c.label2id,
-      num_labels: undefined,
-      problem_type: c.problemType ?? undefined,
-    };
-    writeFileAtomic(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
-    for (const f of TOKENIZER_FILES) {
-      const src = path.join(info.config.model, f);
-      if (!fs.existsSync(src)) continue;
-      const dst = path.join(outDir, f);
-      fs.copyFileSync(src, dst);
-      fs.chmodSync(dst, 0o644); // the source may be read-only; the export is the user's to edit
-    }
-    return { dir: outDir, bytes: fs.statSync(path.join(outDir, 'model.safetensors')).size };
+    return await writeModelFolder(model, outDir, info.config.model);
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * A model as a complete HF folder: config.json (the model's config with its labels, plus `configPatch`),
+ * model.safetensors (its own tensors, renamed by `rename`; undefined drops one) and the tokenizer files of
+ * `tokenizerDir`. What `from_pretrained` and this engine load.
+ */
+export async function writeModelFolder(
+  model: EncoderModel,
+  outDir: string,
+  tokenizerDir: string,
+  opts: { configPatch?: Record<string, unknown>; rename?: (name: string) => string | undefined } = {},
+): Promise<{ dir: string; bytes: number }> {
+  const c = model.config;
+  const own = new Set(model.specs.map((sp) => sp.name));
+  const tensors: TensorToWrite[] = [];
+  for (const [name, t] of model.params.entries()) {
+    if (!own.has(name)) continue; // a method's own tensors are not part of an HF model
+    const to = opts.rename ? opts.rename(name) : name;
+    if (to !== undefined) tensors.push({ name: to, dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array });
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  const config = {
+    ...c.raw,
+    architectures: [ARCH[c.family]],
+    id2label: Object.fromEntries(Object.entries(c.id2label).map(([k, v]) => [String(k), v])),
+    label2id: c.label2id,
+    num_labels: undefined,
+    problem_type: c.problemType ?? undefined,
+    ...opts.configPatch,
+  };
+  writeFileAtomic(path.join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  writeSafetensors(path.join(outDir, 'model.safetensors'), tensors, { format: 'pt' });
+  for (const f of TOKENIZER_FILES) {
+    const src = path.join(tokenizerDir, f);
+    if (!fs.existsSync(src)) continue;
+    const dst = path.join(outDir, f);
+    fs.copyFileSync(src, dst);
+    fs.chmodSync(dst, 0o644); // the source may be read-only; the export is the user's to edit
+  }
+  return { dir: outDir, bytes: fs.statSync(path.join(outDir, 'model.safetensors')).size };
 }
 
 /**

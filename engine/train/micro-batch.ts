@@ -160,5 +160,6 @@ export function sliceBatch(batch: TensorBatch, mask: Int32Array | Uint8Array | F
     labels,
     tokens,
     size: rows,
+    indices: batch.indices?.slice(start, end),
   };
 }

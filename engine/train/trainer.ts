@@ -15,6 +15,8 @@ import { readConfig, type ProblemType } from '../model/config';
 import { loadModel } from '../model/load';
 import type { EncoderModel } from '../model/model';
 import { maxTokens } from '../model/limits';
+import type { DistillObjective } from '../distill/objective';
+import { agreement, finishDistill, msPerExample, openDistill, type DistillInfo, type OpenDistill } from '../distill/prepare';
 import { loadAdapterInto } from '../peft/adapter-import';
 import { createPeftMethod } from '../peft/registry';
 import type { PeftMethod } from '../peft/types';
@@ -31,6 +33,7 @@ import { AdamW } from './optim/adamw';
 import { clipGradNorm } from './optim/clip';
 import { lrAt, resolveWarmupSteps } from './optim/schedule';
 import { EventLog, prepareRunDir } from './run-dir';
+import { writeFileAtomic } from '../io/atomic';
 
 export interface TrainHooks {
   onEvent?: (e: RunEvent) => void;
@@ -62,6 +65,9 @@ export interface PreparedRun {
   /** Rows left out under on_bad_row 'skip', from the training file and the eval file. */
   badRows: BadRow[];
   notices: string[];
+  /** The step's loss when it is not the task loss (distillation). */
+  objective?: DistillObjective;
+  distill?: DistillInfo;
 }
 
 const PROBLEM_OF: Record<Task, ProblemType> = {
@@ -71,25 +77,41 @@ const PROBLEM_OF: Record<Task, ProblemType> = {
 };
 
 /** Loads data, model, tokenizer and PEFT method; every input problem surfaces here, before the run starts. */
-export async function prepareRun(config: RunConfig): Promise<PreparedRun> {
-  const modelConfig = readConfig(config.model);
+export async function prepareRun(configIn: RunConfig): Promise<PreparedRun> {
   const notices: string[] = [];
-  const isClassifier = modelConfig.architecture.endsWith('ForSequenceClassification');
+  // Distillation: the teacher opens first, and the student it makes becomes the run's model.
+  const distill = configIn.distill ? await openDistill(configIn) : undefined;
+  try {
+    return await prepareWith(distill ? distill.config : configIn, notices, distill);
+  } catch (e) {
+    distill?.teacher.model.dispose();
+    throw e;
+  }
+}
+
+async function prepareWith(config: RunConfig, notices: string[], distill?: OpenDistill): Promise<PreparedRun> {
+  if (distill) notices.push(...distill.notices);
+  const modelConfig = readConfig(config.model);
+  // A distilled student takes its labels and task from the teacher.
+  const labelConfig = distill ? distill.teacher.model.config : modelConfig;
+  const isClassifier = distill !== undefined || modelConfig.architecture.endsWith('ForSequenceClassification');
   // A checkpoint that was already fine-tuned has meaningful label names; generic LABEL_i ones are not a map.
-  const namedLabels = Object.values(modelConfig.id2label).some((l) => !/^LABEL_\d+$/.test(l));
+  const namedLabels = Object.values(labelConfig.id2label).some((l) => !/^LABEL_\d+$/.test(l));
   const columns = { text: config.text_column, textPair: config.text_pair_column, label: config.label_column };
   const dataOpts = {
     columns,
     onBadRow: config.on_bad_row,
-    labelMap: isClassifier && namedLabels ? modelConfig.label2id : undefined,
-    numLabels: isClassifier ? modelConfig.numLabels : undefined,
-    task: modelConfig.problemType ? taskOf(modelConfig.problemType) : undefined,
+    labelMap: isClassifier && namedLabels ? labelConfig.label2id : undefined,
+    numLabels: isClassifier ? labelConfig.numLabels : undefined,
+    task: distill ? taskOf(distill.teacher.problem) : labelConfig.problemType ? taskOf(labelConfig.problemType) : undefined,
+    // Distillation on raw text: rows need no label when the task loss has no weight.
+    ...(distill && distill.settings.alpha_task === 0 ? { requireLabels: false as const } : {}),
   };
-  const trainAll = await loadDataset(config.train_file, dataOpts);
+  const trainAll = (await loadDataset(config.train_file, dataOpts as Parameters<typeof loadDataset>[1])) as Dataset;
   let trainData: Dataset = trainAll;
   let evalData: Dataset | undefined;
   if (config.eval_file) {
-    evalData = await loadDataset(config.eval_file, { ...dataOpts, task: trainAll.task, labelMap: trainAll.label2id ?? dataOpts.labelMap });
+    evalData = (await loadDataset(config.eval_file, { ...dataOpts, task: trainAll.task, labelMap: trainAll.label2id ?? dataOpts.labelMap } as Parameters<typeof loadDataset>[1])) as Dataset;
   } else if (config.eval_split > 0 && trainAll.examples.length >= 2) {
     const split = splitDataset(trainAll, { evalFraction: config.eval_split, seed: config.seed, stratify: trainAll.task === 'classification' });
     trainData = split.train;
@@ -99,20 +121,21 @@ export async function prepareRun(config: RunConfig): Promise<PreparedRun> {
   for (const d of [trainAll, evalData]) {
     if (d?.badRows.length) notices.push(`${d.file}: skipped ${d.badRows.length} bad rows (first: line ${d.badRows[0]!.line}: ${d.badRows[0]!.reason})`);
   }
-  const numLabels = Math.max(trainAll.numLabels, evalData?.numLabels ?? 0);
+  const numLabels = distill ? labelConfig.numLabels : Math.max(trainAll.numLabels, evalData?.numLabels ?? 0);
   const known = metricNames(trainAll.task, numLabels);
   if (config.metric_for_best_model && !known.includes(config.metric_for_best_model)) {
     throw new PeftStudioError('BAD_INPUT', `metric_for_best_model "${config.metric_for_best_model}" is not reported for ${trainAll.task} (choose one of: ${known.join(', ')})`);
   }
-  const id2label = trainAll.id2label ?? (isClassifier ? modelConfig.id2label : undefined);
+  const id2label = distill ? labelConfig.id2label : (trainAll.id2label ?? (isClassifier ? modelConfig.id2label : undefined));
   const { model, notices: loadNotices } = loadModel(config.model, {
     head: 'sequence-classification',
     numLabels,
     id2label: id2label && Object.keys(id2label).length === numLabels ? id2label : undefined,
-    problemType: PROBLEM_OF[trainAll.task],
+    problemType: distill ? distill.teacher.problem : PROBLEM_OF[trainAll.task],
     seed: config.seed,
   });
   notices.push(...loadNotices);
+  const problem: ProblemType = distill ? distill.teacher.problem : PROBLEM_OF[trainAll.task];
   try {
     const tokenizer = await loadTokenizer(config.model, { modelMaxLength: maxTokens(model) });
     const maxLength = Math.min(config.max_length, maxTokens(model));
@@ -126,7 +149,10 @@ export async function prepareRun(config: RunConfig): Promise<PreparedRun> {
     if (config.adapter) notices.push(...loadAdapterInto(method, config.adapter).notices);
     // Counted from the files: the halves of a held-out split carry no bad rows of their own.
     const badRows = [...trainAll.badRows, ...(config.eval_file ? evalData!.badRows : [])];
-    return { config, model, tokenizer, method, problem: PROBLEM_OF[trainAll.task], train, eval: evalSet, trainData, evalData, badRows, notices };
+    const d = distill
+      ? await finishDistill(distill, { student: model, tokenizer, train, eval: evalSet, evalHasLabels: evalData?.hasLabels ?? false, problem, config, notices })
+      : undefined;
+    return { config, model, tokenizer, method, problem, train, eval: evalSet, trainData, evalData, badRows, notices, objective: d?.objective, distill: d?.info };
   } catch (e) {
     model.dispose();
     throw e;
@@ -212,6 +238,19 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     resumedFrom,
     heatmap: (({ rows, columns, measure }) => ({ rows, kinds: columns, measure }))(method.changeLayout()),
     notices: [describeBackend(backend), ...prep.notices],
+    ...(prep.distill
+      ? {
+          distill: {
+            teacher: prep.distill.teacher,
+            teacherMetrics: prep.distill.teacherMetrics,
+            studentLayers: prep.distill.studentLayers,
+            temperature: prep.distill.settings.temperature,
+            alpha_kd: prep.distill.settings.alpha_kd,
+            alpha_task: prep.distill.settings.alpha_task,
+            alpha_cos: prep.distill.settings.alpha_cos,
+          },
+        }
+      : {}),
   });
   control.onStateChange((state) => log.emit({ v: 1, type: state, step, time: new Date().toISOString() }));
 
@@ -235,6 +274,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   const runEval = async (): Promise<void> => {
     if (!prep.eval || lastEvalStep === step) return;
     lastEval = await evaluate(model, prep.eval, problem, padId, config.per_device_eval_batch_size);
+    if (prep.distill?.teacherEvalLogits) lastEval.metrics.teacher_agreement = agreement(lastEval.logits, prep.distill.teacherEvalLogits, problem);
     lastEvalStep = step;
     const value = lastEval.metrics[primary];
     const isBest = value !== undefined && isImprovement(primary, value, best?.value);
@@ -284,7 +324,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         const group = batches.slice(batchInEpoch, batchInEpoch + accum);
         const tStep = performance.now();
         const batchesOf = group.map((idx) => makeTensorBatch(prep.train, idx, padId, problem));
-        const { loss, grads, tokens } = await computeGradients(model, batchesOf, problem, vars, {
+        const { loss, grads, tokens } = await computeGradients(model, batchesOf, prep.objective ?? problem, vars, {
           training: true,
           seed: deriveSeed(config.seed, step),
           microBatchSize: config.per_device_train_micro_batch_size,
@@ -309,7 +349,8 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         batchInEpoch += group.length;
         losses.push(loss);
         const seconds = (performance.now() - tStep) / 1000;
-        log.emit({ v: 1, type: 'step', step, epoch: epoch + batchInEpoch / batches.length, loss, lr, gradNorm: totalNorm, tokensPerSec: tokens / seconds, time: Date.now() });
+        const components = prep.objective?.takeComponents();
+        log.emit({ v: 1, type: 'step', step, epoch: epoch + batchInEpoch / batches.length, loss, lr, gradNorm: totalNorm, tokensPerSec: tokens / seconds, time: Date.now(), ...(components ? { components } : {}) });
         if (step % config.bias_change_steps === 0) log.emit(await method.changeReport(step, config.bias_change_top_k));
         if (config.eval_strategy === 'steps' && step % config.eval_steps === 0) await runEval();
         if (config.save_steps > 0 && step % config.save_steps === 0) await save();
@@ -323,9 +364,48 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     if (config.eval_strategy !== 'no') await runEval();
     if (step % config.bias_change_steps !== 0) log.emit(await method.changeReport(step, config.bias_change_top_k));
     await save();
+    if (prep.distill) await distillSummary(prep, runDir, lastEval, padId, (message) => log.emit({ v: 1, type: 'log', level: 'info', message, time: new Date().toISOString() }));
     return end('finished');
   } catch (e) {
     // Only PeftStudioError codes go out (a raw Node error's code is an errno name such as ENOTDIR).
     return end('failed', (e as Error)?.message ?? String(e), e instanceof PeftStudioError ? e.code : 'INTERNAL');
   }
+}
+
+/**
+ * The table DistilBERT's paper reports, teacher vs student: parameters, size on disk (float32), measured
+ * forward time per example, and the eval metric, with their ratios. Written to `distill.json` and logged.
+ */
+async function distillSummary(prep: PreparedRun, runDir: string, lastEval: EvalResult | undefined, padId: number, say: (m: string) => void): Promise<void> {
+  const d = prep.distill!;
+  const own = new Set(prep.model.specs.map((s) => s.name));
+  const studentParams = prep.model.numParameters((n) => own.has(n));
+  const studentMs = await msPerExample(prep.model, prep.eval ?? prep.train, padId, prep.problem);
+  const primary = prep.config.metric_for_best_model ?? primaryMetric(taskOf(prep.problem));
+  const t = d.teacherMetrics?.[primary];
+  const s = lastEval?.metrics[primary];
+  const summary = {
+    teacher: { label: d.teacher, parameters: d.teacherParams, bytes: d.teacherParams * 4, msPerExample: d.teacherMsPerExample, [primary]: t },
+    student: { parameters: studentParams, bytes: studentParams * 4, msPerExample: studentMs, [primary]: s, teacher_agreement: lastEval?.metrics.teacher_agreement, layers: d.studentLayers },
+    ratios: {
+      parameters: studentParams / d.teacherParams,
+      speedup: d.teacherMsPerExample > 0 && studentMs > 0 ? d.teacherMsPerExample / studentMs : undefined,
+      [`${primary}_retained`]: t !== undefined && s !== undefined && t !== 0 ? s / t : undefined,
+    },
+  };
+  writeFileAtomic(path.join(runDir, 'distill.json'), JSON.stringify(summary, null, 2) + '\n');
+  const f = (x: number | undefined, digits = 4) => (x === undefined ? '—' : x.toFixed(digits));
+  const mib = (n: number) => `${((n * 4) / 2 ** 20).toFixed(1)} MiB`;
+  say(
+    [
+      `distillation: teacher vs student`,
+      `  parameters     ${d.teacherParams.toLocaleString('en-US')} → ${studentParams.toLocaleString('en-US')} (${(100 * summary.ratios.parameters).toFixed(1)}%)`,
+      `  size (float32) ${mib(d.teacherParams)} → ${mib(studentParams)}`,
+      `  ms / example   ${f(d.teacherMsPerExample, 3)} → ${f(studentMs, 3)} (${summary.ratios.speedup ? `${summary.ratios.speedup.toFixed(2)}× faster` : '—'})`,
+      `  ${primary.padEnd(14)} ${f(t)} → ${f(s)}${t !== undefined && s !== undefined ? ` (${(100 * (s / t)).toFixed(1)}% of the teacher's)` : ''}`,
+      lastEval?.metrics.teacher_agreement !== undefined ? `  agreement with the teacher on eval: ${f(lastEval.metrics.teacher_agreement)}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  );
 }
