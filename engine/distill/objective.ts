@@ -64,11 +64,14 @@ export class DistillObjective implements Objective {
 export function distillationTerm(zs: tf.Tensor2D, zt: tf.Tensor2D, problem: ProblemType, T: number): tf.Scalar {
   if (problem === 'regression') return tf.mean(tf.squaredDifference(zs, zt)) as tf.Scalar;
   if (problem === 'multi_label_classification') {
-    const pt = tf.sigmoid(tf.div(zt, T));
-    const ls = tf.logSigmoid(tf.div(zs, T));
-    const lns = tf.logSigmoid(tf.neg(tf.div(zs, T)));
-    const lt = tf.logSigmoid(tf.div(zt, T));
-    const lnt = tf.logSigmoid(tf.neg(tf.div(zt, T)));
+    // log σ(x) = −softplus(−x), log(1 − σ(x)) = −softplus(x): stable, and differentiable on every backend.
+    const s = tf.div(zs, T);
+    const t = tf.div(zt, T);
+    const pt = tf.sigmoid(t);
+    const ls = tf.neg(tf.softplus(tf.neg(s)));
+    const lns = tf.neg(tf.softplus(s));
+    const lt = tf.neg(tf.softplus(tf.neg(t)));
+    const lnt = tf.neg(tf.softplus(t));
     const kl = tf.add(tf.mul(pt, tf.sub(lt, ls)), tf.mul(tf.sub(1, pt), tf.sub(lnt, lns)));
     return tf.mul(tf.mean(kl), T * T) as tf.Scalar;
   }

@@ -131,7 +131,7 @@ export const DEFAULTS: Omit<RunConfig, 'model' | 'train_file' | 'method'> & { me
 const SCHEDULES: ScheduleType[] = ['constant', 'constant_with_warmup', 'linear', 'cosine'];
 
 /** Fills defaults into a partial config (from a file, flags or the extension) and validates it. */
-export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method'>> & { method?: string | Partial<MethodSpec> } & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
+export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | 'distill'>> & { method?: string | Partial<MethodSpec>; distill?: Partial<DistillSettings> } & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
   let partial = partialIn;
   const flat = methodSettingKeys();
   const known = new Set([...Object.keys(DEFAULTS), ...flat.keys(), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', 'distill', '$schema']);

@@ -162,6 +162,7 @@ async function prepareWith(config: RunConfig, notices: string[], distill?: OpenD
 export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const backend = await initBackend({ backend: config.backend });
   const prep = await prepareRun(config);
+  config = prep.config; // what the run really uses (a distilled student replaces the model)
   const { model, method, problem } = prep;
   const vars = method.trainable();
   const padId = prep.tokenizer.padTokenId;
