@@ -30,7 +30,7 @@ export function loadModelWithAdapter(baseDir: string, adapterDir: string, opts: 
   try {
     const method = createPeftMethod(a.spec);
     const notices: string[] = [];
-    method.apply(loaded.model, { seed: opts.seed ?? 42, notices });
+    method.apply(loaded.model, { seed: opts.seed ?? 42, notices, training: false });
     notices.push(...loadAdapterInto(method, adapterDir).notices);
     return { ...loaded, method, adapterNotices: notices };
   } catch (e) {

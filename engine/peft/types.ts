@@ -76,6 +76,8 @@ export interface ApplyContext {
   tokenizer?: Tokenizer;
   /** Notices for the user (what was chosen, what was skipped). */
   notices: string[];
+  /** False when the model is opened to predict, evaluate or export: no start values are kept for the what-moved grid. */
+  training?: boolean;
 }
 
 /** Rows and columns of the what-moved grid, known before the first report. */

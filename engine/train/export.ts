@@ -87,7 +87,7 @@ export function loadTrainedModel(runDir: string, checkpoint?: string): TrainedMo
   const { model, initialized } = loadRunBaseModel(info);
   try {
     const method = createPeftMethod(info.config.method);
-    method.apply(model, { seed: info.config.seed, notices: [] });
+    method.apply(model, { seed: info.config.seed, notices: [], training: false });
     method.loadTensors(ckpt.tensors, ckptDir);
     return { model, method, info, checkpoint: ckptDir, initialized };
   } catch (e) {

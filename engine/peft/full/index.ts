@@ -20,10 +20,11 @@ export class FullFineTuning extends MethodBase {
   readonly info = FULL_INFO;
   private readonly initial = new Map<string, Float32Array>();
 
-  protected setup(model: EncoderModel, _ctx: ApplyContext): void {
+  protected setup(model: EncoderModel, ctx: ApplyContext): void {
     for (const name of model.params.names()) {
       const v = this.trainExisting(name, 'every weight');
-      this.initial.set(name, (v.dataSync() as Float32Array).slice());
+      // A copy of the whole model on the host: only when training, for the what-moved grid.
+      if (ctx.training !== false) this.initial.set(name, (v.dataSync() as Float32Array).slice());
     }
   }
 
