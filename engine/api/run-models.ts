@@ -13,7 +13,7 @@ import type { RawTable } from '../data/table';
 import { resolveProblemType, type ProblemType } from '../model/config';
 import { loadTokenizer } from '../tokenizer';
 import type { RunConfig } from '../train/config';
-import { loadRunBaseModel, loadTrainedModel, type RunInfo } from '../train/export';
+import { loadRunBaseModel, loadTrainedModel, type RunInfo, type SharedBases } from '../train/export';
 import { maxTokens, type ModelHandle } from './model-handle';
 
 export interface RunModels {
@@ -30,12 +30,16 @@ export interface RunModels {
   pair: boolean;
 }
 
-export async function openRunModels(runDir: string, opts: { checkpoint?: string; backend?: BackendName | 'auto' } = {}): Promise<RunModels> {
+/**
+ * `shared`: open the two models over an encoder shared with other runs on the same base model (the predict
+ * worker switching between a base's task adapters): each run then costs its head and method tensors only.
+ */
+export async function openRunModels(runDir: string, opts: { checkpoint?: string; backend?: BackendName | 'auto'; shared?: SharedBases } = {}): Promise<RunModels> {
   const backend: BackendReport = await initBackend({ backend: opts.backend });
-  const t = loadTrainedModel(runDir, opts.checkpoint);
+  const t = loadTrainedModel(runDir, opts.checkpoint, opts.shared);
   let base: ReturnType<typeof loadRunBaseModel> | undefined;
   try {
-    base = loadRunBaseModel(t.info);
+    base = loadRunBaseModel(t.info, opts.shared);
     const tokenizer = await loadTokenizer(t.info.config.model, { modelMaxLength: maxTokens(t.model) });
     const c = t.model.config;
     const problem = resolveProblemType(c);

@@ -25,6 +25,8 @@ export interface LoadModelOptions {
   ignoreMismatchedSizes?: boolean;
   /** Seed for freshly initialised tensors. */
   seed?: number;
+  /** Build only the tensors whose names pass (checks still cover the whole checkpoint); the rest come from elsewhere (a shared base store). */
+  only?: (name: string) => boolean;
 }
 
 export interface LoadedModel {
@@ -136,6 +138,7 @@ function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, 
   const initialized: string[] = [];
   const seed = opts.seed ?? 42;
   specs.forEach((s, i) => {
+    if (opts.only && !opts.only(s.name)) return;
     const original = found.get(s.name);
     if (original) {
       const t = tensors.get(original)!;

@@ -107,3 +107,51 @@ export class ParamStore {
     this.stacked.clear();
   }
 }
+
+/**
+ * A model's tensors as one shared base plus its own: reads fall through to `base` for names this store does
+ * not hold, writes stay here, and disposing frees only this store's own tensors. Many task models (one per
+ * adapter, each with its own head) share one loaded encoder this way, so a second task costs its adapter's
+ * size, not a second model. Frozen transposes and stacks of base tensors are the base's (shared) caches.
+ */
+export class OverlayParamStore extends ParamStore {
+  constructor(private readonly base: ParamStore) {
+    super();
+  }
+
+  override get(name: string): tf.Tensor {
+    return super.has(name) ? super.get(name) : this.base.get(name);
+  }
+
+  override has(name: string): boolean {
+    return super.has(name) || this.base.has(name);
+  }
+
+  override names(): string[] {
+    const own = super.names();
+    const seen = new Set(own);
+    return [...this.base.names().filter((n) => !seen.has(n)), ...own];
+  }
+
+  override *entries(): IterableIterator<[string, tf.Tensor]> {
+    for (const n of this.names()) yield [n, this.get(n)];
+  }
+
+  override get size(): number {
+    return this.names().length;
+  }
+
+  override numParameters(filter: (name: string) => boolean = () => true): number {
+    let n = 0;
+    for (const name of this.names()) if (filter(name)) n += this.get(name).size;
+    return n;
+  }
+
+  override frozenTransposed(name: string): tf.Tensor | undefined {
+    return super.has(name) ? super.frozenTransposed(name) : this.base.frozenTransposed(name);
+  }
+
+  override frozenStacked(names: string[]): { w: tf.Tensor; wt: tf.Tensor } | undefined {
+    return names.some((n) => super.has(n)) ? super.frozenStacked(names) : this.base.frozenStacked(names);
+  }
+}

@@ -13,7 +13,9 @@ import { PeftStudioError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
 import { loadModel } from '../model/load';
-import type { EncoderModel } from '../model/model';
+import { EncoderModel } from '../model/model';
+import { OverlayParamStore, type ParamStore } from '../model/params';
+import { isHeadParam } from '../peft/names';
 import type { ProblemType } from '../model/config';
 import { TRAINABLE_INIT } from '../peft/adapter-files';
 import { createPeftMethod } from '../peft/registry';
@@ -57,17 +59,54 @@ const PROBLEM: Record<string, ProblemType> = {
 };
 
 /** The base model as the run built it (same labels, same seeded fresh head), before training. */
-export function loadRunBaseModel(info: RunInfo): { model: EncoderModel; initialized: string[] } {
+export function loadRunBaseModel(info: RunInfo, shared?: SharedBases): { model: EncoderModel; initialized: string[] } {
   const d = info.started.data;
   const id2label = Object.fromEntries(Object.entries(d.id2label).map(([k, v]) => [Number(k), v]));
-  const { model, initialized } = loadModel(info.config.model, {
-    head: 'sequence-classification',
+  const opts = {
+    head: 'sequence-classification' as const,
     numLabels: d.numLabels,
     id2label: Object.keys(id2label).length === d.numLabels ? id2label : undefined,
     problemType: PROBLEM[d.task],
     seed: info.config.seed,
-  });
-  return { model, initialized };
+  };
+  if (!shared) return loadModel(info.config.model, opts);
+  // Only the run's head is built; the encoder is the shared one, read through an overlay.
+  const { model: head, initialized } = loadModel(info.config.model, { ...opts, only: isHeadParam });
+  const params = new OverlayParamStore(shared.encoder(info.config.model));
+  for (const [name, t] of head.params.entries()) params.set(name, t);
+  return { model: new EncoderModel(head.config, params, head.head), initialized };
+}
+
+/**
+ * Encoders loaded once and shared by every task model opened on them (the predict worker's "one base, many
+ * task adapters"): each model is the base plus its own head and method tensors (OverlayParamStore).
+ */
+export class SharedBases {
+  private readonly encoders = new Map<string, ParamStore>();
+
+  encoder(modelDir: string): ParamStore {
+    const key = path.resolve(modelDir);
+    let store = this.encoders.get(key);
+    if (!store) {
+      store = loadModel(modelDir, { head: 'sequence-classification', only: (n) => !isHeadParam(n) }).model.params;
+      this.encoders.set(key, store);
+    }
+    return store;
+  }
+
+  /** Model folders whose encoder is loaded. */
+  loaded(): string[] {
+    return [...this.encoders.keys()];
+  }
+
+  /** Frees an encoder (every model opened on it must be disposed first), or all of them. */
+  release(modelDir?: string): void {
+    for (const [key, store] of this.encoders) {
+      if (modelDir !== undefined && key !== path.resolve(modelDir)) continue;
+      store.dispose();
+      this.encoders.delete(key);
+    }
+  }
 }
 
 export interface TrainedModel {
@@ -80,11 +119,11 @@ export interface TrainedModel {
 }
 
 /** The trained model of a run: base model + its method + a checkpoint's tensors (default: best, else latest). */
-export function loadTrainedModel(runDir: string, checkpoint?: string): TrainedModel {
+export function loadTrainedModel(runDir: string, checkpoint?: string, shared?: SharedBases): TrainedModel {
   const info = readRunInfo(runDir);
   const ckptDir = checkpoint ? resolveCheckpoint(checkpoint) : info.defaultCheckpoint;
   const ckpt = loadCheckpoint(ckptDir);
-  const { model, initialized } = loadRunBaseModel(info);
+  const { model, initialized } = loadRunBaseModel(info, shared);
   try {
     const method = createPeftMethod(info.config.method);
     method.apply(model, { seed: info.config.seed, notices: [], training: false });

@@ -13,14 +13,17 @@
  *                    { kind: 'progress', requestId, done, total }     predictFile, after each batch
  *                    { kind: 'fileDone', requestId, result }          written (or cancelled: nothing written)
  *                    { kind: 'error', requestId, code, message }      this request failed; the worker lives on
- * Requests for the run already loaded reuse it; another run replaces it once no request still uses it. The
- * worker exits when its parent goes away. Logs go to stderr.
+ * Runs stay loaded (up to MAX_RUNS, least recently used first out) over one shared encoder per base model:
+ * switching between task adapters of one base costs their heads and adapters, not another model load or a
+ * second model in memory. A run replaced while a request still uses it is disposed when that request ends;
+ * an encoder no open run uses is freed. The worker exits when its parent goes away. Logs go to stderr.
  */
 import { PeftStudioError } from '../errors';
 import type { Prediction, PredictInput } from '../api/model-handle';
 import { predict } from '../api/model-handle';
 import { predictFile, predictionsPath, type PredictFileResult } from '../api/predict-file';
 import { disposeRunModels, openRunModels, type RunModels } from '../api/run-models';
+import { SharedBases } from '../train/export';
 
 export type PredictRequest =
   | { kind: 'open'; requestId: number; runDir: string; checkpoint?: string }
@@ -48,9 +51,22 @@ export type PredictReply =
 
 const TASK = { single_label_classification: 'classification', regression: 'regression', multi_label_classification: 'multi_label' } as const;
 
-/** The loaded run (one at a time: two BERT-base pairs would be ~1.8 GB) and how many requests use it. */
-let loaded: { runDir: string; checkpoint?: string; models: Promise<RunModels>; users: number } | undefined;
-const retired: Array<{ models: Promise<RunModels>; users: number }> = [];
+/** Task models kept at once; each is its head and method tensors over a shared encoder. */
+const MAX_RUNS = 8;
+
+interface Entry {
+  runDir: string;
+  checkpoint?: string;
+  models: Promise<RunModels>;
+  users: number;
+  /** The base model folder, once known (for freeing its encoder). */
+  base?: string;
+}
+
+const shared = new SharedBases();
+/** Open runs, most recently used last. */
+const runs: Entry[] = [];
+const retired: Entry[] = [];
 const cancelled = new Set<number>();
 
 function send(m: PredictReply): void {
@@ -58,39 +74,55 @@ function send(m: PredictReply): void {
 }
 
 async function acquire(runDir: string, checkpoint?: string): Promise<{ models: RunModels; release: () => void }> {
-  if (!loaded || loaded.runDir !== runDir || (checkpoint !== undefined && loaded.checkpoint !== checkpoint)) {
-    if (loaded) retire(loaded);
-    const models = openRunModels(runDir, { checkpoint });
-    loaded = { runDir, checkpoint, models, users: 0 };
-    // A failed load is not cached: the next request tries again (the user may have fixed the folder).
-    const entry = loaded;
-    models.catch(() => {
-      if (loaded === entry) loaded = undefined;
-    });
+  let entry = runs.find((e) => e.runDir === runDir && (checkpoint === undefined || e.checkpoint === checkpoint));
+  if (entry) runs.splice(runs.indexOf(entry), 1);
+  else {
+    const stale = runs.find((e) => e.runDir === runDir);
+    if (stale) retire(stale);
+    const models = openRunModels(runDir, { checkpoint, shared });
+    const fresh: Entry = { runDir, checkpoint, models, users: 0 };
+    entry = fresh;
+    models.then(
+      (m) => (fresh.base = m.info.config.model),
+      () => {
+        // A failed load is not cached: the next request tries again (the user may have fixed the folder).
+        const i = runs.indexOf(fresh);
+        if (i >= 0) runs.splice(i, 1);
+      },
+    );
   }
-  const entry = loaded;
-  entry.users++;
+  runs.push(entry);
+  while (runs.length > MAX_RUNS) retire(runs[0]!);
+  const e = entry;
+  e.users++;
   try {
-    const models = await entry.models;
-    return { models, release: () => release(entry) };
-  } catch (e) {
-    release(entry);
-    throw e;
+    const models = await e.models;
+    return { models, release: () => release(e) };
+  } catch (err) {
+    release(e);
+    throw err;
   }
 }
 
 /** A replaced run is disposed as soon as its last request (say, a long predictFile) is done with it. */
-function retire(entry: NonNullable<typeof loaded>): void {
+function retire(entry: Entry): void {
+  const i = runs.indexOf(entry);
+  if (i >= 0) runs.splice(i, 1);
   retired.push(entry);
   release(entry, 0);
 }
 
-function release(entry: { models: Promise<RunModels>; users: number }, by = 1): void {
+function release(entry: Entry, by = 1): void {
   entry.users -= by;
   const i = retired.indexOf(entry);
   if (i >= 0 && entry.users <= 0) {
     retired.splice(i, 1);
-    entry.models.then(disposeRunModels, () => undefined);
+    entry.models.then((m) => {
+      disposeRunModels(m);
+      // The shared encoder goes when no open run still reads it.
+      const base = m.info.config.model;
+      if (![...runs, ...retired].some((e) => e.base === base)) shared.release(base);
+    }, () => undefined);
   }
 }
 
