@@ -348,6 +348,40 @@ test('overlapping tensors', () => {
   expectError(() => parseSafetensors(corruptHeader(good, (h) => void (h.b.data_offsets = [0, 8])), FILE), 'BAD_WEIGHTS', /overlap/);
 });
 
+test('data_offsets must tile the data region exactly: no gap, no leftover bytes', () => {
+  const good = twoTensors();
+  // A gap between the tensors, and one before the first.
+  const gapped = (() => {
+    const { header, data } = splitSafetensors(good);
+    header.b.data_offsets = [12, 20];
+    const wide = new Uint8Array(20);
+    wide.set(data.subarray(0, 8), 0);
+    wide.set(data.subarray(8, 16), 12);
+    return rawSafetensors(header, wide);
+  })();
+  expectError(() => parseSafetensors(gapped, FILE), 'BAD_WEIGHTS', /tensor "b" begins at data offset 12, leaving 4 bytes unaccounted for after tensor "a"/);
+  const late = corruptHeader(good, (h) => {
+    h.a.data_offsets = [4, 12];
+    h.b.data_offsets = [12, 20];
+  });
+  expectError(() => parseSafetensors(late, FILE), 'BAD_WEIGHTS', /begins at data offset 4, leaving 4 bytes unaccounted for after the start of the data region|run past the end/);
+  // Bytes appended after the last tensor.
+  const appended = new Uint8Array(good.length + 3);
+  appended.set(good);
+  expectError(() => parseSafetensors(appended, FILE), 'BAD_WEIGHTS', /cover 16 bytes but the data region .* holds 19 bytes \(3 bytes unaccounted for\)/);
+});
+
+test('a header length one byte short of the padded header is refused, not read shifted by a byte', () => {
+  // The engine pads headers with spaces (as the reference writer does), so a length one short still parses
+  // as JSON; the data region then starts a byte early and every tensor would be read shifted.
+  const good = twoTensors();
+  const n = Number(new DataView(good.buffer, good.byteOffset, 8).getBigUint64(0, true));
+  assert.equal(String.fromCharCode(good[8 + n - 1]!), ' ', 'the fixture header ends in padding');
+  expectError(() => parseSafetensors(withHeaderLength(good, n - 1), FILE), 'BAD_WEIGHTS', new RegExp(`cover 16 bytes but the data region after the ${n - 1}-byte header holds 17 bytes`));
+  // One byte long: the JSON still parses only if the next byte were whitespace; it is data, so either error is fine.
+  expectError(() => parseSafetensors(withHeaderLength(good, n + 1), FILE), 'BAD_WEIGHTS');
+});
+
 test('byte size disagreeing with shape and dtype', () => {
   const good = twoTensors();
   expectError(() => parseSafetensors(corruptHeader(good, (h) => void (h.a.shape = [3])), FILE), 'BAD_WEIGHTS', /tensor "a": shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8 bytes/);

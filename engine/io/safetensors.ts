@@ -303,12 +303,27 @@ export function parseSafetensors(bytes: Uint8Array, file: string): { tensors: St
 
   // File order is data order: JSON key order is not reliable in JS (integer-like names sort first).
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < entries.length; i++) {
-    const prev = entries[i - 1]!;
+  // As the reference reader: the tensors tile the data region exactly, from byte 0 to its end, with no gap,
+  // overlap or leftover. A header length off by a few bytes shifts every tensor; this is what catches it.
+  let covered = 0;
+  for (let i = 0; i < entries.length; i++) {
     const cur = entries[i]!;
-    if (cur.begin < prev.end) {
+    if (cur.begin < covered) {
+      const prev = entries[i - 1]!;
       throw bad(file, `tensors "${prev.name}" [${prev.begin}, ${prev.end}] and "${cur.name}" [${cur.begin}, ${cur.end}] overlap.`);
     }
+    if (cur.begin > covered) {
+      const after = i === 0 ? 'the start of the data region' : `tensor "${entries[i - 1]!.name}" (which ends at ${covered})`;
+      throw bad(file, `tensor "${cur.name}" begins at data offset ${cur.begin}, leaving ${cur.begin - covered} bytes unaccounted for after ${after}; data_offsets must tile the data region without gaps.`);
+    }
+    covered = cur.end;
+  }
+  if (covered !== dataLen) {
+    throw bad(
+      file,
+      `the tensors' data_offsets cover ${covered} bytes but the data region after the ${headerLen}-byte header holds ${dataLen} bytes ` +
+        `(${dataLen - covered} bytes unaccounted for); the header length or the offsets are wrong, or data was appended.`,
+    );
   }
 
   const tensors: StateDict = new Map();
