@@ -89,6 +89,16 @@ export async function predict(h: ModelHandle, inputs: PredictInput[], opts: { ma
     });
     const rows = (await logits.array()) as number[][];
     logits.dispose();
+    rows.forEach((row, i) => {
+      const at = row.findIndex((z) => !Number.isFinite(z));
+      if (at >= 0) {
+        throw new PeftStudioError(
+          'BAD_WEIGHTS',
+          `${h.dir}: the model computed a non-finite logit (${row[at]}) for input ${start + i + 1}: its weights overflow float32 arithmetic; the checkpoint is corrupt or diverged in training`,
+          h.dir,
+        );
+      }
+    });
     rows.forEach((row, i) => out.push(toPrediction(row, problem, h.model.config.id2label, enc.truncated[i]!)));
   }
   return out;

@@ -242,6 +242,65 @@ describe('parseConfig: labels', () => {
   });
 });
 
+describe('parseConfig: hostile values are refused, naming the field', () => {
+  it('size fields above sane bounds (10^12 or 2^31 layers, a vocabulary of billions) are BAD_CONFIG before anything is sized', () => {
+    for (const layers of [1e12, 2 ** 31, 1001]) {
+      expectError(() => parseConfig(withKeys(BERT, { num_hidden_layers: layers })), 'BAD_CONFIG', /"num_hidden_layers"/, /limit/);
+    }
+    expectError(() => parseConfig(withKeys(DISTILBERT, { n_layers: 2 ** 31 })), 'BAD_CONFIG', /"n_layers"/, /limit/);
+    expectError(() => parseConfig(withKeys(BERT, { vocab_size: 2 ** 40 })), 'BAD_CONFIG', /"vocab_size"/);
+    expectError(() => parseConfig(withKeys(BERT, { hidden_size: 2 ** 20, num_attention_heads: 1 })), 'BAD_CONFIG', /"hidden_size"/);
+    expectError(() => parseConfig(withKeys(BERT, { intermediate_size: 1e9 })), 'BAD_CONFIG', /"intermediate_size"/);
+    expectError(() => parseConfig(withKeys(BERT, { max_position_embeddings: 1e9 })), 'BAD_CONFIG', /"max_position_embeddings"/);
+    expectError(() => parseConfig(withKeys(BERT, { type_vocab_size: 1e9 })), 'BAD_CONFIG', /"type_vocab_size"/);
+    expectError(() => parseConfig(withKeys(BERT, { num_labels: 1e8 })), 'BAD_CONFIG', /"num_labels"/);
+    assert.equal(parseConfig(withKeys(BERT, { num_hidden_layers: 48 })).numHiddenLayers, 48);
+  });
+
+  it('layer_norm_eps must be positive and finite', () => {
+    for (const eps of [-1, 0, 1, 5]) expectError(() => parseConfig(withKeys(BERT, { layer_norm_eps: eps })), 'BAD_CONFIG', /"layer_norm_eps"/);
+    expectError(() => parseConfig(withKeys(BERT, { layer_norm_eps: '1e-12' })), 'BAD_CONFIG', /"layer_norm_eps" must be a number/);
+  });
+
+  it('dropout probabilities must lie in [0, 1)', () => {
+    for (const p of [2, -0.5, 1]) {
+      expectError(() => parseConfig(withKeys(BERT, { hidden_dropout_prob: p })), 'BAD_CONFIG', /"hidden_dropout_prob"/);
+      expectError(() => parseConfig(withKeys(BERT, { attention_probs_dropout_prob: p })), 'BAD_CONFIG', /"attention_probs_dropout_prob"/);
+      expectError(() => parseConfig(withKeys(BERT, { classifier_dropout: p })), 'BAD_CONFIG', /"classifier_dropout"/);
+      expectError(() => parseConfig(withKeys(DISTILBERT, { dropout: p })), 'BAD_CONFIG', /"dropout"/);
+      expectError(() => parseConfig(withKeys(DISTILBERT, { seq_classif_dropout: p })), 'BAD_CONFIG', /"seq_classif_dropout"/);
+    }
+    expectError(() => parseConfig(withKeys(BERT, { initializer_range: -0.02 })), 'BAD_CONFIG', /"initializer_range"/);
+    assert.equal(parseConfig(withKeys(BERT, { hidden_dropout_prob: 0 })).hiddenDropoutProb, 0);
+  });
+
+  it('model_type must be a string; architectures must name a model class of the family', () => {
+    expectError(() => parseConfig(withKeys(BERT, { model_type: 5 })), 'BAD_CONFIG', /"model_type" must be a string/);
+    expectError(() => parseConfig(withKeys(BERT, { architectures: ['GPT2LMHeadModel'] })), 'UNSUPPORTED', /"architectures"/, /GPT2LMHeadModel/, /not a bert model class/);
+    expectError(() => parseConfig(withKeys(BERT, { architectures: ['RobertaForSequenceClassification'] })), 'UNSUPPORTED', /"architectures"/);
+    expectError(() => parseConfig(withKeys(BERT, { architectures: 'BertModel' })), 'BAD_CONFIG', /"architectures" must be a list/);
+    expectError(() => parseConfig(withKeys(BERT, { architectures: [5] })), 'BAD_CONFIG', /"architectures" must be a list/);
+    assert.equal(parseConfig(withKeys(BERT, { architectures: ['BertForMaskedLM'] })).architecture, 'BertForMaskedLM');
+    assert.equal(parseConfig(withKeys(BERT, { architectures: [] })).architecture, 'BertModel');
+  });
+
+  it('label maps of the wrong shape are BAD_CONFIG naming the field', () => {
+    expectError(() => parseConfig(withKeys(BERT, { label2id: 5 })), 'BAD_CONFIG', /"label2id" must be an object/);
+    expectError(() => parseConfig(withKeys(BERT, { label2id: { a: 'x' } })), 'BAD_CONFIG', /label2id "a" must be a label id/);
+    expectError(() => parseConfig(withKeys(BERT, { id2label: [1, 2] })), 'BAD_CONFIG', /"id2label" must be an object/);
+    expectError(() => parseConfig(withKeys(BERT, { id2label: { 0: 1, 1: 2 } })), 'BAD_CONFIG', /id2label "0" must be a non-empty label name/);
+    expectError(() => parseConfig(withKeys(BERT, { id2label: { 0: 'a', 5: 'b' } })), 'BAD_CONFIG', /"id2label" must number its 2 labels 0…1; id 1 is missing/);
+    expectError(() => parseConfig(withKeys(BERT, { id2label: { 0: 'a', 1: 'a' } })), 'BAD_CONFIG', /names two labels "a"/);
+    expectError(
+      () => parseConfig(withKeys(BERT, { id2label: { 0: 'neg', 1: 'pos' }, label2id: { neg: 1, pos: 0 } })),
+      'BAD_CONFIG',
+      /label2id maps "neg" to 1 but id2label names 1 "pos"/,
+    );
+    const ok = parseConfig(withKeys(BERT, { id2label: { 0: 'neg', 1: 'pos' }, label2id: { neg: 0, pos: 1 } }));
+    assert.deepEqual(ok.label2id, { neg: 0, pos: 1 });
+  });
+});
+
 describe('resolveProblemType (HF rule when problem_type is unset)', () => {
   it('one label → regression; more labels → single-label for integer labels, multi-label otherwise', () => {
     const one = parseConfig(withKeys(BERT, { num_labels: 1 }));

@@ -49,6 +49,34 @@ export interface EncoderConfig {
 
 const SUPPORTED_ACTS: HiddenAct[] = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu', 'silu', 'tanh'];
 
+/**
+ * Upper bounds on the size fields, checked before anything is sized from them. Far above any published
+ * BERT-family encoder (BERT-Large: 24 layers, hidden 1024, vocabulary 30,522), far below what would make
+ * a corrupt or hostile config.json allocate without end. Weights must also hold at least the parameters the
+ * config implies (load.ts), so a config cannot describe more model than its files contain.
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: 10_000_000,
+  hidden_size: 65_536,
+  num_hidden_layers: 1_000,
+  num_attention_heads: 65_536,
+  intermediate_size: 1_048_576,
+  max_position_embeddings: 1_048_576,
+  type_vocab_size: 65_536,
+  num_labels: 10_000,
+} as const;
+
+/** Where a family spells a BERT field differently (DistilBERT's `dim`, `n_layers`, …). */
+const DISTILBERT_NAMES: Partial<Record<keyof typeof CONFIG_LIMITS, string>> = {
+  hidden_size: 'dim',
+  num_hidden_layers: 'n_layers',
+  num_attention_heads: 'n_heads',
+  intermediate_size: 'hidden_dim',
+};
+
+/** The model classes each family's checkpoints may name in `architectures`. */
+const ARCH_PREFIX: Record<Family, RegExp> = { bert: /^Bert[A-Z]/, roberta: /^Roberta[A-Z]/, distilbert: /^DistilBert[A-Z]/ };
+
 export function readConfig(dir: string): EncoderConfig {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) {
@@ -68,10 +96,9 @@ export function readConfig(dir: string): EncoderConfig {
 
 export function parseConfig(raw: Record<string, unknown>, file = 'config.json'): EncoderConfig {
   const family = detectFamily(raw, file);
-  const architecture = (Array.isArray(raw.architectures) && typeof raw.architectures[0] === 'string'
-    ? raw.architectures[0]
-    : { bert: 'BertModel', roberta: 'RobertaModel', distilbert: 'DistilBertModel' }[family]) as string;
+  const architecture = parseArchitecture(raw.architectures, family, file);
 
+  const d = family === 'distilbert';
   const num = (key: string, fallback?: number): number => {
     const v = raw[key];
     if (v === undefined || v === null) {
@@ -83,37 +110,50 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
     }
     return v;
   };
-  const int = (key: string, fallback?: number): number => {
+  const int = (key: string, fallback?: number, max?: number): number => {
     const v = num(key, fallback);
     if (!Number.isInteger(v) || v < 0) {
       throw new PeftStudioError('BAD_CONFIG', `${file}: field "${key}" must be a non-negative integer, got ${v}`, file);
     }
+    if (max !== undefined && v > max) {
+      throw new PeftStudioError('BAD_CONFIG', `${file}: field "${key}" is ${v}, above the limit of ${max.toLocaleString('en-US')} for this field; the file is corrupt or not a BERT-family config`, file);
+    }
+    return v;
+  };
+  /** A size field under the family's own name, bounded by CONFIG_LIMITS. */
+  const size = (key: keyof typeof CONFIG_LIMITS, fallback?: number): number =>
+    int((d && DISTILBERT_NAMES[key]) || key, fallback, CONFIG_LIMITS[key]);
+  /** A float that must lie in [lo, hi) (or (lo, hi) with `open`), naming the field when it does not. */
+  const ranged = (key: string, fallback: number, lo: number, hi: number, open = false): number => {
+    const v = num(key, fallback);
+    if (!(open ? v > lo : v >= lo) || !(v < hi)) {
+      throw new PeftStudioError('BAD_CONFIG', `${file}: field "${key}" must be ${open ? '>' : '≥'} ${lo} and < ${hi}, got ${v}`, file);
+    }
     return v;
   };
 
-  const d = family === 'distilbert';
   const { id2label, label2id, numLabels } = parseLabels(raw, file);
-  const hiddenDropoutProb = num(d ? 'dropout' : 'hidden_dropout_prob', 0.1);
-  const classifierDropoutRaw = raw[d ? 'seq_classif_dropout' : 'classifier_dropout'];
+  const hiddenDropoutProb = ranged(d ? 'dropout' : 'hidden_dropout_prob', 0.1, 0, 1);
+  const classifierKey = d ? 'seq_classif_dropout' : 'classifier_dropout';
   const config: EncoderConfig = {
     family,
     architecture,
-    vocabSize: int('vocab_size'),
-    hiddenSize: int(d ? 'dim' : 'hidden_size'),
-    numHiddenLayers: int(d ? 'n_layers' : 'num_hidden_layers'),
-    numAttentionHeads: int(d ? 'n_heads' : 'num_attention_heads'),
-    intermediateSize: int(d ? 'hidden_dim' : 'intermediate_size'),
+    vocabSize: size('vocab_size'),
+    hiddenSize: size('hidden_size'),
+    numHiddenLayers: size('num_hidden_layers'),
+    numAttentionHeads: size('num_attention_heads'),
+    intermediateSize: size('intermediate_size'),
     hiddenAct: parseAct(raw[d ? 'activation' : 'hidden_act'] ?? 'gelu', file),
-    maxPositionEmbeddings: int('max_position_embeddings', 512),
-    typeVocabSize: d ? 0 : int('type_vocab_size', 2),
-    // DistilBERT hard-codes 1e-12 in its modules; config.json has no field for it.
-    layerNormEps: d ? 1e-12 : num('layer_norm_eps', 1e-12),
+    maxPositionEmbeddings: size('max_position_embeddings', 512),
+    typeVocabSize: d ? 0 : size('type_vocab_size', 2),
+    // DistilBERT hard-codes 1e-12 in its modules; config.json has no field for it. Elsewhere it is the
+    // epsilon under a square root: it must be positive (and is never near 1 in a real checkpoint).
+    layerNormEps: d ? 1e-12 : ranged('layer_norm_eps', 1e-12, 0, 1, true),
     padTokenId: int('pad_token_id', family === 'roberta' ? 1 : 0),
-    initializerRange: num('initializer_range', 0.02),
+    initializerRange: ranged('initializer_range', 0.02, 0, 10),
     hiddenDropoutProb,
-    attentionProbsDropoutProb: num(d ? 'attention_dropout' : 'attention_probs_dropout_prob', 0.1),
-    classifierDropout:
-      typeof classifierDropoutRaw === 'number' ? classifierDropoutRaw : d ? 0.2 : hiddenDropoutProb,
+    attentionProbsDropoutProb: ranged(d ? 'attention_dropout' : 'attention_probs_dropout_prob', 0.1, 0, 1),
+    classifierDropout: ranged(classifierKey, d ? 0.2 : hiddenDropoutProb, 0, 1),
     numLabels,
     problemType: parseProblemType(raw.problem_type, file),
     id2label,
@@ -125,6 +165,9 @@ export function parseConfig(raw: Record<string, unknown>, file = 'config.json'):
 }
 
 function detectFamily(raw: Record<string, unknown>, file: string): Family {
+  if (raw.model_type !== undefined && raw.model_type !== null && typeof raw.model_type !== 'string') {
+    throw new PeftStudioError('BAD_CONFIG', `${file}: field "model_type" must be a string such as "bert", got ${JSON.stringify(raw.model_type)}`, file);
+  }
   const modelType = typeof raw.model_type === 'string' ? raw.model_type : undefined;
   const arch = Array.isArray(raw.architectures) ? String(raw.architectures[0] ?? '') : '';
   const byType: Record<string, Family> = { bert: 'bert', roberta: 'roberta', distilbert: 'distilbert' };
@@ -149,6 +192,25 @@ function detectFamily(raw: Record<string, unknown>, file: string): Family {
   );
 }
 
+/** `architectures[0]`, which must be a model class of the family (the family's base model when absent). */
+function parseArchitecture(v: unknown, family: Family, file: string): string {
+  const base = { bert: 'BertModel', roberta: 'RobertaModel', distilbert: 'DistilBertModel' }[family];
+  if (v === undefined || v === null) return base;
+  if (!Array.isArray(v) || !v.every((a) => typeof a === 'string')) {
+    throw new PeftStudioError('BAD_CONFIG', `${file}: field "architectures" must be a list of model class names, got ${JSON.stringify(v)}`, file);
+  }
+  if (v.length === 0) return base;
+  const arch = v[0] as string;
+  if (!ARCH_PREFIX[family].test(arch)) {
+    throw new PeftStudioError(
+      'UNSUPPORTED',
+      `${file}: field "architectures" names ${JSON.stringify(arch)}, which is not a ${family} model class (expected e.g. ${base} or ${base.replace(/Model$/, 'ForSequenceClassification')})`,
+      file,
+    );
+  }
+  return arch;
+}
+
 function parseAct(v: unknown, file: string): HiddenAct {
   if (typeof v === 'string' && (SUPPORTED_ACTS as string[]).includes(v)) return v as HiddenAct;
   throw new PeftStudioError(
@@ -164,35 +226,61 @@ function parseProblemType(v: unknown, file: string): ProblemType | null {
   throw new PeftStudioError('BAD_CONFIG', `${file}: unknown problem_type ${JSON.stringify(v)}`, file);
 }
 
-/** HF's PretrainedConfig: id2label wins and sets num_labels; else num_labels (default 2) makes LABEL_i. */
+/**
+ * HF's PretrainedConfig: id2label wins and sets num_labels; else num_labels (default 2) makes LABEL_i.
+ * id2label must map the ids 0…n−1 to distinct names; label2id, when present, must agree with it.
+ */
 function parseLabels(raw: Record<string, unknown>, file: string) {
+  const bad = (msg: string) => new PeftStudioError('BAD_CONFIG', `${file}: ${msg}`, file);
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   let id2label: Record<number, string> = {};
-  if (raw.id2label && typeof raw.id2label === 'object') {
-    for (const [k, v] of Object.entries(raw.id2label as Record<string, unknown>)) {
+  if (raw.id2label !== undefined && raw.id2label !== null) {
+    if (!isMap(raw.id2label)) throw bad(`field "id2label" must be an object of label id → name, got ${JSON.stringify(raw.id2label)}`);
+    const entries = Object.entries(raw.id2label);
+    if (entries.length > CONFIG_LIMITS.num_labels) throw bad(`field "id2label" has ${entries.length} entries, above the limit of ${CONFIG_LIMITS.num_labels}`);
+    for (const [k, v] of entries) {
       const id = Number(k);
-      if (!Number.isInteger(id) || id < 0) {
-        throw new PeftStudioError('BAD_CONFIG', `${file}: id2label key "${k}" is not a label id`, file);
+      if (!/^\d+$/.test(k) || !Number.isInteger(id) || id < 0) {
+        throw bad(`id2label key "${k}" is not a label id`);
       }
-      id2label[id] = String(v);
+      if (typeof v !== 'string' || v === '') throw bad(`id2label "${k}" must be a non-empty label name, got ${JSON.stringify(v)}`);
+      id2label[id] = v;
     }
+    const n = entries.length;
+    const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !(i in id2label));
+    if (missing.length) throw bad(`field "id2label" must number its ${n} labels 0…${n - 1}; id ${missing[0]} is missing`);
+    const names = Object.values(id2label);
+    const dup = names.find((nm, i) => names.indexOf(nm) !== i);
+    if (dup !== undefined) throw bad(`field "id2label" names two labels ${JSON.stringify(dup)}`);
   }
   let numLabels = Object.keys(id2label).length;
   if (numLabels === 0) {
     const n = raw.num_labels ?? 2;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-      throw new PeftStudioError('BAD_CONFIG', `${file}: num_labels must be a positive integer`, file);
+      throw bad(`num_labels must be a positive integer, got ${JSON.stringify(n)}`);
     }
+    if (n > CONFIG_LIMITS.num_labels) throw bad(`field "num_labels" is ${n}, above the limit of ${CONFIG_LIMITS.num_labels.toLocaleString('en-US')}`);
     numLabels = n;
     id2label = Object.fromEntries(Array.from({ length: n }, (_, i) => [i, `LABEL_${i}`]));
-  } else if (typeof raw.num_labels === 'number' && raw.num_labels !== numLabels) {
-    throw new PeftStudioError(
-      'BAD_CONFIG',
-      `${file}: num_labels is ${raw.num_labels} but id2label has ${numLabels} entries`,
-      file,
-    );
+  } else if (raw.num_labels !== undefined && raw.num_labels !== null && raw.num_labels !== numLabels) {
+    throw bad(`num_labels is ${JSON.stringify(raw.num_labels)} but id2label has ${numLabels} entries`);
   }
   const label2id: Record<string, number> = {};
   for (const [id, name] of Object.entries(id2label)) label2id[name] = Number(id);
+  if (raw.label2id !== undefined && raw.label2id !== null) {
+    if (!isMap(raw.label2id)) throw bad(`field "label2id" must be an object of label name → id, got ${JSON.stringify(raw.label2id)}`);
+    for (const [name, id] of Object.entries(raw.label2id)) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw bad(`label2id "${name}" must be a label id, got ${JSON.stringify(id)}`);
+    }
+    // HF keeps both maps; an explicit id2label must not be contradicted by label2id (a silent label swap).
+    if (isMap(raw.id2label)) {
+      for (const [name, id] of Object.entries(raw.label2id)) {
+        if (id2label[id as number] !== undefined && id2label[id as number] !== name && name in label2id) {
+          throw bad(`label2id maps "${name}" to ${String(id)} but id2label names ${String(id)} "${id2label[id as number]}"`);
+        }
+      }
+    }
+  }
   return { id2label, label2id, numLabels };
 }
 

@@ -8,7 +8,7 @@ import { tf } from '../backend/tf';
 import { PeftStudioError } from '../errors';
 import type { StateDict } from '../io/types';
 import { loadStateDict } from '../io/weights';
-import { readConfig, type EncoderConfig, type HeadKind, type ProblemType } from './config';
+import { CONFIG_LIMITS, readConfig, type EncoderConfig, type HeadKind, type ProblemType } from './config';
 import { EncoderModel } from './model';
 import { ParamStore } from './params';
 import { basePrefixFor, expectedParams, hasPooler, isKnownIgnorable, isOtherTaskHead, type ParamSpec } from './schema';
@@ -60,8 +60,8 @@ function applyOverrides(config: EncoderConfig, opts: LoadModelOptions): EncoderC
     c.numLabels = Object.keys(opts.id2label).length;
     c.label2id = Object.fromEntries(Object.entries(opts.id2label).map(([k, v]) => [v, Number(k)]));
   } else if (opts.numLabels !== undefined && opts.numLabels !== c.numLabels) {
-    if (!Number.isInteger(opts.numLabels) || opts.numLabels < 1) {
-      throw new PeftStudioError('BAD_INPUT', `numLabels must be a positive integer, got ${opts.numLabels}`);
+    if (!Number.isInteger(opts.numLabels) || opts.numLabels < 1 || opts.numLabels > CONFIG_LIMITS.num_labels) {
+      throw new PeftStudioError('BAD_INPUT', `numLabels must be an integer from 1 to ${CONFIG_LIMITS.num_labels}, got ${opts.numLabels}`);
     }
     c.numLabels = opts.numLabels;
     c.id2label = Object.fromEntries(Array.from({ length: opts.numLabels }, (_, i) => [i, `LABEL_${i}`]));
@@ -94,6 +94,7 @@ function alignPrefixes(names: string[], expectedBase: string, family: string): M
 
 function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, opts: LoadModelOptions, file: string) {
   const specs = expectedParams(config, head);
+  checkParameterCount(config, specs, tensors, file);
   const byName = new Map<string, ParamSpec>(specs.map((s) => [s.name, s]));
   const renamed = alignPrefixes([...tensors.keys()], basePrefixFor(config, head), config.family);
   const found = new Map<string, string>(); // model name → checkpoint name
@@ -142,6 +143,7 @@ function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, 
     const original = found.get(s.name);
     if (original) {
       const t = tensors.get(original)!;
+      checkFinite(t.data, original, file);
       params.set(s.name, tf.tensor(t.data, s.shape, 'float32'));
     } else {
       params.set(s.name, freshTensor(s, config.initializerRange, seed + i));
@@ -156,6 +158,44 @@ function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, 
   const heads = ignored.filter((n) => !/\.(position_ids|token_type_ids)$/.test(n));
   if (heads.length) notices.push(`ignored ${heads.length} checkpoint tensors of another head (pretraining or task): ${listNames(heads, 4)}`);
   return { params, notices, initialized, ignored };
+}
+
+/**
+ * The encoder a config describes must fit in the weights: checked by count before any tensor is compared or
+ * built, so a config that claims 10¹² layers or a vocabulary of billions fails at once, naming its sizes.
+ */
+function checkParameterCount(config: EncoderConfig, specs: ParamSpec[], tensors: StateDict, file: string): void {
+  let implied = 0;
+  for (const s of specs) if (s.part === 'encoder') implied += s.shape.reduce((a, b) => a * b, 1);
+  let held = 0;
+  for (const t of tensors.values()) held += t.data.length;
+  if (implied > held) {
+    const c = config;
+    throw new PeftStudioError(
+      'WEIGHTS_MISMATCH',
+      `${file}: config.json describes an encoder of ${implied.toLocaleString('en-US')} parameters (${c.numHiddenLayers} layers, hidden size ${c.hiddenSize}, ` +
+        `intermediate size ${c.intermediateSize}, vocabulary ${c.vocabSize}, ${c.maxPositionEmbeddings} positions) but the weights hold only ${held.toLocaleString('en-US')} values; ` +
+        'config.json does not belong to these weights',
+      file,
+    );
+  }
+}
+
+/** NaN or ±Inf in a weight poisons every output; say which tensor instead of predicting garbage. */
+function checkFinite(data: Float32Array | Int32Array, name: string, file: string): void {
+  if (!(data instanceof Float32Array)) return;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v - v !== 0) {
+      let count = 0;
+      for (let j = i; j < data.length; j++) if (data[j]! - data[j]! !== 0) count++;
+      throw new PeftStudioError(
+        'BAD_WEIGHTS',
+        `${file}: tensor "${name}" holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${v} at element ${i}); the checkpoint is corrupt or diverged in training`,
+        file,
+      );
+    }
+  }
 }
 
 function freshTensor(s: ParamSpec, std: number, seed: number): tf.Tensor {

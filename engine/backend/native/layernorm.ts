@@ -23,6 +23,8 @@ export const ADD_LAYER_NORM = 'PeftStudioAddLayerNorm';
  */
 export function nativeLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number, residual?: tf.Tensor): tf.Tensor | undefined {
   const h = x.shape[x.rank - 1];
+  // The addon takes eps as a positive double; anything else is the stock ops' to handle (config.ts refuses it first).
+  if (!(Number.isFinite(eps) && eps > 0)) return undefined;
   if (x.rank < 1 || [x, gamma, beta].some((t) => t.dtype !== 'float32')) return undefined;
   if (gamma.rank !== 1 || beta.rank !== 1 || gamma.shape[0] !== h || beta.shape[0] !== h) return undefined;
   if (residual && (residual.dtype !== 'float32' || !tf.util.arraysEqual(residual.shape, x.shape))) return undefined;
