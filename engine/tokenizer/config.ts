@@ -42,7 +42,17 @@ export function readJsonObject(file: string): JsonObject {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new PeftStudioError('BAD_CONFIG', `${file} must hold a JSON object`, file);
   }
+  checkModelMaxLength(value as JsonObject, file);
   return value as JsonObject;
+}
+
+/** model_max_length, where a file states it: a positive integer, or HF's "unset" sentinel (int(1e30)). */
+function checkModelMaxLength(obj: JsonObject, file: string): void {
+  const v = obj.model_max_length;
+  if (v === undefined || v === null) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || (!Number.isInteger(v) && v < HF_UNSET_MAX_LENGTH)) {
+    throw new PeftStudioError('BAD_CONFIG', `${file}: field "model_max_length" must be a positive integer, got ${JSON.stringify(v)}`, file);
+  }
 }
 
 /** tokenizer_config.json overlaid with special_tokens_map.json; both optional ({} when absent). */

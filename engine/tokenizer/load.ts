@@ -14,6 +14,7 @@ import { readJsonObject, readTokenizerConfig, resolveModelMaxLength, specialToke
 import { LoadedTokenizer } from './encode';
 import { hf, type HfTokenizer, type TokenizerJson } from './hf-lib';
 import { templateFromJson } from './template';
+import { validateTokenizerJson } from './validate';
 import type { LoadTokenizerOptions, Tokenizer, TokenizerKind } from './types';
 import { buildBertTokenizerJson, isBertLikeClass, parseVocabTxt } from './wordpiece-json';
 
@@ -50,7 +51,9 @@ export function tokenizerJsonForDir(dir: string, cfg: JsonObject = readTokenizer
 export function loadTokenizerSync(dir: string, opts: LoadTokenizerOptions = {}): Tokenizer {
   const cfg = readTokenizerConfig(dir);
   const json = tokenizerJsonForDir(dir, cfg);
-  return tokenizerFromJson(json, cfg, opts, path.join(dir, 'tokenizer.json'));
+  // Errors name the file the tokenizer came from (merges.txt holds what a built BPE tokenizer can get wrong).
+  const source = ['tokenizer.json', 'vocab.txt', 'merges.txt'].find((f) => fs.existsSync(path.join(dir, f))) ?? 'tokenizer.json';
+  return tokenizerFromJson(json, cfg, opts, path.join(dir, source));
 }
 
 export async function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Promise<Tokenizer> {
@@ -68,6 +71,7 @@ export function tokenizerFromJson(
   file = 'tokenizer.json',
 ): Tokenizer {
   const full = { added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...json };
+  validateTokenizerJson(full, file);
   let hfTok: HfTokenizer;
   try {
     hfTok = new hf.Tokenizer(full, cfg);

@@ -303,6 +303,28 @@ describe('byte-level BPE (RoBERTa style)', () => {
     check(await loadTokenizer(dir));
   });
 
+  test('a malformed merge line is BAD_CONFIG naming the file and the merge, never an error inside encoding', async () => {
+    for (const [bad, why] of [
+      ['hell', /merge 4 of "model.merges" \("hell"\) is not two tokens separated by one space/],
+      ['he  ll', /is not two tokens/],
+      ['h e l', /is not two tokens/],
+      ['q z', /token "z" is not in "model.vocab"|merged token "qz" is not in "model.vocab"/],
+    ] as const) {
+      const dir = tmpDir();
+      const json = tokenizerJson();
+      json.model.merges = [...merges];
+      json.model.merges[3] = bad;
+      fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+      fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+      await assert.rejects(loadTokenizer(dir), isCode('BAD_CONFIG', new RegExp(`${path.join(dir, 'tokenizer.json')}: .*${why.source}`)));
+    }
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify(vocab()));
+    fs.writeFileSync(path.join(dir, 'merges.txt'), `#version: 0.2\n${merges.slice(0, 3).join('\n')}\nhell\n`);
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+    await assert.rejects(loadTokenizer(dir), isCode('BAD_CONFIG', /merges\.txt: merge 4 of "model\.merges" \("hell"\)/));
+  });
+
   test('from vocab.json + merges.txt (RobertaConverter built in memory)', async () => {
     const dir = tmpDir();
     fs.writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify(vocab()));
@@ -330,6 +352,35 @@ describe('errors', () => {
     const dir = tmpDir();
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), '{oops');
     await assert.rejects(loadTokenizer(dir), isCode('BAD_CONFIG', /tokenizer_config\.json is not valid JSON/));
+  });
+
+  test('a WordPiece tokenizer.json with an empty vocabulary, or an unk_token outside it: BAD_CONFIG naming the field', async () => {
+    const json = tokenizerJsonForDir(fixtureDir('hf-bert-tiny'));
+    for (const [edit, re] of [
+      [(m: Record<string, unknown>) => void (m.vocab = {}), /"model\.vocab" of the WordPiece tokenizer is empty/],
+      [(m: Record<string, unknown>) => void (m.vocab = []), /"model\.vocab" must be an object/],
+      [(m: Record<string, unknown>) => void (m.unk_token = '[NOPE]'), /"model\.unk_token" "\[NOPE\]" must be a token of "model\.vocab"/],
+      [(m: Record<string, unknown>) => void ((m.vocab as Record<string, unknown>)['[UNK]'] = -3), /token "\[UNK\]" has id -3/],
+    ] as const) {
+      const dir = tmpDir();
+      const copy = JSON.parse(JSON.stringify(json));
+      edit(copy.model);
+      fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(copy));
+      await assert.rejects(loadTokenizer(dir), isCode('BAD_CONFIG', new RegExp(`${path.join(dir, 'tokenizer.json')}: .*${re.source}`)));
+    }
+  });
+
+  test('model_max_length that is not a positive integer: BAD_CONFIG naming the field', async () => {
+    for (const v of [-5, 0, 1.5, '512', true]) {
+      const dir = tmpDir();
+      fs.copyFileSync(path.join(fixtureDir('hf-bert-tiny'), 'vocab.txt'), path.join(dir, 'vocab.txt'));
+      fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: v }));
+      await assert.rejects(loadTokenizer(dir), isCode('BAD_CONFIG', /tokenizer_config\.json: field "model_max_length" must be a positive integer/));
+    }
+    const dir = tmpDir();
+    fs.copyFileSync(path.join(fixtureDir('hf-bert-tiny'), 'vocab.txt'), path.join(dir, 'vocab.txt'));
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 1e30 }));
+    assert.equal((await loadTokenizer(dir, { modelMaxLength: 64 })).modelMaxLength, 64);
   });
 
   test('empty text: BAD_INPUT', () => {
