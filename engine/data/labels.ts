@@ -15,9 +15,24 @@
  *    distinct names than numLabels is an error for the whole file.
  * Multi-label: a list, or a comma-separated string, of ids or names (as above), made a multi-hot vector.
  * An empty list is a valid "no label applies"; an empty cell is a missing label.
+ *
+ * A few odd labels never decide the task: labels of a kind (integer, non-integer number, name) that make up
+ * at most 5% of the file's labels, among labels of another kind, are bad rows — one `0.5` among 0/1 labels
+ * does not make the file a regression, one `maybe` or `NaN` does not make a third class. And a class id
+ * taken from the data (no model to bound it) is at most MAX_INFERRED_CLASS_ID: a label of 100000000 is a
+ * bad row, not a head of a hundred million classes.
  */
 import { PeftStudioError } from '../errors';
+import { CONFIG_LIMITS } from '../model/config';
 import type { DatasetOptions, Label, Task } from './types';
+
+/** The largest class id a file may imply on its own (the model config's label limit, less one). */
+export const MAX_INFERRED_CLASS_ID = CONFIG_LIMITS.num_labels - 1;
+
+/** A kind of label is a minority, never deciding the task, when it is at most this share of the labels. */
+const MINORITY_SHARE = 0.05;
+
+type Kind = 'integer' | 'number' | 'name';
 
 export type Parsed = { label: Label } | { reason: string };
 
@@ -37,7 +52,9 @@ export function isMissing(raw: unknown): boolean {
 
 /** Plans from the present label cells of the rows that survived reading. */
 export function planLabels(file: string, raws: unknown[], opts: DatasetOptions): LabelPlan {
-  const task = chooseTask(raws, opts);
+  const listy = !opts.task && opts.numLabels !== 1 && raws.some(Array.isArray);
+  const odd = opts.labelMap || listy || opts.task === 'multi_label' ? undefined : oddKinds(raws.map(scalar));
+  const task = chooseTask(raws, opts, odd);
   if (opts.numLabels !== undefined) {
     const n = opts.numLabels;
     if (!Number.isInteger(n) || n < 1) throw new PeftStudioError('BAD_INPUT', `numLabels must be a positive integer, got ${n}`);
@@ -48,9 +65,18 @@ export function planLabels(file: string, raws: unknown[], opts: DatasetOptions):
   }
   if (task === 'regression') return { task, numLabels: 1, parse: parseFloatLabel };
   const items = task === 'multi_label' ? raws.flatMap(listItems) : raws;
-  const codec = makeCodec(file, items.map(scalar), opts, task);
+  const outliers = task === 'classification' ? odd : undefined;
+  const values = items.map(scalar).filter((v) => !outliers?.kinds.has(kindOf(v)));
+  const codec = makeCodec(file, values, opts, task);
   if (task === 'classification') {
-    return { ...codec.info, task, parse: (raw) => codec.encode(scalar(raw)) };
+    return {
+      ...codec.info,
+      task,
+      parse(raw) {
+        const v = scalar(raw);
+        return outliers?.kinds.has(kindOf(v)) ? { reason: outliers.reason(v) } : codec.encode(v);
+      },
+    };
   }
   return {
     ...codec.info,
@@ -67,13 +93,52 @@ export function planLabels(file: string, raws: unknown[], opts: DatasetOptions):
   };
 }
 
-function chooseTask(raws: unknown[], opts: DatasetOptions): Task {
+interface OddKinds {
+  /** Kinds too rare to decide anything: their rows are bad rows. */
+  kinds: Set<Kind>;
+  /** Whether the remaining labels are numbers of which some are not integers (a regression target). */
+  regression: boolean;
+  reason(v: string | number): string;
+}
+
+/** Which label kinds are a small minority among another kind (see the header). */
+function oddKinds(values: (string | number)[]): OddKinds {
+  const count: Record<Kind, number> = { integer: 0, number: 0, name: 0 };
+  for (const v of values) count[kindOf(v)] += 1;
+  const n = values.length;
+  const minority = (k: Kind) => count[k] > 0 && count[k] <= MINORITY_SHARE * n;
+  const kinds = new Set<Kind>();
+  let regression = false;
+  if (count.name > 0 && !minority('name')) {
+    // Names decide: a few numbers among them are odd ones out, many make every label a name (as before).
+    const numeric = count.integer + count.number;
+    if (numeric > 0 && numeric <= MINORITY_SHARE * n) for (const k of ['integer', 'number'] as const) if (count[k] > 0) kinds.add(k);
+  } else {
+    if (count.name > 0) kinds.add('name');
+    if (count.number > 0 && minority('number') && count.integer > 0) kinds.add('number');
+    else regression = count.number > 0;
+  }
+  const rest = (v: string | number) => n - count[kindOf(v)];
+  return {
+    kinds,
+    regression,
+    reason(v) {
+      const k = kindOf(v);
+      if (k === 'name') return `label '${v}' is not a class id like the other ${rest(v)} labels, which are numbers`;
+      if (k === 'number' && count.name === 0) {
+        return `label '${v}' is not an integer class id like the other ${rest(v)} labels (for a regression task, set problem_type "regression" in the model's config.json)`;
+      }
+      return `label '${v}' is a number among ${count.name} label names`;
+    },
+  };
+}
+
+function chooseTask(raws: unknown[], opts: DatasetOptions, odd: OddKinds | undefined): Task {
   if (opts.task) return opts.task;
   if (opts.numLabels === 1) return 'regression';
   if (raws.some(Array.isArray)) return 'multi_label';
-  if (opts.labelMap || raws.length === 0) return 'classification';
-  const kinds = raws.map((r) => kindOf(scalar(r)));
-  return kinds.every((k) => k !== 'name') && kinds.includes('number') ? 'regression' : 'classification';
+  if (opts.labelMap || raws.length === 0 || !odd) return 'classification';
+  return odd.regression ? 'regression' : 'classification';
 }
 
 /** Labels as the codec sees them: trimmed strings or numbers (Parquet int64 arrives as bigint). */
@@ -82,13 +147,15 @@ function scalar(raw: unknown): string | number {
   if (typeof raw === 'boolean') return raw ? 1 : 0; // QQP-style is_duplicate: true/false
   if (typeof raw === 'number') return raw;
   if (typeof raw === 'string') return raw.trim();
-  return JSON.stringify(raw); // an object or nested list where a label should be: reported as unknown
+  // An object or nested list where a label should be: reported as unknown. Parquet integers inside it are
+  // bigints, which JSON.stringify refuses.
+  return JSON.stringify(raw, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) ?? String(raw);
 }
 
 const INTEGER = /^[+-]?\d+(\.0*)?$/; // "1.0" too: pandas writes integer columns with a NaN in them that way
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-function kindOf(v: string | number): 'integer' | 'number' | 'name' {
+function kindOf(v: string | number): Kind {
   if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
   if (INTEGER.test(v)) return 'integer';
   return NUMBER.test(v) ? 'number' : 'name';
@@ -155,12 +222,20 @@ function makeCodec(file: string, values: (string | number)[], opts: DatasetOptio
     };
   }
 
-  const ids = values.filter((v) => kindOf(v) === 'integer').map(Number);
+  // Without a model to say how many classes there are, the ids imply it: within MAX_INFERRED_CLASS_ID.
+  const usable = (id: number) => opts.numLabels !== undefined || (id >= 0 && id <= MAX_INFERRED_CLASS_ID);
+  const ids = values.filter((v) => kindOf(v) === 'integer').map(Number).filter(usable);
   const numLabels = opts.numLabels ?? Math.max(min, ids.reduce((m, id) => Math.max(m, id + 1), 0));
   return {
     info: { numLabels },
-    encode: (v) =>
-      kindOf(v) === 'integer' ? checkId(Number(v), numLabels, opts.numLabels !== undefined) : { reason: `label '${v}' is not an integer class id` },
+    encode(v) {
+      if (kindOf(v) !== 'integer') return { reason: `label '${v}' is not an integer class id` };
+      const id = Number(v);
+      if (!usable(id)) {
+        return { reason: `label ${v} is not a usable class id: ids taken from the data run from 0 to ${MAX_INFERRED_CLASS_ID}` };
+      }
+      return checkId(id, numLabels, opts.numLabels !== undefined);
+    },
   };
 }
 
