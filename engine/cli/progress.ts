@@ -12,6 +12,8 @@ export class ProgressView {
   private lastLine = 0;
   private stepTimes: number[] = [];
   private lastLoss = NaN;
+  /** Warnings of the run (divergence), repeated under the final line so they are not scrolled away. */
+  private readonly warnings: string[] = [];
 
   onEvent(e: RunEvent): void {
     const out = process.stderr;
@@ -50,15 +52,20 @@ export class ProgressView {
         this.printAbove(`${e.type} at step ${e.step}`);
         break;
       case 'log':
-        this.printAbove(`${e.level}: ${e.message}`);
+        if (e.level === 'warn') this.warnings.push(e.message);
+        this.printAbove(`${e.level === 'warn' ? 'warning' : e.level}: ${e.message}`);
         break;
       case 'finished':
       case 'stopped':
-      case 'failed':
+      case 'failed': {
         this.close();
-        out.write(`\n${e.type} at step ${e.step} after ${e.seconds.toFixed(1)} s${e.reason ? `: ${e.reason}` : ''}\n`);
+        // e.step counts completed steps, as the step events do; a failure inside the next step says which.
+        const where = e.type === 'failed' ? `after step ${e.step}` : `at step ${e.step}`;
+        out.write(`\n${e.type} ${where} (${e.seconds.toFixed(1)} s)${e.reason ? `: ${e.reason}` : ''}\n`);
+        for (const w of this.warnings) out.write(`warning: ${w}\n`);
         this.summary(e.finalMetrics, e.bestCheckpoint);
         break;
+      }
       default:
         break;
     }

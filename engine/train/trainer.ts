@@ -25,6 +25,7 @@ import { loadTokenizer } from '../tokenizer';
 import type { Tokenizer } from '../tokenizer/types';
 import { disposeBatch, encodeExamples, makeTensorBatch, type EncodedSet } from './batches';
 import { computeGradients, microBatchSize } from './step';
+import { DivergenceMonitor } from './divergence';
 import { CHECKPOINTS, checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, resolveCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 import type { RunConfig } from './config';
 import { TrainingControl } from './control';
@@ -255,6 +256,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
   });
   control.onStateChange((state) => log.emit({ v: 1, type: state, step, time: new Date().toISOString() }));
 
+  const divergence = new DivergenceMonitor();
   let lastEval: EvalResult | undefined;
   let lastEvalStep = -1;
   let lastSaved: string | undefined;
@@ -352,6 +354,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
         const seconds = (performance.now() - tStep) / 1000;
         const components = prep.objective?.takeComponents();
         log.emit({ v: 1, type: 'step', step, epoch: epoch + batchInEpoch / batches.length, loss, lr, gradNorm: totalNorm, tokensPerSec: tokens / seconds, time: Date.now(), ...(components ? { components } : {}) });
+        for (const w of divergence.observe(step, loss, totalNorm)) log.emit({ v: 1, type: 'log', level: 'warn', message: w.message, time: new Date().toISOString() });
         if (step % config.bias_change_steps === 0) log.emit(await method.changeReport(step, config.bias_change_top_k));
         if (config.eval_strategy === 'steps' && step % config.eval_steps === 0) await runEval();
         if (config.save_steps > 0 && step % config.save_steps === 0) await save();

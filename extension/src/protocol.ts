@@ -22,6 +22,8 @@ export interface RunView {
   evals: EvalEvent[];
   biasChanges: BiasChangeEvent[];
   end?: EndEvent;
+  /** The run's warnings (`log` events of level warn: divergence), in order. */
+  warnings?: string[];
   /** How many events of the run's stream are folded in; batches say where they start, so none applies twice. */
   applied: number;
 }
@@ -103,6 +105,9 @@ export function applyEvent(view: RunView, e: RunEvent): void {
     case 'failed':
       view.end = e;
       view.status = e.type;
+      break;
+    case 'log':
+      if (e.level === 'warn') (view.warnings ??= []).push(e.message);
       break;
     default:
       break;

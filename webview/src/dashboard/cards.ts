@@ -42,7 +42,9 @@ export class MetricCards {
     const status = s?.status ?? 'no run';
     setText(this.badge, status);
     this.badge.className = `badge status-${status.replace(' ', '-')}`;
-    setText(c.status.sub, run?.end?.reason ?? run?.label ?? '');
+    const warning = run?.warnings?.at(-1);
+    setText(c.status.sub, run?.end?.reason ?? (warning ? `⚠ ${warning}` : undefined) ?? run?.label ?? '');
+    c.status.sub.classList.toggle('warning', !run?.end?.reason && warning !== undefined);
     setText(c.step.value, s?.step === undefined ? '–' : s.step.toLocaleString('en-US'));
     setText(c.step.sub, s?.totalSteps ? `of ${s.totalSteps.toLocaleString('en-US')} (${Math.floor((100 * (s.step ?? 0)) / s.totalSteps)}%)` : '');
     setText(c.epoch.value, s?.epoch === undefined ? '–' : s.epoch.toFixed(2));
