@@ -65,6 +65,56 @@ export function ioError(file: string, err: unknown, doing = 'write'): PeftStudio
   return new PeftStudioError('IO', `Cannot ${doing} ${file}: ${reason}${code ? ` (${code})` : ''}.`, file);
 }
 
+/** The fs calls makeDirs makes; tests pass a wrapper that fails on purpose. */
+export interface MakeDirsFs {
+  mkdirSync(dir: string): unknown;
+  statSync(p: string): { isDirectory(): boolean };
+}
+
+/**
+ * `mkdir -p` that reports why it failed. Node's recursive mkdir turns some failures of a parent (EROFS, a
+ * read-only file system, among them) into ENOENT, "the directory does not exist", which sends a user looking
+ * for the wrong problem; creating each missing folder in turn surfaces the kernel's own reason, and the
+ * message names the folder that could not be created.
+ */
+export function makeDirs(dir: string, doing = 'create folder', fsImpl: MakeDirsFs = fs): void {
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+    let exists = false;
+    try {
+      exists = fsImpl.statSync(p).isDirectory() || true;
+    } catch (err) {
+      // ENOENT: create it (after its parent). Anything else (ENOTDIR, EACCES): mkdir below says what.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        missing.push(p);
+        break;
+      }
+    }
+    if (exists) break;
+    missing.push(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fsImpl.mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && isDirectory(d, fsImpl)) continue;
+      const e = ioError(dir, err, doing);
+      if (path.resolve(d) === path.resolve(dir)) throw e;
+      throw new PeftStudioError('IO', e.message.replace(/: ([^:]*)\.$/, `: cannot create ${d}: $1.`), dir);
+    }
+  }
+  if (!isDirectory(dir, fsImpl)) throw new PeftStudioError('IO', `Cannot ${doing} ${dir}: a file of that name exists, not a folder.`, dir);
+}
+
+function isDirectory(p: string, fsImpl: MakeDirsFs): boolean {
+  try {
+    return fsImpl.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Best effort: Windows and some file systems refuse to open or fsync a directory, which is fine. */
 function fsyncDirectory(dir: string): void {
   let fd: number | undefined;

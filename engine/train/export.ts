@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../backend/tf';
 import { PeftStudioError } from '../errors';
-import { writeFileAtomic } from '../io/atomic';
+import { makeDirs, writeFileAtomic } from '../io/atomic';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
 import { loadModel } from '../model/load';
 import { EncoderModel } from '../model/model';
@@ -168,7 +168,7 @@ export async function exportDelta(runDir: string, outDir: string, checkpoint?: s
       const t = model.params.get(name);
       tensors.push({ name, dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array });
     }
-    fs.mkdirSync(outDir, { recursive: true });
+    makeDirs(outDir, 'create export folder');
     const file = path.join(outDir, DELTA_FILE);
     writeSafetensors(file, tensors, { format: 'pt', producer: 'peft-studio', method: method.name });
     const evals = readEvents(runDir).events.filter((e) => e.type === 'eval' && e.step === ckpt.state.step);
@@ -247,7 +247,7 @@ export async function writeModelFolder(
     const to = opts.rename ? opts.rename(name) : name;
     if (to !== undefined) tensors.push({ name: to, dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array });
   }
-  fs.mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir, 'create export folder');
   const config = {
     ...c.raw,
     architectures: [ARCH[c.family]],

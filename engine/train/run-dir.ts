@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PeftStudioError } from '../errors';
-import { ioError, writeFileAtomic } from '../io/atomic';
+import { ioError, makeDirs, writeFileAtomic } from '../io/atomic';
 import { decodeEvent, encodeEvent, type RunEvent } from '../protocol/events';
 import type { RunConfig } from './config';
 
@@ -30,9 +30,10 @@ export function prepareRunDir(config: RunConfig): { runDir: string; runId: strin
     throw new PeftStudioError('IO', `Cannot create run folder ${runDir}: a file of that name exists, not a folder — choose another output_dir.`, runDir);
   }
   try {
-    fs.mkdirSync(runDir, { recursive: true });
+    makeDirs(runDir, 'create run folder');
     fs.accessSync(runDir, fs.constants.W_OK);
   } catch (e) {
+    if (e instanceof PeftStudioError) throw e;
     throw ioError(runDir, e, 'create run folder');
   }
   writeFileAtomic(path.join(runDir, CONFIG_FILE), JSON.stringify({ ...config, output_dir: runDir }, null, 2) + '\n');
