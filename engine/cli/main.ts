@@ -3,8 +3,7 @@
  * Results go to stdout (one JSON object with --json); notices, warnings and errors go to stderr.
  */
 import { BACKEND_NAMES } from '../backend/select';
-import { PeftStudioError } from '../errors';
-import { UsageError } from './args';
+import { reportError } from './report';
 import { inspectCommand } from './inspect';
 import { predictCommand } from './predict';
 import { trainCommand } from './train';
@@ -51,19 +50,6 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return reportError(e);
   }
-}
-
-export function reportError(e: unknown): number {
-  if (e instanceof UsageError) {
-    process.stderr.write(`peft-studio: ${e.message}\n`);
-    return 2;
-  }
-  if (e instanceof PeftStudioError) {
-    process.stderr.write(`error: ${e.message}\n`);
-    return 1;
-  }
-  process.stderr.write(`internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-  return 1;
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -172,7 +172,7 @@ function detectFamily(raw: Record<string, unknown>, file: string): Family {
   const arch = Array.isArray(raw.architectures) ? String(raw.architectures[0] ?? '') : '';
   const byType: Record<string, Family> = { bert: 'bert', roberta: 'roberta', distilbert: 'distilbert' };
   if (modelType !== undefined) {
-    const fam = byType[modelType];
+    const fam = Object.hasOwn(byType, modelType) ? byType[modelType] : undefined; // never "constructor" of a plain object
     if (!fam) {
       throw new PeftStudioError(
         'UNSUPPORTED',

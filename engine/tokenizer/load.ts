@@ -14,7 +14,7 @@ import { readJsonObject, readTokenizerConfig, resolveModelMaxLength, specialToke
 import { LoadedTokenizer } from './encode';
 import { hf, type HfTokenizer, type TokenizerJson } from './hf-lib';
 import { templateFromJson } from './template';
-import { validateTokenizerJson } from './validate';
+import { validateTemplate, validateTokenizerJson } from './validate';
 import type { LoadTokenizerOptions, Tokenizer, TokenizerKind } from './types';
 import { buildBertTokenizerJson, isBertLikeClass, parseVocabTxt } from './wordpiece-json';
 
@@ -90,6 +90,7 @@ export function tokenizerFromJson(
   const kind: TokenizerKind = model.type === 'WordPiece' ? 'wordpiece' : model.type === 'BPE' ? 'bpe' : 'other';
   let maxId = -1;
   for (const id of hfTok.get_vocab(true).values()) if (id > maxId) maxId = id;
+  validateTemplate(template, maxId, file);
   return new LoadedTokenizer(hfTok, template, {
     vocabSize: maxId + 1,
     // No pad token at all (GPT-2 style): pad with id 0; the attention mask hides padding anyway.

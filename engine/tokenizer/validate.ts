@@ -6,6 +6,7 @@
  */
 import { PeftStudioError } from '../errors';
 import type { TokenizerJson } from './hf-lib';
+import type { Template } from './template';
 
 /** Ids index the embedding matrix; a vocabulary past config.json's own size limit is corrupt. */
 export const MAX_TOKEN_ID = 10_000_000;
@@ -13,8 +14,10 @@ export const MAX_TOKEN_ID = 10_000_000;
 export function validateTokenizerJson(json: TokenizerJson, file: string): void {
   const bad = (msg: string) => new PeftStudioError('BAD_CONFIG', `${file}: ${msg}`, file);
   const model = json.model;
-  if (typeof model.type !== 'string') throw bad(`field "model.type" must name the tokenizer model (WordPiece, BPE, …), got ${JSON.stringify(model.type)}`);
-  if (model.type === 'WordPiece' || model.type === 'BPE') {
+  if (model.type !== 'WordPiece' && model.type !== 'BPE') {
+    throw new PeftStudioError('UNSUPPORTED', `${file}: field "model.type" is ${JSON.stringify(model.type)}; PEFT Studio reads WordPiece and BPE tokenizers`, file);
+  }
+  {
     const vocab = model.vocab;
     if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) {
       throw bad(`field "model.vocab" must be an object of token → id, got ${JSON.stringify(vocab)?.slice(0, 80)}`);
@@ -45,6 +48,24 @@ export function validateTokenizerJson(json: TokenizerJson, file: string): void {
       const ok = typeof t === 'object' && t !== null && typeof t.content === 'string' && Number.isInteger(t.id) && t.id >= 0 && t.id < MAX_TOKEN_ID;
       if (!ok) throw bad(`added_tokens[${i}] must have a string "content" and an integer "id" from 0 to ${MAX_TOKEN_ID - 1}, got ${JSON.stringify(t)?.slice(0, 120)}`);
     });
+  }
+}
+
+/**
+ * The post-processor's special tokens and type ids, as the template carries them: ids the vocabulary has,
+ * type ids that index a token-type table (a handful at most).
+ */
+export function validateTemplate(template: Template, maxId: number, file: string): void {
+  for (const piece of [...template.single, ...template.pair]) {
+    if (!(Number.isInteger(piece.typeId) && piece.typeId >= 0 && piece.typeId < 16)) {
+      throw new PeftStudioError('BAD_CONFIG', `${file}: post_processor gives type_id ${JSON.stringify(piece.typeId)}; type ids are small non-negative integers`, file);
+    }
+    if (piece.kind !== 'special') continue;
+    for (const id of piece.ids) {
+      if (!(Number.isInteger(id) && id >= 0 && id <= maxId)) {
+        throw new PeftStudioError('BAD_CONFIG', `${file}: post_processor special token ${JSON.stringify(piece.tokens.join(' '))} has id ${JSON.stringify(id)}, which is not in the vocabulary (0…${maxId})`, file);
+      }
+    }
   }
 }
 

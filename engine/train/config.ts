@@ -172,11 +172,29 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
     const v = c[k];
     if (typeof v === 'string') (c as unknown as Record<string, string>)[k] = path.resolve(baseDir, v);
   }
+  // Types first: a config file may hold anything where a number, a flag or a name belongs.
+  const raw = c as unknown as Record<string, unknown>;
+  for (const [k, d] of Object.entries(DEFAULTS)) {
+    const v = raw[k];
+    if (typeof d === 'number' && (typeof v !== 'number' || !Number.isFinite(v))) fail(`${k} must be a number, got ${JSON.stringify(v)}`);
+    if (typeof d === 'boolean' && typeof v !== 'boolean') fail(`${k} must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof d === 'string' && k !== 'per_device_train_micro_batch_size' && typeof v !== 'string') fail(`${k} must be a string, got ${JSON.stringify(v)}`);
+  }
+  for (const k of ['eval_file', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint'] as const) {
+    if (raw[k] !== undefined && (typeof raw[k] !== 'string' || raw[k] === '')) fail(`${k} must be a non-empty string, got ${JSON.stringify(raw[k])}`);
+  }
+  for (const k of ['text_column', 'text_pair_column', 'label_column'] as const) {
+    const v = raw[k];
+    if (v === undefined || (v === null && k === 'text_pair_column')) continue;
+    if (!((typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0))) fail(`${k} must be a column name or a 0-based column index, got ${JSON.stringify(v)}`);
+  }
+  if (Array.isArray(c.bias_terms) && !c.bias_terms.every((t) => typeof t === 'string' && t.trim() !== '')) fail(`bias_terms must be a list of names, globs or /regex/, got ${JSON.stringify(c.bias_terms)}`);
+  if (c.num_train_epochs > 1e6) fail(`num_train_epochs must be at most 1e6, got ${c.num_train_epochs}`);
   const positive = ['learning_rate', 'adam_epsilon', 'per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps', 'max_length', 'eval_steps', 'bias_change_steps'] as const;
   for (const k of positive) if (!(typeof c[k] === 'number' && c[k] > 0)) fail(`${k} must be a positive number, got ${JSON.stringify(c[k])}`);
   const ints = ['per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps', 'max_length', 'eval_steps', 'save_steps', 'save_total_limit', 'bias_change_steps', 'bias_change_top_k', 'warmup_steps', 'seed'] as const;
-  for (const k of ints) if (!Number.isInteger(c[k]) || c[k] < 0) fail(`${k} must be a non-negative integer, got ${JSON.stringify(c[k])}`);
-  if (!Number.isInteger(c.max_steps) || (c.max_steps < 1 && c.max_steps !== -1)) fail(`max_steps must be a positive integer or -1, got ${c.max_steps}`);
+  for (const k of ints) if (!Number.isSafeInteger(c[k]) || c[k] < 0) fail(`${k} must be a non-negative integer, got ${JSON.stringify(c[k])}`);
+  if (!Number.isSafeInteger(c.max_steps) || (c.max_steps < 1 && c.max_steps !== -1)) fail(`max_steps must be a positive integer or -1, got ${c.max_steps}`);
   if (!(c.num_train_epochs > 0)) fail(`num_train_epochs must be positive, got ${c.num_train_epochs}`);
   if (!(c.weight_decay >= 0)) fail(`weight_decay must be ≥ 0`);
   if (!(c.max_grad_norm >= 0)) fail(`max_grad_norm must be ≥ 0 (0 disables clipping)`);
@@ -187,7 +205,7 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
   if (!['no', 'steps', 'epoch'].includes(c.eval_strategy)) fail('eval_strategy must be no, steps or epoch');
   if (!['fail', 'skip'].includes(c.on_bad_row)) fail('on_bad_row must be fail or skip');
   const micro = c.per_device_train_micro_batch_size;
-  if (micro !== 'auto' && !(Number.isInteger(micro) && micro > 0)) fail(`per_device_train_micro_batch_size must be "auto" or a positive integer, got ${JSON.stringify(micro)}`);
+  if (micro !== 'auto' && !(Number.isSafeInteger(micro) && micro > 0)) fail(`per_device_train_micro_batch_size must be "auto" or a positive integer, got ${JSON.stringify(micro)}`);
   if (c.backend !== 'auto' && !(BACKEND_NAMES as readonly string[]).includes(c.backend)) fail(`backend must be auto or one of ${BACKEND_NAMES.join(', ')}`);
   return c;
 }

@@ -13,6 +13,7 @@
  * kept only for this extension's own mime types, and a malformed file is an error, not a silent reset.
  */
 import * as z from 'zod/mini';
+import { PeftStudioError } from '../../../engine/errors';
 import { COMPARE_MIME, RUN_MIME } from './output';
 
 export const FORMAT = 'peft-studio-notebook';
@@ -56,10 +57,10 @@ export function parseNotebook(text: string): NotebookFile {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`not a PEFT notebook: invalid JSON (${(e as Error).message})`);
+    throw new PeftStudioError('BAD_INPUT', `not a PEFT notebook: invalid JSON (${(e as Error).message})`);
   }
   const r = File.safeParse(raw);
-  if (!r.success) throw new Error(`not a PEFT notebook: ${r.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new PeftStudioError('BAD_INPUT', `not a PEFT notebook: ${r.error.issues.map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ')}`);
   return {
     cells: r.data.cells.map((c) => {
       const cell: FileCell = { kind: c.kind, source: Array.isArray(c.source) ? c.source.join('') : c.source };
