@@ -12,7 +12,7 @@ import { loadModelWithAdapter } from './adapter-model';
 import type { EncoderModel } from '../model/model';
 import { loadTokenizer } from '../tokenizer';
 import type { BatchEncoding, Tokenizer } from '../tokenizer/types';
-import { maxTokens } from '../model/limits';
+import { checkIdsFit, maxTokens } from '../model/limits';
 
 export interface OpenModelOptions extends LoadModelOptions {
   /** Force a backend; default: the fastest that loads (see backend/select.ts). */
@@ -79,6 +79,7 @@ export async function predict(h: ModelHandle, inputs: PredictInput[], opts: { ma
   for (let start = 0; start < inputs.length; start += batchSize) {
     const chunk = inputs.slice(start, start + batchSize);
     const enc = encodeChunk(h.tokenizer, chunk, maxLength);
+    checkIdsFit(h.model, enc.inputIds.map((ids, i) => ({ inputIds: ids, tokenTypeIds: enc.tokenTypeIds[i]! })), h.tokenizer, h.dir);
     const logits = tf.tidy(() => {
       const x = {
         inputIds: tf.tensor2d(enc.inputIds, undefined, 'int32'),

@@ -137,7 +137,8 @@ function chooseTask(raws: unknown[], opts: DatasetOptions, odd: OddKinds | undef
   if (opts.task) return opts.task;
   if (opts.numLabels === 1) return 'regression';
   if (raws.some(Array.isArray)) return 'multi_label';
-  if (opts.labelMap || raws.length === 0 || !odd) return 'classification';
+  // A model of two or more labels classifies: decimal labels are then bad rows, not a switch to regression.
+  if (opts.labelMap || opts.numLabels !== undefined || raws.length === 0 || !odd) return 'classification';
   return odd.regression ? 'regression' : 'classification';
 }
 

@@ -175,6 +175,7 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
   // Types first: a config file may hold anything where a number, a flag or a name belongs.
   const raw = c as unknown as Record<string, unknown>;
   for (const [k, d] of Object.entries(DEFAULTS)) {
+    if (k === 'method') continue; // resolved and checked by the method's own spec above
     const v = raw[k];
     if (typeof d === 'number' && (typeof v !== 'number' || !Number.isFinite(v))) fail(`${k} must be a number, got ${JSON.stringify(v)}`);
     if (typeof d === 'boolean' && typeof v !== 'boolean') fail(`${k} must be true or false, got ${JSON.stringify(v)}`);
@@ -188,7 +189,6 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
     if (v === undefined || (v === null && k === 'text_pair_column')) continue;
     if (!((typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0))) fail(`${k} must be a column name or a 0-based column index, got ${JSON.stringify(v)}`);
   }
-  if (Array.isArray(c.bias_terms) && !c.bias_terms.every((t) => typeof t === 'string' && t.trim() !== '')) fail(`bias_terms must be a list of names, globs or /regex/, got ${JSON.stringify(c.bias_terms)}`);
   if (c.num_train_epochs > 1e6) fail(`num_train_epochs must be at most 1e6, got ${c.num_train_epochs}`);
   const positive = ['learning_rate', 'adam_epsilon', 'per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps', 'max_length', 'eval_steps', 'bias_change_steps'] as const;
   for (const k of positive) if (!(typeof c[k] === 'number' && c[k] > 0)) fail(`${k} must be a positive number, got ${JSON.stringify(c[k])}`);

@@ -14,7 +14,7 @@ import { isImprovement, metricNames, primaryMetric } from '../metrics';
 import { readConfig, type ProblemType } from '../model/config';
 import { loadModel } from '../model/load';
 import type { EncoderModel } from '../model/model';
-import { maxTokens } from '../model/limits';
+import { checkIdsFit, maxTokens } from '../model/limits';
 import type { DistillObjective } from '../distill/objective';
 import { agreement, finishDistill, msPerExample, openDistill, type DistillInfo, type OpenDistill } from '../distill/prepare';
 import { loadAdapterInto } from '../peft/adapter-import';
@@ -143,6 +143,8 @@ async function prepareWith(config: RunConfig, notices: string[], distill?: OpenD
     if (maxLength < config.max_length) notices.push(`max_length ${config.max_length} exceeds the model's ${maxLength} positions; using ${maxLength}`);
     const train = encodeExamples(tokenizer, trainData.examples, maxLength);
     const evalSet = evalData ? encodeExamples(tokenizer, evalData.examples, maxLength) : undefined;
+    checkIdsFit(model, train.encodings, tokenizer, config.model, 'training example');
+    if (evalSet) checkIdsFit(model, evalSet.encodings, tokenizer, config.model, 'evaluation example');
     if (train.truncated) notices.push(`${train.truncated} training examples longer than ${maxLength} tokens were truncated`);
     if (!train.encodings.length) throw new PeftStudioError('BAD_DATA', `${config.train_file}: no training examples`);
     const method = createPeftMethod(config.method);

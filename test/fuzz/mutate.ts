@@ -78,7 +78,7 @@ export function breakJsonText(text: string, rand: Rand): string {
 
 /** Bytes with one to four edits: bit flips, bytes overwritten, cut, appended, a chunk duplicated or dropped. */
 export function mutateBytes(bytes: Uint8Array, rand: Rand, region?: [number, number]): Uint8Array {
-  let out = bytes.slice();
+  let out: Uint8Array = bytes.slice();
   const [lo, hi] = region ?? [0, out.length];
   const edits = 1 + rand.int(4);
   for (let e = 0; e < edits; e++) {
@@ -105,14 +105,24 @@ export function mutateBytes(bytes: Uint8Array, rand: Rand, region?: [number, num
       }
       case 4: {
         const n = 1 + rand.int(8);
-        out = Uint8Array.from([...out.subarray(0, at), ...out.subarray(at + n)]);
+        out = concat(out.subarray(0, at), out.subarray(at + n));
         break;
       }
       default: {
         const n = 1 + rand.int(8);
-        out = Uint8Array.from([...out.subarray(0, at + n), ...out.subarray(at, at + n), ...out.subarray(at + n)]);
+        out = concat(out.subarray(0, at + n), out.subarray(at, at + n), out.subarray(at + n));
       }
     }
+  }
+  return out;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
   }
   return out;
 }

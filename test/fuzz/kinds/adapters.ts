@@ -39,7 +39,7 @@ const bases: Array<{ name: string; config: string; weights: Array<[string, Uint8
 
 export const adapterKind: FuzzKind = {
   name: 'adapter folder',
-  cases: 800,
+  cases: 600,
   setup() {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-fuzz-adapter-'));
     if (bases.length) return;

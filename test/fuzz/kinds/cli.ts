@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { inspectCommand } from '../../../engine/cli/inspect';
 import { predictCommand } from '../../../engine/cli/predict';
 import { reportError } from '../../../engine/cli/report';
+import { PeftStudioError } from '../../../engine/errors';
 import { trainCommand } from '../../../engine/cli/train';
 import { removeModelDirs, makeModelDir, type GeneratedModel } from '../../helpers/make-model';
 import { makeRows, writeTsv } from '../../helpers/train-fixtures';
@@ -61,6 +62,11 @@ export function checkCliRun(r: CliRun, file?: string): void {
   }
 }
 
+/** A clean refusal (exit 1 or 2 with a message) counts as the command's error for the tally. */
+function refusedIfFailed(r: CliRun, file?: string): void {
+  if (r.code !== 0) throw new PeftStudioError('BAD_INPUT', `${file ?? 'command'} refused (exit ${r.code}): ${r.stderr.trim().split('\n').pop()?.slice(0, 200)}`);
+}
+
 const FLAGS: Array<[string, string[]]> = [
   ['--learning-rate', ['1e6', '-1', '0', 'abc', 'NaN', '1e-3', 'Infinity']],
   ['--max-length', ['0', '1', '-3', '1e9', '2.5', '8']],
@@ -96,13 +102,17 @@ export const cliKind: FuzzKind = {
     if (which < 2) {
       const { dir, label } = damagedModelFolder(rand);
       const json = rand.chance(0.5) ? ['--json'] : [];
-      const argv = which === 0 ? ['inspect', dir, ...json] : ['predict', dir, '--text', rand.pick(['a good film', 'x', 'é', '   ', 'hello world']), ...json];
+      const text = rand.pick(['a good film', 'x', 'é', '   ', 'hello world']);
+      const argv = which === 0 ? ['inspect', dir, ...json] : ['predict', dir, '--text', text, ...json];
+      // A blank --text is the user's mistake, not the folder's: its error names no file.
+      const file = text.trim() || which === 0 ? dir : undefined;
       return {
         label: `${argv[0]}: ${label}`,
-        file: dir,
+        file,
         async run() {
           const r = await runCli(which === 0 ? inspectCommand : predictCommand, argv.slice(1));
-          checkCliRun(r, dir);
+          checkCliRun(r, file);
+          refusedIfFailed(r, file);
           if (r.code === 0 && argv[0] === 'predict' && json.length) {
             const p = JSON.parse(r.stdout);
             check(Array.isArray(p.logits) && p.logits.every(Number.isFinite), `logits ${p.logits}`);
@@ -128,11 +138,13 @@ export const cliKind: FuzzKind = {
       const [flag, values] = rand.pick(FLAGS);
       flags.push(flag, rand.pick(values));
     }
-    const argv = ['--model', tiny.dir, '--train', file, '--max-steps', String(1 + rand.int(3)), '--per-device-train-batch-size', '4', '--eval-split', '0', '--save-steps', '0', '--out', path.join(root, `run${i}`), ...flags];
+    const argv = ['--model', tiny.dir, '--train', file, '--max-steps', '1', '--per-device-train-batch-size', '4', '--eval-split', '0', '--save-steps', '0', '--out', path.join(root, `run${i}`), ...flags];
     return {
       label: `train ${flags.join(' ')} on ${fs.readFileSync(file, 'utf8').split('\n').slice(1, 4).join(' | ').slice(0, 80)}`,
       async run() {
-        checkCliRun(await runCli(trainCommand, argv));
+        const r = await runCli(trainCommand, argv);
+        checkCliRun(r);
+        refusedIfFailed(r);
       },
     };
   },

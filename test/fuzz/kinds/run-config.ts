@@ -3,14 +3,14 @@
  * must hold numbers of the right type and range everywhere; a notebook either parses or is refused, its cells
  * report problems instead of throwing, and a resolved cell's config goes through the same resolver.
  */
-import { DEFAULTS, resolveRunConfig, type RunConfig } from '../../../engine/train/config';
+import { DEFAULTS, methodSettingKeys, resolveRunConfig, type RunConfig } from '../../../engine/train/config';
 import { parseCell, resolveCell } from '../../../extension/src/notebook/cells';
 import { parseNotebook } from '../../../extension/src/notebook/format';
 import { check, type FuzzKind, type Rand } from '../harness';
 import { breakJsonText, hostileValue, mutateJson } from '../mutate';
 
 const BASE = { model: 'models/tiny', train_file: 'data/train.tsv', learning_rate: 1e-3, num_train_epochs: 3, per_device_train_batch_size: 16, bias_terms: ['all'], max_length: 128 };
-const KEYS = [...Object.keys(DEFAULTS), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint'];
+const KEYS = [...Object.keys(DEFAULTS), ...methodSettingKeys().keys(), 'method', 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint'];
 
 /** What a resolved config must satisfy for the trainer to use it without further checks. */
 export function checkRunConfig(c: RunConfig): void {
@@ -21,11 +21,16 @@ export function checkRunConfig(c: RunConfig): void {
   }
   for (const k of ['per_device_train_batch_size', 'gradient_accumulation_steps', 'max_length', 'save_steps', 'seed', 'warmup_steps'] as const) check(Number.isSafeInteger(c[k]), `${k} = ${c[k]}`);
   check(typeof c.model === 'string' && typeof c.train_file === 'string', 'paths');
-  check(Array.isArray(c.bias_terms) && c.bias_terms.length > 0 && c.bias_terms.every((t) => typeof t === 'string' && t !== ''), `bias_terms ${JSON.stringify(c.bias_terms)}`);
+  const m = c.method as unknown as Record<string, unknown>;
+  check(typeof m === 'object' && m !== null && typeof m.name === 'string', `method ${JSON.stringify(m)}`);
+  for (const [k, v] of Object.entries(m)) {
+    if (Array.isArray(v)) check(v.every((t) => typeof t === 'string' && t !== ''), `method.${k} ${JSON.stringify(v)}`);
+    if (typeof v === 'number') check(Number.isFinite(v), `method.${k} ${v}`);
+  }
   for (const k of ['eval_file', 'output_dir', 'resume_from_checkpoint', 'run_name', 'metric_for_best_model'] as const) check(c[k] === undefined || typeof c[k] === 'string', `${k} ${JSON.stringify(c[k])}`);
   for (const k of ['text_column', 'label_column'] as const) check(c[k] === undefined || typeof c[k] === 'string' || Number.isSafeInteger(c[k]), `${k} ${JSON.stringify(c[k])}`);
   check(c.text_pair_column === undefined || c.text_pair_column === null || typeof c.text_pair_column === 'string' || Number.isSafeInteger(c.text_pair_column), 'text_pair_column');
-  for (const k of ['train_head', 'group_by_length'] as const) check(typeof c[k] === 'boolean', `${k} ${JSON.stringify(c[k])}`);
+  check(typeof c.group_by_length === 'boolean', `group_by_length ${JSON.stringify(c.group_by_length)}`);
 }
 
 export const runConfigKind: FuzzKind = {
