@@ -132,6 +132,7 @@ const SCHEDULES: ScheduleType[] = ['constant', 'constant_with_warmup', 'linear',
 
 /** Fills defaults into a partial config (from a file, flags or the extension) and validates it. */
 export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | 'distill'>> & { method?: string | Partial<MethodSpec>; distill?: Partial<DistillSettings> } & Record<string, unknown>, baseDir = process.cwd()): RunConfig {
+  if (typeof partialIn !== 'object' || partialIn === null || Array.isArray(partialIn)) fail(`a run config is an object of settings, got ${JSON.stringify(partialIn)}`);
   let partial = partialIn;
   const flat = methodSettingKeys();
   const known = new Set([...Object.keys(DEFAULTS), ...flat.keys(), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', 'distill', '$schema']);

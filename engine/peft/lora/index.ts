@@ -22,6 +22,10 @@ export const lora: PeftMethodFactory<{ settings: LoraSettings; spec: MethodSpec 
       if (c.task_type !== undefined && c.task_type !== null && c.task_type !== 'SEQ_CLS') {
         throw new PeftStudioError('UNSUPPORTED', `${file}: task_type ${JSON.stringify(c.task_type)} — only sequence-classification adapters (SEQ_CLS) are supported`, file);
       }
+      const saved = c.modules_to_save;
+      if (saved !== undefined && saved !== null && !(Array.isArray(saved) && saved.every((m) => typeof m === 'string'))) {
+        throw new PeftStudioError('BAD_CONFIG', `${file}: modules_to_save must be a list of module names, got ${JSON.stringify(saved)}`, file);
+      }
       const targets = c.target_modules;
       const layers = c.layers_to_transform;
       const init = c.init_lora_weights;

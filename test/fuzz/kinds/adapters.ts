@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DTYPE_SIZE, readSafetensors } from '../../../engine/io/safetensors';
 import { readTorchBin } from '../../../engine/io/torch-pickle';
+import { readAdapter } from '../../../engine/peft/adapter-import';
 import { readJsonObject } from '../../../engine/tokenizer/config';
 import { sharedPath } from '../../parity/reference';
 import { check, type FuzzKind } from '../harness';
@@ -19,7 +20,20 @@ import { breakJsonText, mutateBytes, mutateJson } from '../mutate';
  * weights, and must return (success) or throw a PeftStudioError naming a file in that folder. A loader added
  * to the engine is registered here, and from then on every case of this kind runs through it too.
  */
-export const ADAPTER_LOADERS: Array<{ name: string; load(dir: string): unknown | Promise<unknown> }> = [];
+export const ADAPTER_LOADERS: Array<{ name: string; load(dir: string): unknown | Promise<unknown> }> = [
+  {
+    // The adapter's config picks the method and its settings; the method's reader takes its tensors.
+    name: 'readAdapter + readTensors',
+    load(dir) {
+      const a = readAdapter(dir);
+      const tensors = a.factory.adapter!.readTensors(dir, a.config);
+      for (const [name, t] of tensors) {
+        const numel = t.shape.reduce((x, y) => x * y, 1);
+        check(t.data.length === numel, `${name}: ${t.data.length} values for [${t.shape}]`);
+      }
+    },
+  },
+];
 
 const SOURCES: Array<[string, string]> = [
   ['peft-tiny', 'lora_all'],
