@@ -94,7 +94,6 @@ function alignPrefixes(names: string[], expectedBase: string, family: string): M
 
 function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, opts: LoadModelOptions, file: string) {
   const specs = expectedParams(config, head);
-  checkParameterCount(config, specs, tensors, file);
   const byName = new Map<string, ParamSpec>(specs.map((s) => [s.name, s]));
   const renamed = alignPrefixes([...tensors.keys()], basePrefixFor(config, head), config.family);
   const found = new Map<string, string>(); // model name → checkpoint name
@@ -131,6 +130,8 @@ function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, 
       : '';
     problems.push(`shape mismatch against config.json (${mismatched.length}): ${listNames(mismatched)}${hint}`);
   }
+  const tooBig = parameterCountProblem(config, specs, tensors);
+  if (tooBig) problems.unshift(tooBig);
   if (problems.length) {
     throw new PeftStudioError('WEIGHTS_MISMATCH', `${file}: does not fit its config.json — ${problems.join('; ')}`, file);
   }
@@ -161,24 +162,21 @@ function buildParams(config: EncoderConfig, head: HeadKind, tensors: StateDict, 
 }
 
 /**
- * The encoder a config describes must fit in the weights: checked by count before any tensor is compared or
- * built, so a config that claims 10¹² layers or a vocabulary of billions fails at once, naming its sizes.
+ * The encoder a config describes must fit in the weights, counted before any tensor is built (config.ts
+ * bounds each size field, so the spec list itself stays small): a config claiming hundreds of layers over
+ * the weights of two is said in one line, naming its sizes, ahead of the list of missing tensors.
  */
-function checkParameterCount(config: EncoderConfig, specs: ParamSpec[], tensors: StateDict, file: string): void {
+function parameterCountProblem(config: EncoderConfig, specs: ParamSpec[], tensors: StateDict): string | undefined {
   let implied = 0;
   for (const s of specs) if (s.part === 'encoder') implied += s.shape.reduce((a, b) => a * b, 1);
   let held = 0;
   for (const t of tensors.values()) held += t.data.length;
-  if (implied > held) {
-    const c = config;
-    throw new PeftStudioError(
-      'WEIGHTS_MISMATCH',
-      `${file}: config.json describes an encoder of ${implied.toLocaleString('en-US')} parameters (${c.numHiddenLayers} layers, hidden size ${c.hiddenSize}, ` +
-        `intermediate size ${c.intermediateSize}, vocabulary ${c.vocabSize}, ${c.maxPositionEmbeddings} positions) but the weights hold only ${held.toLocaleString('en-US')} values; ` +
-        'config.json does not belong to these weights',
-      file,
-    );
-  }
+  if (implied <= held) return undefined;
+  const c = config;
+  return (
+    `config.json describes an encoder of ${implied.toLocaleString('en-US')} parameters (${c.numHiddenLayers} layers, hidden size ${c.hiddenSize}, ` +
+    `intermediate size ${c.intermediateSize}, vocabulary ${c.vocabSize}, ${c.maxPositionEmbeddings} positions) but the weights hold only ${held.toLocaleString('en-US')} values`
+  );
 }
 
 /** NaN or ±Inf in a weight poisons every output; say which tensor instead of predicting garbage. */

@@ -60,7 +60,7 @@ describe('size fields', () => {
     });
   }
 
-  it('a config describing more encoder than the weights hold is WEIGHTS_MISMATCH naming the sizes, before any tensor is compared', () => {
+  it('a config describing more encoder than the weights hold is WEIGHTS_MISMATCH naming the sizes in one line, ahead of the missing tensors', () => {
     const gen = makeModelDir({ family: 'bert' });
     editConfig(gen.dir, (c) => (c.num_hidden_layers = 900));
     expectError(() => loadModel(gen.dir), 'WEIGHTS_MISMATCH', weightsFile(gen.dir), /describes an encoder of [\d,]+ parameters \(900 layers/, /weights hold only/);
