@@ -1,5 +1,6 @@
 /** Every training method, by name. Adding one is a folder under peft/ plus one line here. */
 import { PeftStudioError } from '../errors';
+import { houlsby, parallelAdapter, pfeiffer } from './adapters';
 import { bitfit } from './bitfit';
 import { full } from './full';
 import { lora } from './lora';
@@ -14,6 +15,9 @@ export function registerPeftMethod<C>(factory: PeftMethodFactory<C>): void {
 registerPeftMethod(full);
 registerPeftMethod(bitfit);
 registerPeftMethod(lora);
+registerPeftMethod(houlsby);
+registerPeftMethod(pfeiffer);
+registerPeftMethod(parallelAdapter);
 
 export function peftMethodNames(): string[] {
   return [...METHODS.keys()];
@@ -24,7 +28,7 @@ export function methodInfos(): MethodInfo[] {
 }
 
 export function methodFactory(name: string): PeftMethodFactory<unknown> {
-  const f = METHODS.get(name);
+  const f = METHODS.get(name) ?? [...METHODS.values()].find((m) => m.info.aliases?.includes(name));
   if (!f) throw new PeftStudioError('BAD_INPUT', `unknown method "${name}" (available: ${peftMethodNames().join(', ')})`);
   return f;
 }

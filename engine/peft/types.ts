@@ -61,6 +61,8 @@ export interface MethodInfo {
   merge: true | string;
   /** The reference library whose files `export --adapter` writes and `--adapter` reads, if any. */
   adapterFormat?: 'peft' | 'adapterhub';
+  /** Other names the method is known by (AdapterHub's `seq_bn` for `pfeiffer`); `--method` takes them too. */
+  aliases?: readonly string[];
 }
 
 /** Settings of a method as a run config holds them: `{ name: 'lora', r: 8, lora_alpha: 16, … }`. */

@@ -240,7 +240,7 @@ function resolveMethod(partial: Record<string, unknown>, flat = methodSettingKey
   else if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && typeof (raw as MethodSpec).name === 'string') spec = { ...(raw as MethodSpec) };
   else fail(`method must be a method name or an object with a "name" (available: ${methodInfos().map((m) => m.name).join(', ')}), got ${JSON.stringify(raw)}`);
   try {
-    methodFactory(spec.name);
+    spec.name = methodFactory(spec.name).info.name; // an alias (AdapterHub's seq_bn) names its method
   } catch (e) {
     fail((e as Error).message);
   }
