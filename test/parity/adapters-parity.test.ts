@@ -99,12 +99,19 @@ for (const backend of parityBackends()) {
         const trained = await logitsAndLoss(model, batch);
         const after20 = relL2(trained.logits, exp.logits_after20_f64.flat());
         assert.ok(after20 <= 2e-5, `after-20 logits rel L2 ${after20}`);
+        // AdamW normalises each element's step: an element whose gradient is ~0 (Houlsby's layer-0 FFN
+        // down-projection has entries of 5e-9 beside a median of 1e-3) moves by up to lr a step in a
+        // direction float rounding decides. So the weights are held to 1e-3 rel L2 per tensor and every
+        // element to 1% of the most 20 steps can move it (lr · 20); the logits they give, to 2e-5 above.
         const want = both(dir, 'adapter_model_after20.safetensors', 'head_after20.safetensors');
         let worstWeight = 0;
         for (const [n, v] of await method.exportTensors()) {
-          const err = relL2(v.data, want.get(n)!.data);
+          const ref = want.get(n)!.data;
+          const err = relL2(v.data, ref);
           worstWeight = Math.max(worstWeight, err);
-          assert.ok(err <= 1e-4, `${n}: after-20 weight rel L2 ${err}`);
+          assert.ok(err <= 1e-3, `${n}: after-20 weight rel L2 ${err}`);
+          const maxAbs = Math.max(...v.data.map((x, i) => Math.abs(x - ref[i]!)));
+          assert.ok(maxAbs <= 0.01 * LR * 20, `${n}: after-20 weight max |Δ| ${maxAbs}`);
         }
         t.diagnostic(
           `${backend} ${name}: logits ${logitsErr.toExponential(1)}, grads ≤ ${worstGrad.toExponential(1)}, curve ≤ ${worstCurve.toExponential(1)}, after-20 logits ${after20.toExponential(1)}, weights ≤ ${worstWeight.toExponential(1)}`,

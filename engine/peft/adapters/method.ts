@@ -140,8 +140,10 @@ export class BottleneckAdapters extends MethodBase {
   private bottleneckOf(p: Place, z: tf.Tensor, a: SublayerOutputArgs): tf.Tensor {
     const s = this.settings;
     const z2 = z.reshape([-1, this.hidden]);
-    const down = tf.fused.matMul({ a: z2, b: p.down, transposeB: true, bias: p.downBias });
-    let up = tf.fused.matMul({ a: act(s.nonLinearity, down), b: p.up, transposeB: true, bias: p.upBias });
+    // Product then bias (torch's addmm order). Not tf.fused.matMul: the stock wasm kernel gets transposeB
+    // with a bias wrong; a plain transposed product is what the native GEMM kernel takes on wasm anyway.
+    const down = tf.add(tf.matMul(z2, p.down, false, true), p.downBias);
+    let up = tf.add(tf.matMul(act(s.nonLinearity, down), p.up, false, true), p.upBias);
     if (s.scaling !== 1) up = tf.mul(up, s.scaling);
     if (s.dropout > 0) up = a.drop.apply(up, s.dropout);
     return up.reshape(z.shape);
