@@ -72,7 +72,7 @@ export function settingFromFlag(s: SettingSpec, value: string | boolean): unknow
         .split(',')
         .map((x) => x.trim())
         .filter(Boolean)
-        .map((x) => (/^-?\d+$/.test(x) && s.key.includes('layers') ? Number(x) : x));
+        .map((x) => (/^-?\d+$/.test(x) && isLayerList(s) ? Number(x) : x));
     default:
       return value;
   }
@@ -98,9 +98,14 @@ export function settingSchema(s: SettingSpec): Record<string, unknown> {
     case 'enum':
       return { ...base, enum: [...s.values!] };
     case 'list': {
-      const item = s.values ? { enum: [...s.values] } : { type: s.key.includes('layers') ? 'integer' : 'string' };
+      const item = s.values ? { enum: [...s.values] } : { type: isLayerList(s) ? 'integer' : 'string' };
       const list = { type: 'array', items: item };
       return s.words ? { ...base, anyOf: [list, { enum: [...s.words] }] } : { ...base, ...list };
     }
   }
+}
+
+/** A list of layer indices (LoRA's layers_to_transform, AdapterHub's leave_out): integers on the CLI and in the schema. */
+function isLayerList(s: SettingSpec): boolean {
+  return s.key.includes('layers') || s.key === 'leave_out';
 }

@@ -45,10 +45,26 @@ interface Row {
   /** Settings the adapter's config must carry back into `train --adapter`. */
   settings: Record<string, unknown>;
   mergeable: boolean;
+  /** What refusing an adapter for a base of another hidden size says (default: the first tensor whose shape differs). */
+  otherBase?: RegExp;
 }
 
 const ROWS: Row[] = [
   { method: 'lora', flags: ['--lora-r', '4', '--lora-alpha', '8', '--target-modules', 'query,value'], settings: { r: 4, lora_alpha: 8, target_modules: ['query', 'value'] }, mergeable: true },
+  {
+    method: 'houlsby',
+    flags: ['--reduction-factor', '8', '--non-linearity', 'gelu', '--leave-out', '0'],
+    settings: { reduction_factor: 8, non_linearity: 'gelu', leave_out: [0] },
+    mergeable: false,
+    otherBase: /hidden_size \d+ \(adapter_config\.json "hidden_size"\), but this base model's hidden size is 48/,
+  },
+  {
+    method: 'parallel-adapter',
+    flags: ['--reduction-factor', '4', '--adapter-scaling', '2'],
+    settings: { reduction_factor: 4, scaling: 2, init_weights: 'mam_adapter' },
+    mergeable: false,
+    otherBase: /hidden size is 48/,
+  },
 ];
 
 after(() => {
@@ -110,7 +126,7 @@ for (const row of ROWS) {
       const out = path.join(dir, 'never');
       const r = await cli('train', '--model', other.dir, '--adapter', path.join(dir, 'adapter'), '--train', trainFile, '--max-steps', '1', '--out', out);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /has shape \[.*\], this model's is \[.*\]/);
+      assert.match(r.stderr, row.otherBase ?? /has shape \[.*\], this model's is \[.*\]/);
       assert.equal(fs.existsSync(out), false);
       const p = await cli('predict', other.dir, '--adapter', path.join(dir, 'adapter'), '--text', 'x');
       assert.equal(p.code, 1);
@@ -134,6 +150,8 @@ describe('CLI: bad method input is refused before any work', () => {
     ['α ≤ 0', ['--method', 'lora', '--lora-alpha=-2'], /lora_alpha must be > 0/],
     ['dropout 1', ['--method', 'lora', '--lora-dropout', '1'], /lora_dropout must be < 1/],
     ['targets that match nothing', ['--method', 'lora', '--target-modules', 'q_proj,v_proj'], /match no linear module of this model \(its linear modules: query, key, value, dense/],
+    ['a reduction factor leaving no bottleneck', ['--method', 'pfeiffer', '--reduction-factor', '64'], /reduction_factor 64 leaves a bottleneck of 0 units for hidden size 32/],
+    ['an unknown adapter activation', ['--method', 'seq_bn', '--non-linearity', 'mish'], /pfeiffer: non_linearity must be one of relu, gelu/],
     ['an unknown method', ['--method', 'ia3'], /unknown method "ia3" \(available: .*lora/],
     ['a setting of another method', ['--method', 'bitfit', '--lora-r', '4'], /lora_r is a setting of lora, not of method bitfit/],
   ] as const) {

@@ -142,7 +142,8 @@ function factory(info: MethodInfo, preset: Preset): PeftMethodFactory<Parsed> {
     info,
     parseSpec(raw) {
       const spec = parseSettings(info, raw);
-      return { settings: toBottleneckSettings(preset, spec), spec };
+      const settings = toBottleneckSettings(preset, spec);
+      return { settings, spec: { ...spec, leave_out: settings.leaveOut } };
     },
     create: ({ settings, spec }) => new BottleneckAdapters(settings, spec),
     adapter: reader(preset),
