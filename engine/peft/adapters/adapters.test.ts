@@ -304,6 +304,11 @@ describe('bottleneck adapters on a model', () => {
       const up = m.trainable().get(`${c.name}.adapter_up.weight`)!;
       const dense = tf.tidy(() => tf.mul(tf.norm(tf.matMul(up, down)), 2 / Math.sqrt(24)).dataSync()[0]!);
       assert.ok(Math.abs(c.value - dense) < 1e-5 * dense, `${c.value} vs ${dense}`);
+      const rows = tf.tidy(() => tf.mul(tf.norm(tf.matMul(up, down), 'euclidean', 1), 2).dataSync() as Float32Array);
+      const big = [...rows.keys()].sort((x, y) => rows[y]! - rows[x]!)[0]!;
+      const out = c.details!.find((x) => x.title.startsWith('hidden units'))!.items[0]!;
+      assert.equal(out.label, `out ${big}`);
+      assert.ok(Math.abs(out.value - rows[big]!) < 1e-5 * rows[big]!);
       assert.ok(c.relative! > 0);
       assert.equal(c.top.length, 3);
       assert.ok(c.top[0]!.delta >= c.top[1]!.delta && c.top[1]!.delta >= c.top[2]!.delta);

@@ -385,31 +385,41 @@ function adapterHubJson(o: Record<string, unknown>): string {
   return text.replace(/"\\u0000(\d+)\\u0000"/g, (_m, i: string) => marks[Number(i)]!) + '\n';
 }
 
-/** The host-side summary of one place: the linear gain s·W_up·W_down against the identity skip (‖I‖F = √d). */
+/**
+ * The host-side summary of one place: the linear gain s·W_up·W_down against the identity skip (‖I‖F = √d).
+ * Through the m×m Gram matrix G = W_down·W_downᵀ, so it costs O(d·m²) instead of forming the d×d product:
+ * ‖row i of s·W_up·W_down‖² = s²·u_i·G·u_iᵀ with u_i the i-th row of W_up.
+ */
 export function summarizeBottleneck(down: Float32Array, up: Float32Array, m: number, d: number, scaling: number) {
-  // P = s·W_up·W_down, [d, d]; row norms and ‖P‖F without forming more than one row at a time.
+  const gram = new Float64Array(m * m);
+  for (let a = 0; a < m; a++) {
+    for (let b = a; b < m; b++) {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += down[a * d + k]! * down[b * d + k]!;
+      gram[a * m + b] = dot;
+      gram[b * m + a] = dot;
+    }
+  }
   const outNorms = new Float64Array(d);
   let fro2 = 0;
-  const row = new Float64Array(d);
   for (let i = 0; i < d; i++) {
-    row.fill(0);
-    for (let j = 0; j < m; j++) {
-      const u = up[i * m + j]! * scaling;
-      if (u === 0) continue;
-      for (let k = 0; k < d; k++) row[k]! += u * down[j * d + k]!;
-    }
     let r2 = 0;
-    for (let k = 0; k < d; k++) r2 += row[k]! ** 2;
+    for (let a = 0; a < m; a++) {
+      const ua = up[i * m + a]!;
+      if (ua === 0) continue;
+      let row = 0;
+      for (let b = 0; b < m; b++) row += gram[a * m + b]! * up[i * m + b]!;
+      r2 += ua * row;
+    }
+    r2 = Math.max(0, r2) * scaling * scaling;
     outNorms[i] = Math.sqrt(r2);
     fro2 += r2;
   }
   const unitNorms = new Float64Array(m);
   for (let j = 0; j < m; j++) {
     let u2 = 0;
-    let w2 = 0;
     for (let i = 0; i < d; i++) u2 += up[i * m + j]! ** 2;
-    for (let k = 0; k < d; k++) w2 += down[j * d + k]! ** 2;
-    unitNorms[j] = Math.abs(scaling) * Math.sqrt(u2 * w2);
+    unitNorms[j] = Math.abs(scaling) * Math.sqrt(u2 * gram[j * m + j]!);
   }
   const frobenius = Math.sqrt(fro2);
   return { frobenius, gain: frobenius / Math.sqrt(d), outNorms, unitNorms };
