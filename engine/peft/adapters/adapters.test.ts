@@ -20,7 +20,8 @@ import { ParamStore } from '../../model/params';
 import { expectedParams } from '../../model/schema';
 import { resolveRunConfig } from '../../train/config';
 import { computeGradients } from '../../train/step';
-import { readAdapter } from '../adapter-import';
+import { readSafetensors } from '../../io/safetensors';
+import { loadAdapterInto, readAdapter } from '../adapter-import';
 import { METHOD_INFOS, methodInfo } from '../catalog';
 import { createPeftMethod, methodForAdapterConfig } from '../registry';
 import type { MethodSpec } from '../types';
@@ -149,12 +150,13 @@ describe('AdapterHub adapter configs', () => {
       { rf: spec.reduction_factor, lo: spec.leave_out, act: spec.non_linearity, s: spec.scaling, n: spec.adapter_name, h: spec.hidden_size },
       { rf: 4, lo: [1], act: 'gelu', s: 0.5, n: 'task', h: 24 },
     );
+    const own = f.adapter!.specFrom(hubConfig({ ln_before: true, ln_after: true, adapter_residual_before_ln: true }), file);
+    assert.deepEqual([own.ln_before, own.ln_after, own.adapter_residual_before_ln], [true, true, true]);
   });
 
   it('refuses what this version cannot run, naming the field, and other AdapterHub methods as such', () => {
     const spec = (c: Record<string, unknown>) => methodForAdapterConfig(c, file).adapter!.specFrom(c, file);
     assert.throws(() => spec(hubConfig({ phm_layer: true })), bad('UNSUPPORTED', /config\.phm_layer is true \(Compacter\)/));
-    assert.throws(() => spec(hubConfig({ ln_before: true })), bad('UNSUPPORTED', /config\.ln_before/));
     assert.throws(() => spec(hubConfig({ use_gating: true })), bad('UNSUPPORTED', /config\.use_gating/));
     assert.throws(() => spec(hubConfig({ scaling: 'learned' })), bad('UNSUPPORTED', /config\.scaling "learned"/));
     assert.throws(() => spec(hubConfig({ reduction_factor: { '1': 8, default: 16 } })), bad('UNSUPPORTED', /per-layer mapping/));
@@ -241,6 +243,9 @@ describe('bottleneck adapters on a model', () => {
       [{ name: 'pfeiffer', reduction_factor: 4 }, 'LN(h + f(LN(h + r)) + r)'],
       [{ name: 'parallel-adapter', reduction_factor: 4 }, 'LN(h + f(r) + r)'],
       [{ name: 'pfeiffer', reduction_factor: 4, residual_before_ln: false, original_ln_after: false, non_linearity: 'tanh', scaling: 0.7 }, 'a + f(a), a = LN(h + r)'],
+      [{ name: 'houlsby', reduction_factor: 4, ln_before: true, ln_after: true }, "LN(h + LN_a(f(LN_b(h))) + r), the adapter's own LayerNorms"],
+      [{ name: 'pfeiffer', reduction_factor: 4, ln_after: true, adapter_residual_before_ln: true }, 'LN(LN_a(f(a) + h) + r)'],
+      [{ name: 'parallel-adapter', reduction_factor: 4, ln_before: true, ln_after: true }, 'LN(h + LN_a(f(LN_b(r))) + r)'],
     ] as Array<[MethodSpec, string]>) {
       const model = tinyModel('bert', 5);
       const m = createPeftMethod(spec) as BottleneckAdapters;
@@ -260,23 +265,36 @@ describe('bottleneck adapters on a model', () => {
         };
         const dense = (x: tf.Tensor, pre: string) => tf.add(tf.matMul(x.reshape([-1, x.shape[2]!]), p.get(`${pre}.weight`), false, true), p.get(`${pre}.bias`)).reshape([...x.shape.slice(0, 2), -1]);
         const act = (x: tf.Tensor) => (s.nonLinearity === 'relu' ? tf.relu(x) : s.nonLinearity === 'tanh' ? tf.tanh(x) : tf.mul(x, tf.sigmoid(x)));
+        const ownLn = (x: tf.Tensor, pre: string) => {
+          const c = tf.sub(x, tf.mean(x, -1, true));
+          return tf.add(tf.mul(tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), -1, true), 1e-5))), p.get(`${pre}.weight`)), p.get(`${pre}.bias`));
+        };
         const f = (z: tf.Tensor, place: string) => {
           const pre = `${L}.${place}.adapters.${s.adapterName}`;
-          return tf.mul(dense(act(dense(z, `${pre}.adapter_down.0`)), `${pre}.adapter_up`), s.scaling);
+          const zin = s.lnBefore ? ownLn(z, `${pre}.adapter_norm_before`) : z;
+          return tf.mul(dense(act(dense(zin, `${pre}.adapter_down.${s.lnBefore ? 1 : 0}`)), `${pre}.adapter_up`), s.scaling);
+        };
+        // The adapter's output with its skip, as Adapter.forward / ParallelAdapter.forward make it.
+        const withSkip = (z: tf.Tensor, skip: tf.Tensor | undefined, place: string) => {
+          const pre = `${L}.${place}.adapters.${s.adapterName}.adapter_norm_after`;
+          const y = f(z, place);
+          if (!skip) return s.lnAfter ? ownLn(y, pre) : y;
+          if (!s.lnAfter) return tf.add(y, skip);
+          return s.adapterResidualBeforeLn ? ownLn(tf.add(y, skip), pre) : tf.add(ownLn(y, pre), skip);
         };
         // Layer 1 from its input (the model's hidden state 1), Houlsby's attention adapter included.
         const x = hs[1]!;
-        const a = layerAttention(model, x, b.inputs.attentionMask, s.mhAdapter ? (h: tf.Tensor, r: tf.Tensor) => ln(tf.add(tf.add(h, f(h, 'attention.output')), r), `${L}.attention.output.LayerNorm`) : undefined);
+        const a = layerAttention(model, x, b.inputs.attentionMask, s.mhAdapter ? (h: tf.Tensor, r: tf.Tensor) => ln(tf.add(withSkip(h, h, 'attention.output'), r), `${L}.attention.output.LayerNorm`) : undefined);
         const inter = dense(a, `${L}.intermediate.dense`);
         const g = tf.mul(tf.mul(inter, 0.5), tf.add(tf.erf(tf.mul(inter, Math.SQRT1_2)), 1));
         const h = dense(g, `${L}.output.dense`);
         const r = a;
         const N = `${L}.output.LayerNorm`;
         let want: tf.Tensor;
-        if (s.isParallel) want = ln(tf.add(tf.add(h, f(r, 'output')), r), N);
+        if (s.isParallel) want = ln(tf.add(tf.add(h, withSkip(r, undefined, 'output')), r), N);
         else {
           const z = s.originalLnBefore ? ln(tf.add(h, r), N) : h;
-          const o = tf.add(f(z, 'output'), s.residualBeforeLn ? h : z);
+          const o = withSkip(z, s.residualBeforeLn ? h : z, 'output');
           want = s.originalLnAfter ? ln(tf.add(o, r), N) : o;
         }
         return tf.sub(hs[2]!, want).abs().max().dataSync()[0]!;
@@ -317,6 +335,40 @@ describe('bottleneck adapters on a model', () => {
     assert.ok(Math.abs(s.gain - 1) < 1e-12, 'the identity has gain 1');
     assert.throws(() => m.merge(), bad('UNSUPPORTED', /cannot be merged/, /export --adapter/));
     model.dispose();
+  });
+});
+
+describe("the adapter's own LayerNorms in AdapterHub's files", () => {
+  it('export writes the input LayerNorm under both names torch saves it by; --adapter reads it back, same logits', async () => {
+    const model = tinyModel('bert', 2);
+    const m = createPeftMethod({ name: 'houlsby', reduction_factor: 4, ln_before: true, ln_after: true, adapter_name: 'own' }) as BottleneckAdapters;
+    m.apply(model, { seed: 2, notices: [] });
+    assert.equal(m.sizes.perPlace, 2 * 6 * 24 + 24 + 6 + 4 * 24);
+    for (const [, v] of m.trainable()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.1, 'float32', 5)));
+    const names = [...m.trainable().keys()].filter((n) => n.startsWith('bert.encoder.layer.0.output.'));
+    assert.deepEqual(names.map((n) => n.slice('bert.encoder.layer.0.output.adapters.own.'.length)), [
+      'adapter_norm_before.weight', 'adapter_norm_before.bias', 'adapter_down.1.weight', 'adapter_down.1.bias', 'adapter_up.weight', 'adapter_up.bias', 'adapter_norm_after.weight', 'adapter_norm_after.bias',
+    ]);
+    const out = path.join(tmp, 'own-ln');
+    await m.exportAdapter(out, { baseModel: 'm', id2label: { 0: 'a', 1: 'b' }, problemType: 'single_label_classification' });
+    const saved = readSafetensors(path.join(out, 'adapter_model.safetensors')).tensors;
+    const pre = 'bert.encoder.layer.0.output.adapters.own.';
+    assert.deepEqual(saved.get(`${pre}adapter_down.0.weight`)!.shape, [24]);
+    assert.deepEqual([...saved.get(`${pre}adapter_down.0.weight`)!.data], [...saved.get(`${pre}adapter_norm_before.weight`)!.data]);
+    assert.deepEqual(saved.get(`${pre}adapter_down.1.weight`)!.shape, [6, 24]);
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
+    assert.deepEqual([cfg.config.ln_before, cfg.config.ln_after, cfg.name], [true, true, 'own']);
+    const b = batch();
+    const want = tf.tidy(() => model.forward(b.inputs).logits!.dataSync() as Float32Array);
+    const again = tinyModel('bert', 2);
+    const m2 = createPeftMethod(readAdapter(out).spec);
+    m2.apply(again, { seed: 9, notices: [] });
+    loadAdapterInto(m2, out);
+    const got = tf.tidy(() => again.forward(b.inputs).logits!.dataSync() as Float32Array);
+    assert.deepEqual([...got], [...want]);
+    disposeBatch(b);
+    model.dispose();
+    again.dispose();
   });
 });
 

@@ -33,6 +33,11 @@ export interface BottleneckSettings {
   originalLnBefore: boolean;
   originalLnAfter: boolean;
   residualBeforeLn: boolean;
+  /** The adapter's own LayerNorms (eps 1e-5, PyTorch's default): on its input, on its output. */
+  lnBefore: boolean;
+  lnAfter: boolean;
+  /** With ln_after: the adapter's skip is added before its own LayerNorm (true) or after it. */
+  adapterResidualBeforeLn: boolean;
   initWeights: InitWeights;
   scaling: number;
   dropout: number;
@@ -141,6 +146,15 @@ function settings(p: PresetDefaults): SettingSpec[] {
       default: true,
       description: "Sequential adapters: the adapter's skip adds h (true) or the adapter's input (false; LN(h + r) with original_ln_before).",
     },
+    { key: 'ln_before', flag: 'ln-before', type: 'boolean', default: false, description: "A new LayerNorm of the adapter's own on its input, before the down-projection." },
+    { key: 'ln_after', flag: 'ln-after', type: 'boolean', default: false, description: "A new LayerNorm of the adapter's own on its output." },
+    {
+      key: 'adapter_residual_before_ln',
+      flag: 'adapter-residual-before-ln',
+      type: 'boolean',
+      default: false,
+      description: "Sequential adapters with ln_after: add the adapter's skip before its own output LayerNorm (true) or after it (false).",
+    },
     {
       key: 'init_weights',
       flag: 'init-weights',
@@ -208,6 +222,9 @@ export function toBottleneckSettings(preset: Preset, spec: Record<string, unknow
     originalLnBefore: spec.original_ln_before as boolean,
     originalLnAfter: spec.original_ln_after as boolean,
     residualBeforeLn: spec.residual_before_ln as boolean,
+    lnBefore: spec.ln_before as boolean,
+    lnAfter: spec.ln_after as boolean,
+    adapterResidualBeforeLn: spec.adapter_residual_before_ln as boolean,
     initWeights: spec.init_weights as InitWeights,
     scaling: spec.scaling as number,
     dropout: spec.dropout as number,

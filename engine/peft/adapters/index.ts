@@ -42,9 +42,8 @@ function specFrom(preset: Preset, c: Record<string, unknown>, file: string): Met
   const unsupported = (what: string): never => {
     throw new PeftStudioError('UNSUPPORTED', `${file}: ${what} — not supported by this version's bottleneck adapters`, file);
   };
-  for (const key of ['ln_before', 'ln_after', 'use_gating', 'phm_layer', 'adapter_residual_before_ln'] as const) {
-    if (key === 'adapter_residual_before_ln' && cfg.ln_after !== true) continue;
-    if (cfg[key] === true) unsupported(`config.${key} is true${key === 'phm_layer' ? ' (Compacter)' : key.startsWith('ln_') ? " (the adapter's own LayerNorm)" : ''}`);
+  for (const key of ['use_gating', 'phm_layer'] as const) {
+    if (cfg[key] === true) unsupported(`config.${key} is true${key === 'phm_layer' ? ' (Compacter)' : ''}`);
   }
   if (cfg.inv_adapter !== undefined && cfg.inv_adapter !== null) unsupported(`config.inv_adapter ${JSON.stringify(cfg.inv_adapter)} (invertible adapters)`);
   if (typeof cfg.stochastic_depth === 'number' && cfg.stochastic_depth > 0) unsupported(`config.stochastic_depth ${cfg.stochastic_depth}`);
@@ -71,6 +70,9 @@ function specFrom(preset: Preset, c: Record<string, unknown>, file: string): Met
     original_ln_before: cfg.original_ln_before ?? false,
     original_ln_after: cfg.original_ln_after ?? true,
     residual_before_ln: cfg.residual_before_ln ?? true,
+    ln_before: cfg.ln_before ?? false,
+    ln_after: cfg.ln_after ?? false,
+    adapter_residual_before_ln: cfg.adapter_residual_before_ln ?? false,
     init_weights: cfg.init_weights ?? 'bert',
     scaling: cfg.scaling ?? 1,
     dropout: typeof cfg.dropout === 'number' ? cfg.dropout : 0,
@@ -87,8 +89,11 @@ function specFrom(preset: Preset, c: Record<string, unknown>, file: string): Met
 function readTensors(dir: string, c: Record<string, unknown>): HostTensors {
   const name = typeof c.name === 'string' ? c.name : undefined;
   const { file, tensors } = readAdapterWeights(dir, [ADAPTERHUB_FILES.weights, ADAPTERHUB_FILES.libraryWeights]);
+  const lnBefore = isObj(c.config) && c.config.ln_before === true;
   const out: HostTensors = new Map();
   for (const [key, t] of tensors) {
+    // With ln_before, adapter_down.0 is the input LayerNorm again under its Sequential name (see exportAdapter).
+    if (lnBefore && /\.adapter_down\.0\.(weight|bias)$/.test(key)) continue;
     const m = /\.adapters\.([^.]+)\./.exec(key);
     const layerNorm = /(?:LayerNorm|layer_norm)\.(?:weight|bias)$/.test(key) && !m;
     if (!layerNorm && (!m || (name !== undefined && m[1] !== name))) {

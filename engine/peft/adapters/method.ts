@@ -18,7 +18,7 @@ import { PeftStudioError } from '../../errors';
 import { writeFileAtomic } from '../../io/atomic';
 import { writeSafetensors } from '../../io/safetensors';
 import type { ModelHooks, SublayerOutputArgs, SublayerPlace } from '../../model/hooks';
-import { activation } from '../../model/layers';
+import { activation, layerNorm } from '../../model/layers';
 import type { EncoderModel } from '../../model/model';
 import type { ChangeCell, ChangeEvent } from '../../protocol/events';
 import { heatmapRows, isHeadParam, MethodBase } from '../base';
@@ -49,7 +49,13 @@ interface Place {
   downBias: tf.Variable; // [m]
   up: tf.Variable; // [d, m]
   upBias: tf.Variable; // [d]
+  /** The adapter's own LayerNorms (ln_before, ln_after), by their module path. */
+  normBefore?: string;
+  normAfter?: string;
 }
+
+/** PyTorch's nn.LayerNorm default eps: the adapter's own LayerNorms are built without one. */
+const ADAPTER_LN_EPS = 1e-5;
 
 export class BottleneckAdapters extends MethodBase {
   readonly info: MethodInfo;
@@ -68,7 +74,8 @@ export class BottleneckAdapters extends MethodBase {
 
   /** Bottleneck units m and hidden size d once applied. */
   get sizes(): { m: number; d: number; perPlace: number } {
-    return { m: this.bottleneck, d: this.hidden, perPlace: 2 * this.bottleneck * this.hidden + this.bottleneck + this.hidden };
+    const norms = (this.settings.lnBefore ? 2 : 0) + (this.settings.lnAfter ? 2 : 0);
+    return { m: this.bottleneck, d: this.hidden, perPlace: 2 * this.bottleneck * this.hidden + this.bottleneck + this.hidden + norms * this.hidden };
   }
 
   protected setup(model: EncoderModel, ctx: ApplyContext): void {
@@ -95,11 +102,16 @@ export class BottleneckAdapters extends MethodBase {
         const module = adapterModule(model, layer, place, s.adapterName);
         const why = `${PRESETS[s.preset].title} (${place}, layer ${layer})`;
         const w = initTensors(s.initWeights, rng, m, d);
-        const down = this.addTrainable(`${module}.adapter_down.0.weight`, w.down, `${why}: down-projection`);
-        const downBias = this.addTrainable(`${module}.adapter_down.0.bias`, w.downBias, `${why}: down-projection bias`);
+        // AdapterHub's module order (named_parameters): adapter_norm_before, adapter_down (the Linear is
+        // adapter_down.1 behind that LayerNorm), adapter_up, adapter_norm_after.
+        const normBefore = s.lnBefore ? this.addNorm(`${module}.adapter_norm_before`, d, `${why}: input LayerNorm`) : undefined;
+        const lin = `${module}.adapter_down.${s.lnBefore ? 1 : 0}`;
+        const down = this.addTrainable(`${lin}.weight`, w.down, `${why}: down-projection`);
+        const downBias = this.addTrainable(`${lin}.bias`, w.downBias, `${why}: down-projection bias`);
         const up = this.addTrainable(`${module}.adapter_up.weight`, w.up, `${why}: up-projection`);
         const upBias = this.addTrainable(`${module}.adapter_up.bias`, w.upBias, `${why}: up-projection bias`);
-        this.places.set(placeKey(layer, place), { layer, place, module, down, downBias, up, upBias });
+        const normAfter = s.lnAfter ? this.addNorm(`${module}.adapter_norm_after`, d, `${why}: output LayerNorm`) : undefined;
+        this.places.set(placeKey(layer, place), { layer, place, module, down, downBias, up, upBias, normBefore, normAfter });
       }
     }
     if (s.trainLayerNorms) {
@@ -111,9 +123,16 @@ export class BottleneckAdapters extends MethodBase {
     const head = [...this.vars].filter(([n]) => isHeadParam(n)).reduce((a, [, v]) => a + v.size, 0);
     ctx.notices.push(
       `${PRESETS[s.preset].title} "${s.adapterName}": m = ${m} (${d} // ${s.reductionFactor}), ${s.nonLinearity}, scaling ${s.scaling}, at ${this.places.size} places (${kinds.join(' + ')} × ${layers.length} layers): ` +
-        `${per} parameters each (2·m·d + d + m), ${per * this.places.size} in all, + task head ${head}`,
+        `${per} parameters each (2·m·d + d + m${s.lnBefore || s.lnAfter ? ' + 2·d per own LayerNorm' : ''}), ${per * this.places.size} in all, + task head ${head}`,
     );
     this.start = this.snapshot();
+  }
+
+  /** A new LayerNorm (weight 1, bias 0) of the adapter's own. */
+  private addNorm(module: string, d: number, why: string): string {
+    this.addTrainable(`${module}.weight`, tf.ones([d]), why);
+    this.addTrainable(`${module}.bias`, tf.zeros([d]), `${why} bias`);
+    return module;
   }
 
   protected override hooks(): ModelHooks {
@@ -125,13 +144,19 @@ export class BottleneckAdapters extends MethodBase {
     if (!p) return undefined;
     const s = this.settings;
     let out: tf.Tensor;
+    const norm = (x: tf.Tensor, module: string) => layerNorm(this.model.params, module, x, ADAPTER_LN_EPS);
     if (s.isParallel) {
       // ParallelAdapter: the adapter reads the sub-layer's input; its output joins h before the add & norm.
-      out = tf.add(this.bottleneckOf(p, a.residual, a), a.hidden);
+      let f = this.bottleneckOf(p, a.residual, a);
+      if (p.normAfter) f = norm(f, p.normAfter);
+      out = tf.add(f, a.hidden);
     } else {
       const z = s.originalLnBefore ? a.norm(a.hidden, a.residual) : a.hidden;
       const skip = s.residualBeforeLn ? a.hidden : z;
-      out = tf.add(this.bottleneckOf(p, z, a), skip);
+      const f = this.bottleneckOf(p, z, a);
+      if (!p.normAfter) out = tf.add(f, skip);
+      else if (s.adapterResidualBeforeLn) out = norm(tf.add(f, skip), p.normAfter);
+      else out = tf.add(norm(f, p.normAfter), skip);
     }
     return s.originalLnAfter ? a.norm(out, a.residual) : out;
   }
@@ -139,7 +164,7 @@ export class BottleneckAdapters extends MethodBase {
   /** f(z) = scaling · (act(z·W_downᵀ + b_down)·W_upᵀ + b_up), then dropout. z: [..., d]. */
   private bottleneckOf(p: Place, z: tf.Tensor, a: SublayerOutputArgs): tf.Tensor {
     const s = this.settings;
-    const z2 = z.reshape([-1, this.hidden]);
+    const z2 = (p.normBefore ? layerNorm(this.model.params, p.normBefore, z, ADAPTER_LN_EPS) : z).reshape([-1, this.hidden]);
     // Product then bias (torch's addmm order). Not tf.fused.matMul: the stock wasm kernel gets transposeB
     // with a bias wrong; a plain transposed product is what the native GEMM kernel takes on wasm anyway.
     const down = tf.add(tf.matMul(z2, p.down, false, true), p.downBias);
@@ -223,7 +248,13 @@ export class BottleneckAdapters extends MethodBase {
     const tensors = await this.exportTensors();
     const adapter: HostTensors = new Map();
     const head: HostTensors = new Map();
-    for (const [n, t] of tensors) (isHeadParam(n) ? head : adapter).set(n, t);
+    for (const [n, t] of tensors) {
+      (isHeadParam(n) ? head : adapter).set(n, t);
+      // torch's state_dict lists a module under every name it is registered by: the input LayerNorm is
+      // also adapter_down.0 (the first module of the adapter_down Sequential), and save_adapter writes both.
+      const dup = /^(.*)\.adapter_norm_before\.(weight|bias)$/.exec(n);
+      if (dup) adapter.set(`${dup[1]}.adapter_down.0.${dup[2]}`, t);
+    }
     const c = this.model.config;
     const common = {
       hidden_size: c.hiddenSize,
@@ -330,7 +361,7 @@ function headLabels(head: HostTensors): number {
 /** Every BnConfig field as AdapterHub 0.1.0 writes it (sorted keys). */
 export function bnConfigOf(s: BottleneckSettings): Record<string, unknown> {
   return {
-    adapter_residual_before_ln: false,
+    adapter_residual_before_ln: s.adapterResidualBeforeLn,
     cross_adapter: false,
     ...(s.dropout > 0 ? { dropout: s.dropout } : {}),
     factorized_phm_W: true,
@@ -342,8 +373,8 @@ export function bnConfigOf(s: BottleneckSettings): Record<string, unknown> {
     is_parallel: s.isParallel,
     learn_phm: true,
     leave_out: s.leaveOut,
-    ln_after: false,
-    ln_before: false,
+    ln_after: s.lnAfter,
+    ln_before: s.lnBefore,
     mh_adapter: s.mhAdapter,
     non_linearity: s.nonLinearity,
     original_ln_after: s.originalLnAfter,
