@@ -58,6 +58,6 @@ export function loadAdapterInto(method: PeftMethod, dir: string): { notices: str
   if (method.loadAdapterTensors && !fs.existsSync(exact)) notices.push(...method.loadAdapterTensors(tensors, dir));
   else method.loadTensors(tensors, dir, { partial: (n) => isHeadParam(n) });
   if (missingHead.length) notices.push(`${dir}: the adapter has no task head (${missingHead.join(', ')}); it starts from the run's seeded head`);
-  notices.push(`loaded the ${a.factory.info.title} adapter ${dir}`);
+  notices.push(`loaded the adapter ${dir} (${a.factory.info.title})`);
   return { notices, tensors };
 }
