@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import type { RunManager } from './core/runManager';
 import { parseWebviewMessage } from './protocol-validate';
-import { PROTOCOL_VERSION, type HostToWebview, type WebviewToHost } from './protocol';
+import { PROTOCOL_VERSION, type HostToWebview, type WebviewToHost } from '../../protocol/webview';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export const DASHBOARD_VIEW_TYPE = 'peftStudio.dashboard';

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { methodInfo, methodOfConfig } from '../../protocol/method';
 import { RUN_CONFIG_SELECTOR, TrainCodeLensProvider } from './codeLens';
 import { runCli } from './cliTask';
 import { RunManager } from './core/runManager';
@@ -129,13 +130,22 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
     void vscode.window.showInformationMessage(`${rec.view.label} on ${path.basename(data[0].fsPath)} (${res.examples} examples): loss ${res.loss.toFixed(4)}, ${summary}`);
   });
 
-  for (const kind of ['delta', 'merged'] as const) {
-    command(kind === 'delta' ? 'peftStudio.exportDelta' : 'peftStudio.exportMerged', async (arg?: unknown) => {
+  const EXPORTS = {
+    delta: { command: 'peftStudio.exportDelta', what: 'trained tensors (delta)' },
+    merged: { command: 'peftStudio.exportMerged', what: 'merged model' },
+    adapter: { command: 'peftStudio.exportAdapter', what: 'adapter' },
+  } as const;
+  for (const kind of ['delta', 'merged', 'adapter'] as const) {
+    command(EXPORTS[kind].command, async (arg?: unknown) => {
       const runId = runIdOf(arg) ?? (await pickRun(runs, 'Run to export', (s) => s !== 'queued'));
       const rec = runId ? runs.get(runId) : undefined;
       if (!rec) return;
+      // What the run's method can export comes from the catalog: say so before spawning a CLI that would refuse.
+      const info = methodInfo(methodOfConfig(rec.view.started?.config ?? rec.config).name);
+      if (info && kind === 'adapter' && !info.adapterFormat) return void vscode.window.showWarningMessage(`PEFT Studio: ${info.title} has no adapter format; export the trained tensors (delta) or the merged model instead.`);
+      if (info && kind === 'merged' && info.merge !== true) return void vscode.window.showWarningMessage(`PEFT Studio: ${info.title} cannot be merged into the model (${info.merge}); export its adapter instead.`);
       const out = path.join(rec.runDir, 'export', kind);
-      const r = await runCli(distDir, `Exporting ${kind === 'delta' ? 'bias delta' : 'merged model'} of ${rec.view.label}`, ['export', rec.runDir, `--${kind}`, out], log, settings.backend);
+      const r = await runCli(distDir, `Exporting the ${EXPORTS[kind].what} of ${rec.view.label}`, ['export', rec.runDir, `--${kind}`, out], log, settings.backend);
       if (!r.ok) return void vscode.window.showErrorMessage(`PEFT Studio: export failed — ${lastLine(r.stderr)}`, 'Show Logs').then((a) => a && log.show());
       const action = await vscode.window.showInformationMessage(`PEFT Studio: ${r.stdout.trim()}`, 'Reveal');
       if (action) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(out));

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import type { RunManager } from './core/runManager';
 import { parseWebviewMessage } from './protocol-validate';
-import { PROTOCOL_VERSION, type HostToWebview } from './protocol';
+import { PROTOCOL_VERSION, type HostToWebview } from '../../protocol/webview';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export const LOSS_VIEW_ID = 'peftStudio.lossView';

@@ -1,42 +1,41 @@
 /**
- * "PEFT: New Run": model folder → dataset → bias terms → key hyperparameters, remembering the last choices.
- * The result is a run config, saved as a `.peft.json` file in the workspace (so a run is reproducible and
- * diffable) and started.
+ * "PEFT: New Run": method → model folder → dataset → evaluation data → the method's own settings (those it
+ * marks `ask`) → learning rate, epochs, batch size, max length. What to ask comes from newRunPlan.ts
+ * (vscode-free, built on the engine's method catalog); answers are remembered per method. The result is a
+ * run config, saved as a `.peft.json` file in the workspace (so a run is reproducible and diffable) and started.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { MethodSpec } from '../../engine/peft/types';
+import { methodInfo } from '../../protocol/method';
+import { methodPicks, newRunConfig, settingAnswer, settingQuestions, trainingDefaults, type MethodMemory, type SettingQuestion } from './newRunPlan';
 import type { Settings } from './settings';
 
 const LAST = 'peftStudio.lastNewRun';
+const STEPS = 6;
 
 interface LastChoices {
+  method?: string;
   model?: string;
   trainFile?: string;
   evalFile?: string;
-  biasTerms?: string[];
-  trainHead?: boolean;
-  learningRate?: number;
-  epochs?: number;
-  batchSize?: number;
-  maxLength?: number;
+  /** Settings and training numbers last used with each method. */
+  byMethod?: Record<string, MethodMemory>;
 }
 
-const BIAS_ITEMS: Array<vscode.QuickPickItem & { term: string }> = [
-  { term: 'all', label: 'all', description: 'every bias term (BitFit)' },
-  { term: 'sparse', label: 'sparse', description: 'query + intermediate only (the paper\'s sparse variant)' },
-  { term: 'query', label: 'query', description: 'attention query biases (q)' },
-  { term: 'key', label: 'key', description: 'attention key biases (k)' },
-  { term: 'value', label: 'value', description: 'attention value biases (v)' },
-  { term: 'attention-output', label: 'attention-output', description: 'attention output dense biases' },
-  { term: 'intermediate', label: 'intermediate', description: 'feed-forward intermediate biases (m2)' },
-  { term: 'output', label: 'output', description: 'feed-forward output biases' },
-  { term: 'layernorm', label: 'layernorm', description: 'LayerNorm betas' },
-  { term: 'pooler', label: 'pooler', description: 'pooler bias' },
-];
+const title = (step: number, what: string) => `New PEFT run (${step}/${STEPS}): ${what}`;
 
 export async function newRunFlow(context: vscode.ExtensionContext, settings: Settings, exampleDir: string): Promise<Record<string, unknown> | undefined> {
   const last = context.globalState.get<LastChoices>(LAST) ?? {};
+  const methodPick = await vscode.window.showQuickPick(
+    methodPicks(last.method).map((p) => ({ label: p.label, description: p.description, detail: p.detail, method: p.method })),
+    { title: title(1, 'method'), placeHolder: 'How to fine-tune: which parameters train', matchOnDescription: true, ignoreFocusOut: true },
+  );
+  if (!methodPick) return undefined;
+  const method = methodPick.method;
+  const memory = last.byMethod?.[method] ?? {};
+
   const model = await pickModel(last.model);
   if (!model) return undefined;
   const trainFile = await pickFile('Training data (CSV, TSV, JSONL, Parquet)', last.trainFile, path.join(exampleDir, 'sentiment', 'train.tsv'));
@@ -47,7 +46,7 @@ export async function newRunFlow(context: vscode.ExtensionContext, settings: Set
       { label: '$(file) Choose an evaluation file…', id: 'file' },
       ...(last.evalFile && fs.existsSync(last.evalFile) ? [{ label: `$(history) ${path.basename(last.evalFile)}`, description: last.evalFile, id: 'last' }] : []),
     ],
-    { title: 'New PEFT run (3/5): evaluation data', ignoreFocusOut: true },
+    { title: title(4, 'evaluation data'), ignoreFocusOut: true },
   );
   if (!evalChoice) return undefined;
   let evalFile: string | undefined;
@@ -56,45 +55,63 @@ export async function newRunFlow(context: vscode.ExtensionContext, settings: Set
     if (!evalFile) return undefined;
   } else if (evalChoice.id === 'last') evalFile = last.evalFile;
 
-  const previous = new Set(last.biasTerms ?? settings.defaults.biasTerms);
-  const terms = await vscode.window.showQuickPick(
-    BIAS_ITEMS.map((i) => ({ ...i, picked: previous.has(i.term) })),
-    { title: 'New PEFT run (4/5): BitFit bias terms', canPickMany: true, ignoreFocusOut: true, placeHolder: 'Which biases train (the classifier head trains too unless you turn it off next)' },
-  );
-  if (!terms || !terms.length) return undefined;
-  const head = await vscode.window.showQuickPick(
-    [
-      { label: 'Train the classifier head too', description: 'as in the BitFit paper', head: true },
-      { label: 'Biases only', head: false },
-    ],
-    { title: 'New PEFT run (4/5): classifier head', ignoreFocusOut: true },
-  );
-  if (!head) return undefined;
-  const lr = await askNumber('Learning rate', last.learningRate ?? settings.defaults.learningRate, 'BitFit works best with 1e-4 … 1e-3');
+  const spec: MethodSpec = { name: method };
+  for (const q of settingQuestions(method, memory.settings)) {
+    const value = await askSetting(method, q);
+    if (value === undefined) return undefined;
+    spec[q.setting.key] = value;
+  }
+
+  const start = trainingDefaults(method, memory, settings.defaults);
+  const info = methodInfo(method);
+  const lr = await askNumber('Learning rate', start.learningRate, `${info?.title ?? method}: a typical learning rate is ${start.learningRate}`);
   if (lr === undefined) return undefined;
-  const epochs = await askNumber('Epochs', last.epochs ?? settings.defaults.epochs);
+  const epochs = await askNumber('Epochs', start.epochs);
   if (epochs === undefined) return undefined;
-  const batchSize = await askNumber('Batch size', last.batchSize ?? settings.defaults.batchSize, undefined, true);
+  const batchSize = await askNumber('Batch size', start.batchSize, undefined, true);
   if (batchSize === undefined) return undefined;
-  const maxLength = await askNumber('Max length (tokens)', last.maxLength ?? settings.defaults.maxLength, undefined, true);
+  const maxLength = await askNumber('Max length (tokens)', start.maxLength, undefined, true);
   if (maxLength === undefined) return undefined;
 
-  const choices: LastChoices = { model, trainFile, evalFile, biasTerms: terms.map((t) => t.term), trainHead: head.head, learningRate: lr, epochs, batchSize, maxLength };
+  const training = { learningRate: lr, epochs, batchSize, maxLength };
+  const { name: _name, ...asked } = spec;
+  const choices: LastChoices = { method, model, trainFile, evalFile, byMethod: { ...last.byMethod, [method]: { settings: asked, ...training } } };
   await context.globalState.update(LAST, choices);
-  const data = path.basename(trainFile).replace(/\.[^.]+$/, '');
-  return {
-    run_name: `${data} · ${choices.biasTerms!.join('+')}${choices.trainHead ? '' : ' (no head)'} · lr ${lr}`,
-    model,
-    train_file: trainFile,
-    ...(evalFile ? { eval_file: evalFile } : {}),
-    method: 'bitfit',
-    bias_terms: choices.biasTerms,
-    train_head: choices.trainHead,
-    learning_rate: lr,
-    num_train_epochs: epochs,
-    per_device_train_batch_size: batchSize,
-    max_length: maxLength,
-  };
+  return newRunConfig({ model, trainFile, evalFile, method: spec, training });
+}
+
+/** One of the method's settings; undefined when the user cancels. */
+async function askSetting(method: string, q: SettingQuestion): Promise<unknown> {
+  const s = q.setting;
+  const what = title(5, `${methodInfo(method)?.title ?? method} · ${s.key}`);
+  if (q.kind === 'input') {
+    const text = await vscode.window.showInputBox({
+      title: what,
+      value: q.value,
+      prompt: s.description,
+      ignoreFocusOut: true,
+      validateInput: (v) => {
+        const r = settingAnswer(method, s, v);
+        return 'error' in r ? r.error : undefined;
+      },
+    });
+    if (text === undefined) return undefined;
+    const r = settingAnswer(method, s, text);
+    return 'value' in r ? r.value : undefined;
+  }
+  const items = q.items.map((i) => ({ label: i.value, picked: i.picked, description: JSON.stringify(s.default) === JSON.stringify(s.type === 'boolean' ? i.value === 'true' : i.value) ? 'default' : undefined }));
+  if (q.kind === 'pickMany') {
+    const picked = await vscode.window.showQuickPick(items, { title: what, placeHolder: s.description, canPickMany: true, ignoreFocusOut: true });
+    if (!picked) return undefined;
+    const r = settingAnswer(method, s, picked.map((p) => p.label));
+    return 'value' in r ? r.value : undefined;
+  }
+  // A single pick: the current value first, so Enter keeps it.
+  const ordered = [...items.filter((i) => i.picked), ...items.filter((i) => !i.picked)];
+  const picked = await vscode.window.showQuickPick(ordered, { title: what, placeHolder: s.description, ignoreFocusOut: true });
+  if (!picked) return undefined;
+  const r = settingAnswer(method, s, picked.label);
+  return 'value' in r ? r.value : undefined;
 }
 
 async function pickModel(last: string | undefined): Promise<string | undefined> {
@@ -111,14 +128,14 @@ async function pickModel(last: string | undefined): Promise<string | undefined> 
     }
   }
   items.push({ label: '$(folder-opened) Browse for a model folder…', id: 'browse' });
-  const pick = await vscode.window.showQuickPick(items, { title: 'New PEFT run (1/5): model folder', placeHolder: 'An HF model folder: config.json, model.safetensors, vocab.txt or tokenizer.json', ignoreFocusOut: true });
+  const pick = await vscode.window.showQuickPick(items, { title: title(2, 'model folder'), placeHolder: 'An HF model folder: config.json, model.safetensors, vocab.txt or tokenizer.json', ignoreFocusOut: true });
   if (!pick) return undefined;
   if (pick.id !== 'browse') return pick.id;
   const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model', title: 'HuggingFace model folder' });
   return uri?.[0]?.fsPath;
 }
 
-async function pickFile(title: string, last: string | undefined, example: string | undefined): Promise<string | undefined> {
+async function pickFile(label: string, last: string | undefined, example: string | undefined): Promise<string | undefined> {
   type Item = vscode.QuickPickItem & { id: string };
   const items: Item[] = [];
   if (last && fs.existsSync(last)) items.push({ label: `$(history) ${path.basename(last)}`, description: last, id: last });
@@ -128,16 +145,16 @@ async function pickFile(title: string, last: string | undefined, example: string
   }
   if (example && fs.existsSync(example) && example !== last) items.push({ label: '$(beaker) Example: movie-review sentiment (400 rows)', description: 'bundled with PEFT Studio', id: example });
   items.push({ label: '$(folder-opened) Browse…', id: 'browse' });
-  const pick = await vscode.window.showQuickPick(items, { title: `New PEFT run (2/5): ${title}`, ignoreFocusOut: true });
+  const pick = await vscode.window.showQuickPick(items, { title: `New PEFT run (3/${STEPS}): ${label}`, ignoreFocusOut: true });
   if (!pick) return undefined;
   if (pick.id !== 'browse') return pick.id;
-  const uri = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Data: ['csv', 'tsv', 'jsonl', 'parquet'] }, title });
+  const uri = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Data: ['csv', 'tsv', 'jsonl', 'parquet'] }, title: label });
   return uri?.[0]?.fsPath;
 }
 
-async function askNumber(title: string, value: number, prompt?: string, integer = false): Promise<number | undefined> {
+async function askNumber(what: string, value: number, prompt?: string, integer = false): Promise<number | undefined> {
   const s = await vscode.window.showInputBox({
-    title: `New PEFT run (5/5): ${title}`,
+    title: title(6, what),
     value: String(value),
     prompt,
     ignoreFocusOut: true,

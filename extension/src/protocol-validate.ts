@@ -3,7 +3,7 @@
  * extension host bundle small (no locale tables, no method chains) with the same checks.
  */
 import * as z from 'zod/mini';
-import type { WebviewToHost } from './protocol';
+import type { WebviewToHost } from '../../protocol/webview';
 
 const runId = z.string().check(z.minLength(1), z.maxLength(200), z.regex(/^[A-Za-z0-9._-]+$/, 'run ids are folder names'));
 const v = z.literal(1);

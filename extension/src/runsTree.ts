@@ -2,7 +2,8 @@
 import * as vscode from 'vscode';
 import type { RunManager, RunRecord } from './core/runManager';
 import { describeOrigin, readOrigin, type RunOrigin } from './notebook/origin';
-import type { RunStatus } from './protocol';
+import { methodOfConfig, methodSettingsList, runMethodLabel } from '../../protocol/method';
+import type { RunStatus } from '../../protocol/webview';
 
 type Group = 'Active' | 'Finished' | 'Stopped or failed';
 const GROUP_OF: Record<RunStatus, Group> = { queued: 'Active', running: 'Active', paused: 'Active', finished: 'Finished', stopped: 'Stopped or failed', failed: 'Stopped or failed' };
@@ -54,7 +55,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode> {
     const item = new vscode.TreeItem(rec.view.label, vscode.TreeItemCollapsibleState.None);
     item.id = rec.runId;
     const origin = this.originOf(rec);
-    item.description = origin ? `${describe(rec)} · ${describeOrigin(origin)}` : describe(rec);
+    // The method and its key setting come first: runs of one dataset differ mostly by them ("LoRA r=8").
+    const described = `${runMethodLabel(rec, 'short')} · ${describe(rec)}`;
+    item.description = origin ? `${described} · ${describeOrigin(origin)}` : described;
     item.tooltip = tooltip(rec, origin);
     item.iconPath = new vscode.ThemeIcon(ICON[rec.view.status]);
     item.contextValue = `run.${rec.view.status}`;
@@ -91,8 +94,12 @@ function tooltip(rec: RunRecord, origin: RunOrigin | undefined): vscode.Markdown
   if (v.started) {
     const c = v.started.config as Record<string, unknown>;
     md.appendMarkdown(`model \`${String(c.model)}\`  \ndata \`${String(c.train_file)}\`  \n`);
-    md.appendMarkdown(`${v.started.method}, trainable ${v.started.trainable.count.toLocaleString()} (${v.started.trainable.percent.toFixed(3)}%)  \n`);
+    md.appendMarkdown(`trainable ${v.started.trainable.count.toLocaleString()} (${v.started.trainable.percent.toFixed(3)}%)  \n`);
   }
+  md.appendMarkdown(`\n**${runMethodLabel(rec, 'long')}**`);
+  const settings = methodSettingsList(methodOfConfig(v.started?.config ?? rec.config));
+  if (settings.length) md.appendMarkdown(`  \n${settings.map((s) => `${s.isDefault ? s.key : `**${s.key}**`} \`${s.value}\``).join(' · ')}`);
+  md.appendMarkdown('\n\n');
   if (origin) md.appendMarkdown(`notebook \`${origin.notebook}\`, cell ${origin.cellIndex + 1} (id ${origin.cellId})  \n`);
   if (v.end?.reason) md.appendMarkdown(`\n${v.end.type}: ${v.end.reason.split('\n')[0]}`);
   return md;

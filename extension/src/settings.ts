@@ -6,7 +6,8 @@ export interface Settings {
   runsFolder: string;
   backend: string;
   eventThrottleMs: number;
-  defaults: { learningRate: number; epochs: number; batchSize: number; maxLength: number; biasTerms: string[] };
+  /** What New Run offers before a method has remembered choices (learning rates are per method: protocol/method.ts). */
+  defaults: { epochs: number; batchSize: number; maxLength: number };
 }
 
 export function readSettings(context: vscode.ExtensionContext): Settings {
@@ -21,11 +22,9 @@ export function readSettings(context: vscode.ExtensionContext): Settings {
     backend: c.get<string>('backend', 'auto'),
     eventThrottleMs: c.get<number>('eventThrottleMs', 50),
     defaults: {
-      learningRate: c.get<number>('defaults.learningRate', 1e-3),
       epochs: c.get<number>('defaults.numTrainEpochs', 3),
       batchSize: c.get<number>('defaults.perDeviceTrainBatchSize', 16),
       maxLength: c.get<number>('defaults.maxLength', 128),
-      biasTerms: c.get<string[]>('defaults.biasTerms', ['all']),
     },
   };
 }

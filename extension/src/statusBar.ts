@@ -1,6 +1,7 @@
 /** Status bar: the active backend, and the running run's progress; click opens the dashboard. */
 import * as vscode from 'vscode';
 import type { RunManager } from './core/runManager';
+import { runMethodLabel } from '../../protocol/method';
 
 export function createStatusBar(runs: RunManager, backendSetting: () => string): vscode.Disposable {
   const item = vscode.window.createStatusBarItem('peftStudio.status', vscode.StatusBarAlignment.Left, 10);
@@ -16,8 +17,9 @@ export function createStatusBar(runs: RunManager, backendSetting: () => string):
       const total = rec.view.started?.totalSteps;
       const loss = rec.view.steps.loss.at(-1);
       const icon = rec.view.status === 'paused' ? '$(debug-pause)' : '$(sync~spin)';
-      item.text = `${icon} PEFT ${step}${total ? `/${total}` : ''}${loss !== undefined ? ` loss ${loss.toFixed(3)}` : ''}`;
-      item.tooltip = `PEFT Studio: ${rec.view.label} on ${backend} — click for the dashboard`;
+      const method = runMethodLabel(rec, 'short');
+      item.text = `${icon} PEFT ${method} ${step}${total ? `/${total}` : ''}${loss !== undefined ? ` loss ${loss.toFixed(3)}` : ''}`;
+      item.tooltip = `PEFT Studio: ${rec.view.label} (${runMethodLabel(rec, 'long')}) on ${backend} — click for the dashboard`;
     } else {
       item.text = `$(beaker) PEFT: ${backend}`;
       item.tooltip = `PEFT Studio — backend ${backend} (PEFT: Select Backend to change)`;

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../engine/protocol/events';
 import { buildComparison, diffConfigs, flatten } from '../../extension/src/notebook/compare';
-import { decimateIndices, MAX_POINTS, summarizeRun, type RunOutput } from '../../extension/src/notebook/output';
+import { decimateIndices, MAX_POINTS, summarizeRun, type RunOutput } from '../../protocol/notebook-output';
 import { rerunCellText, starterNotebook } from '../../extension/src/notebook/starter';
 import { parseCell, resolveCell } from '../../extension/src/notebook/cells';
 import { validateConfig } from '../../extension/src/notebook/schema';
-import { applyEvent, emptyRunView } from '../../extension/src/protocol';
+import { applyEvent, emptyRunView } from '../../protocol/webview';
 
 describe('config diff', () => {
   it('lists only the keys that differ, one value per run', () => {

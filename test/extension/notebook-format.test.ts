@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newCellId, parseNotebook, serializeNotebook, stableStringify, toLines, type NotebookFile } from '../../extension/src/notebook/format';
-import { COMPARE_MIME, RUN_MIME } from '../../extension/src/notebook/output';
+import { COMPARE_MIME, RUN_MIME } from '../../protocol/notebook-output';
 
 const runOutput = {
   v: 1,

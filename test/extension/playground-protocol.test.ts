@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { RunManager } from '../../extension/src/core/runManager';
-import { MAX_TEXT } from '../../extension/src/playground/protocol';
+import { MAX_TEXT } from '../../protocol/playground';
 import { playgroundRuns } from '../../extension/src/playground/runs';
 import { parsePlaygroundMessage } from '../../extension/src/playground/validate';
 import { removeTempDirs, tempDir } from '../helpers/train-fixtures';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../engine/protocol/events';
-import { applyEvent, emptyRunView } from '../../extension/src/protocol';
+import { applyEvent, emptyRunView } from '../../protocol/webview';
 import { parseWebviewMessage } from '../../extension/src/protocol-validate';
 
 describe('webview messages are validated before the host acts', () => {

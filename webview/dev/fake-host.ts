@@ -6,7 +6,7 @@
  * Query: ?steps=N (size of the finished run), ?live=0 (no streaming), ?silent=1 (never answer `ready`:
  * the page shows only what it restored).
  */
-import { applyEvent, emptyRunView, type HostToWebview, type RunView, type WebviewToHost } from '../../extension/src/protocol';
+import { applyEvent, emptyRunView, type HostToWebview, type RunView, type WebviewToHost } from '../../protocol/webview';
 import type { RunEvent } from '../../engine/protocol/events';
 import { syntheticRun } from '../src/shared/test-fixtures';
 

@@ -13,7 +13,7 @@ import { encodeEvent, isRunEvent } from '../../../engine/protocol/events';
 import { newRunId, readEvents } from '../../../engine/train/run-dir';
 import type { ParentMessage, WorkerMessage } from '../../../engine/worker/main';
 import type { ChildWorker } from './childWorker';
-import { applyEvent, emptyRunView, type RunStatus, type RunView } from '../protocol';
+import { applyEvent, emptyRunView, type RunStatus, type RunView } from '../../../protocol/webview';
 
 /** The training worker: takes start/control messages (engine/worker/main.ts). */
 export type WorkerHandle = ChildWorker<ParentMessage>;

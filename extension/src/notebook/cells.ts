@@ -6,6 +6,7 @@
  * Offsets of every top-level key and value are kept so diagnostics can point at the line that is wrong.
  */
 import { isMap, isScalar, parseDocument } from 'yaml';
+import { flatKey, methodInfo, methodInfos, methodOfConfig } from '../../../protocol/method';
 
 export type Span = [start: number, end: number];
 
@@ -116,8 +117,22 @@ export function resolveCell(cells: readonly ParsedCell[], index: number): Resolu
     if (prev < 0) return { ok: false, error: i === index ? 'extends: previous, but there is no run cell above this one' : `cell ${i + 1} extends a previous cell, but there is none above it`, chain };
     i = prev;
   }
-  const config = layers.reverse().reduce((acc, layer) => mergeConfig(acc, layer), {} as Record<string, unknown>);
+  const config = layers.reverse().reduce((acc, layer) => mergeConfig(switchMethod(acc, layer), layer), {} as Record<string, unknown>);
   return { ok: true, config, chain };
+}
+
+/**
+ * A cell that names another method than the one it inherits starts that method afresh: the inherited
+ * method object and the other method's top-level settings (`bias_terms` under `method: lora`) are dropped,
+ * so "same data and schedule, but LoRA" is one `extends: previous` cell.
+ */
+export function switchMethod(inherited: Record<string, unknown>, layer: Record<string, unknown>): Record<string, unknown> {
+  if (layer.method === undefined || layer.method === null) return inherited;
+  const next = methodOfConfig({ method: layer.method }).name;
+  if (next === methodOfConfig(inherited).name) return inherited;
+  const own = new Set((methodInfo(next)?.settings ?? []).map(flatKey));
+  const foreign = new Set(methodInfos().flatMap((m) => m.settings.map(flatKey)).filter((k) => !own.has(k)));
+  return Object.fromEntries(Object.entries(inherited).filter(([k]) => k !== 'method' && !foreign.has(k)));
 }
 
 export function previousRunCell(cells: readonly ParsedCell[], index: number): number {

@@ -2,7 +2,8 @@
  * Comparing runs of notebook cells: which config keys differ (after inheritance and with schema defaults
  * filled in, so "absent" and "the default, written out" are the same), and the final metrics side by side.
  */
-import { finalMetricsOf, type CompareOutput, type CompareRun, type RunOutput } from './output';
+import { flatKey, methodInfos, methodLabel, methodOfConfig, withSettingDefaults } from '../../../protocol/method';
+import { finalMetricsOf, type CompareOutput, type CompareRun, type RunOutput } from '../../../protocol/notebook-output';
 import { withDefaults } from './schema';
 
 /** Keys that name or place a run rather than change it: never listed as differences. */
@@ -27,8 +28,29 @@ export function showValue(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/**
+ * A config as a comparison sees it: schema defaults filled in, and the method as one object with every
+ * setting (`method.name`, `method.r`, …), whether the cell wrote `method: lora` + `lora_r: 8`, a nested
+ * object, or an older run's `method: bitfit` + `bias_terms`.
+ */
+export function comparableConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const spec = withSettingDefaults(methodOfConfig(config));
+  const out = withDefaults(config);
+  for (const k of Object.keys(out)) if (k !== 'method' && isMethodSettingKey(k)) delete out[k];
+  return { ...out, method: spec };
+}
+
+function isMethodSettingKey(key: string): boolean {
+  return flatKeys().has(key);
+}
+
+let flatKeyCache: Set<string> | undefined;
+function flatKeys(): Set<string> {
+  return (flatKeyCache ??= new Set(methodInfos().flatMap((m) => m.settings.map(flatKey))));
+}
+
 export function diffConfigs(configs: ReadonlyArray<Record<string, unknown>>): { diff: Array<{ key: string; values: string[] }>; sameCount: number } {
-  const flat = configs.map((c) => flatten(withDefaults(c)));
+  const flat = configs.map((c) => flatten(comparableConfig(c)));
   const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))].filter((k) => !IGNORED.has(k.split('.')[0]!)).sort();
   const diff: Array<{ key: string; values: string[] }> = [];
   let sameCount = 0;
@@ -44,6 +66,7 @@ export function buildComparison(runs: ReadonlyArray<{ cellId: string; output: Ru
   const rows: CompareRun[] = runs.map(({ cellId, output }) => ({
     cellId,
     label: output.label,
+    method: output.method ?? methodLabel(methodOfConfig(output.config), 'long'),
     runId: output.runId,
     status: output.status,
     loss: output.loss,

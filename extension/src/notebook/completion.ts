@@ -1,9 +1,11 @@
 /**
  * Completion in notebook cells, as pure logic: at the start of a line, the run-config keys not yet used
  * (with their schema descriptions), plus `extends: previous` and `compare: all`; after `key: `, that key's
- * enum values or true/false.
+ * enum values or true/false (after `method: `, the method names). A method's own setting keys (`lora_r`,
+ * `bias_terms`) are offered once the cell's method is known: its own `method:` line or an inherited one.
  */
 import { COMPARE_KEY, EXTENDS_KEY, EXTENDS_PREVIOUS } from './cells';
+import { methodInfo } from '../../../protocol/method';
 import { configKeys } from './schema';
 
 export interface Suggestion {
@@ -14,7 +16,11 @@ export interface Suggestion {
   kind: 'key' | 'value';
 }
 
-export function suggestionsAt(linePrefix: string, usedKeys: ReadonlySet<string>, isFirstContentLine: boolean): Suggestion[] {
+/**
+ * `method`: the cell's method name (its own or inherited), or undefined when it sets none yet: then only
+ * the general keys and `method` itself are offered.
+ */
+export function suggestionsAt(linePrefix: string, usedKeys: ReadonlySet<string>, isFirstContentLine: boolean, method?: string): Suggestion[] {
   // Only top-level keys exist in a run config: an indented line or a comment gets nothing.
   if (/^\s+\S|^\s*#/.test(linePrefix)) return [];
   const valueMatch = /^([A-Za-z_$][\w$]*)\s*:\s*(\S*)$/.exec(linePrefix);
@@ -23,17 +29,24 @@ export function suggestionsAt(linePrefix: string, usedKeys: ReadonlySet<string>,
     if (key === EXTENDS_KEY) return [{ label: EXTENDS_PREVIOUS, insertText: EXTENDS_PREVIOUS, kind: 'value', detail: 'inherit from the nearest run cell above' }];
     if (key === COMPARE_KEY) return [{ label: 'all', insertText: 'all', kind: 'value', detail: 'every cell with a run' }];
     const k = configKeys().find((c) => c.key === key);
-    return (k?.values ?? []).map((v) => ({ label: v, insertText: v, kind: 'value', detail: k?.default !== undefined && String(k.default) === v ? 'default' : undefined }));
+    return (k?.values ?? []).map((v) => ({
+      label: v,
+      insertText: v,
+      kind: 'value',
+      detail: k?.default !== undefined && String(k.default) === v ? 'default' : key === 'method' ? methodInfo(v)?.title : undefined,
+      documentation: key === 'method' ? methodInfo(v)?.description : undefined,
+    }));
   }
   if (!/^[\w$]*$/.test(linePrefix)) return [];
   const out: Suggestion[] = [];
   if (isFirstContentLine && !usedKeys.has(EXTENDS_KEY)) {
     out.push({ label: EXTENDS_KEY, insertText: `${EXTENDS_KEY}: ${EXTENDS_PREVIOUS}`, kind: 'key', detail: 'extends: previous', documentation: 'Start from the nearest run cell above; the keys below override it.' });
   }
-  for (const k of configKeys()) {
+  for (const k of configKeys(method ?? null)) {
     if (usedKeys.has(k.key)) continue;
     const def = k.default === undefined ? '' : ` (default ${JSON.stringify(k.default)})`;
-    out.push({ label: k.key, insertText: `${k.key}: `, kind: 'key', detail: `run config${def}`, documentation: k.description });
+    const owner = k.methods ? `${k.methods.map((m) => methodInfo(m)?.title ?? m).join(', ')} setting` : 'run config';
+    out.push({ label: k.key, insertText: `${k.key}: `, kind: 'key', detail: `${owner}${def}`, documentation: k.description });
   }
   return out;
 }

@@ -11,7 +11,7 @@ import { buildComparison } from './compare';
 import { newCellId } from './format';
 import { baseDirOf, cellIdOf, codeCells, resolveNotebookCell } from './notebookCells';
 import { writeOrigin } from './origin';
-import { COMPARE_MIME, RUN_MIME, summarizeRun, type RunOutput } from './output';
+import { COMPARE_MIME, RUN_MIME, summarizeRun, type RunOutput } from '../../../protocol/notebook-output';
 import { validateConfig } from './schema';
 import { CELL_ID, NOTEBOOK_TYPE } from './serializer';
 

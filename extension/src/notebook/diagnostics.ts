@@ -9,6 +9,7 @@ import type { ParsedCell, Span } from './cells';
 import { EXTENDS_KEY, resolveCell } from './cells';
 import { suggestionsAt } from './completion';
 import { baseDirOf, codeCells, isPeftNotebook } from './notebookCells';
+import { methodOfConfig } from '../../../protocol/method';
 import { validateConfig } from './schema';
 import { NOTEBOOK_TYPE } from './serializer';
 
@@ -80,6 +81,7 @@ function missingPaths(parsed: ParsedCell, base: string | undefined, range: (s: S
 
 function provideCompletionItems(doc: vscode.TextDocument, pos: vscode.Position): vscode.CompletionItem[] {
   const prefix = doc.lineAt(pos.line).text.slice(0, pos.character);
+  const method = cellMethod(doc);
   const used = new Set<string>();
   let firstContent = true;
   for (let l = 0; l < doc.lineCount; l++) {
@@ -90,7 +92,7 @@ function provideCompletionItems(doc: vscode.TextDocument, pos: vscode.Position):
   }
   const wordStart = pos.character - (/[\w$]*$/.exec(prefix)?.[0].length ?? 0);
   const replace = new vscode.Range(pos.line, wordStart, pos.line, pos.character);
-  return suggestionsAt(prefix, used, firstContent).map((s) => {
+  return suggestionsAt(prefix, used, firstContent, method).map((s) => {
     const item = new vscode.CompletionItem(s.label, s.kind === 'key' ? vscode.CompletionItemKind.Property : vscode.CompletionItemKind.EnumMember);
     item.insertText = s.insertText;
     item.range = replace;
@@ -98,4 +100,17 @@ function provideCompletionItems(doc: vscode.TextDocument, pos: vscode.Position):
     if (s.documentation) item.documentation = new vscode.MarkdownString(s.documentation);
     return item;
   });
+}
+
+/** The method of the cell being edited: its own `method:` or the one it inherits with `extends: previous`. */
+function cellMethod(doc: vscode.TextDocument): string | undefined {
+  const nb = vscode.workspace.notebookDocuments.find((n) => n.getCells().some((c) => c.document === doc));
+  if (!nb) return undefined;
+  const cc = codeCells(nb);
+  const i = cc.cells.findIndex((c) => c.document === doc);
+  if (i < 0) return undefined;
+  const own = cc.parsed[i]!.config.method;
+  if (own !== undefined) return methodOfConfig({ method: own }).name;
+  const r = resolveCell(cc.parsed, i);
+  return r.ok && r.config.method !== undefined ? methodOfConfig(r.config).name : undefined;
 }

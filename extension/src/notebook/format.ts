@@ -14,7 +14,7 @@
  */
 import * as z from 'zod/mini';
 import { PeftStudioError } from '../../../engine/errors';
-import { COMPARE_MIME, RUN_MIME } from './output';
+import { COMPARE_MIME, RUN_MIME } from '../../../protocol/notebook-output';
 
 export const FORMAT = 'peft-studio-notebook';
 export const FORMAT_VERSION = 1;

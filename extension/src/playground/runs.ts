@@ -4,7 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunManager, RunRecord } from '../core/runManager';
-import type { PlaygroundRun } from './protocol';
+import { runMethodLabel } from '../../../protocol/method';
+import type { PlaygroundRun } from '../../../protocol/playground';
 
 /** A trained model needs a checkpoint: every finished run has one, a stopped run once it saved (it does on stop). */
 export function hasCheckpoint(runDir: string): boolean {
@@ -20,7 +21,7 @@ export function canTry(rec: RunRecord): boolean {
 }
 
 export function playgroundRuns(runs: RunManager): PlaygroundRun[] {
-  return runs.list().filter(canTry).map((rec) => ({ runId: rec.runId, label: rec.view.label, status: rec.view.status, metric: bestMetric(rec) }));
+  return runs.list().filter(canTry).map((rec) => ({ runId: rec.runId, label: rec.view.label, status: rec.view.status, method: runMethodLabel(rec, 'short'), metric: bestMetric(rec) }));
 }
 
 function bestMetric(rec: RunRecord): string | undefined {

@@ -3,7 +3,7 @@
  * build as in ../protocol-validate.ts. Run ids are folder names, never paths; texts are bounded.
  */
 import * as z from 'zod/mini';
-import { MAX_TEXT, type PlaygroundToHost } from './protocol';
+import { MAX_TEXT, type PlaygroundToHost } from '../../../protocol/playground';
 
 const runId = z.string().check(z.minLength(1), z.maxLength(200), z.regex(/^[A-Za-z0-9._-]+$/, 'run ids are folder names'), z.refine((s) => s !== '.' && s !== '..', 'run ids are folder names'));
 const text = z.string().check(z.minLength(1), z.maxLength(MAX_TEXT), z.refine((s) => s.trim() !== '', 'empty text'));

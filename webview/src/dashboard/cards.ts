@@ -1,5 +1,5 @@
 /** The metric cards over the charts: the focused run's latest numbers, W&B-summary style. */
-import type { RunView } from '../../../extension/src/protocol';
+import type { RunView } from '../../../protocol/webview';
 import { h, setText } from '../shared/dom';
 import { formatCount, formatLr, formatPercent, formatValue } from '../shared/format';
 import { summarize } from './summary';
@@ -9,9 +9,10 @@ interface Card {
   sub: HTMLElement;
 }
 
-const CARDS = ['status', 'step', 'epoch', 'loss', 'lr', 'tokens', 'best', 'trainable', 'backend'] as const;
+const CARDS = ['status', 'method', 'step', 'epoch', 'loss', 'lr', 'tokens', 'best', 'trainable', 'backend'] as const;
 const TITLES: Record<(typeof CARDS)[number], string> = {
   status: 'Status',
+  method: 'Method',
   step: 'Step',
   epoch: 'Epoch',
   loss: 'Train loss',
@@ -58,7 +59,11 @@ export class MetricCards {
     setText(c.best.sub, s?.best ? `${s.best.metric} @ ${s.best.step.toLocaleString('en-US')}` : 'no eval yet');
     setText(c.trainable.value, formatCount(s?.trainable?.count));
     setText(c.trainable.sub, s?.trainable ? `${formatPercent(s.trainable.percent)} of ${formatCount(s.trainable.total)}` : '');
+    setText(c.method.value, s?.method?.short ?? '–');
+    // The rest of the settings that matter (asked ones and any not at their default), beyond the short label.
+    setText(c.method.sub, s?.method && s.method.long !== s.method.short ? s.method.long.slice(s.method.short.length).trim() : '');
+    c.method.value.title = s?.method?.long ?? '';
     setText(c.backend.value, s?.backend ?? '–');
-    setText(c.backend.sub, s?.method ?? '');
+    setText(c.backend.sub, '');
   }
 }

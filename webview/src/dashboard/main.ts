@@ -9,7 +9,7 @@
  * render. The state is saved with `setState` after updates: throttled to once a second, and thinned
  * (shared/persist.ts), because VS Code serialises all of it on every call.
  */
-import type { WebviewToHost } from '../../../extension/src/protocol';
+import type { WebviewToHost } from '../../../protocol/webview';
 import { h, iconButton, setText } from '../shared/dom';
 import { formatValue } from '../shared/format';
 import { compactSnapshot } from '../shared/persist';
@@ -54,7 +54,7 @@ declare global {
 const vscode = vscodeApi<Persisted>();
 const post = (m: WebviewToHost) => vscode.postMessage(m);
 const store = new RunStore();
-let ui: UiState = { smoothing: 0.6, logScale: false, metric: '', heatMode: 'meanAbs' };
+let ui: UiState = { smoothing: 0.6, logScale: false, metric: '', heatMode: 'value' };
 let theme = readTheme();
 
 const saved = vscode.getState();
@@ -65,7 +65,7 @@ if (saved?.v === 1 && saved.snapshot) {
     smoothing: clampWeight(u.smoothing ?? ui.smoothing),
     logScale: u.logScale === true,
     metric: typeof u.metric === 'string' ? u.metric : '',
-    heatMode: u.heatMode === 'relative' ? 'relative' : 'meanAbs',
+    heatMode: u.heatMode === 'relative' ? 'relative' : 'value',
   };
 }
 const persist = throttle(() => vscode.setState({ v: 1, snapshot: compactSnapshot(store.snapshot), ui }), 1000);
@@ -256,7 +256,7 @@ window.__peftDashboard = {
   heatmapNonZeroCells: (runId) => {
     const run = store.run(runId);
     if (!run) return 0;
-    return nonZeroCells(buildGrid(layoutOf(run.started, run.biasChanges), run.biasChanges[run.biasChanges.length - 1], 'meanAbs'));
+    return nonZeroCells(buildGrid(layoutOf(run.started, run.changes), run.changes[run.changes.length - 1], 'value'));
   },
   state: () => ({ snapshot: store.snapshot, ui, focused: store.focused()?.runId, shown: store.shown().map((r) => r.runId), zoomed: charts.loss.isZoomedOrPanned() }),
   renderStats: () => ({ ...stats }),

@@ -3,7 +3,7 @@
  * (first in the selection: cards, heatmap and the pause/stop buttons follow it). Every change is posted as
  * `dashboard/select`; the host is the source of truth and echoes the selection in its next snapshot.
  */
-import type { RunView } from '../../../extension/src/protocol';
+import type { RunView } from '../../../protocol/webview';
 import { h, iconButton } from '../shared/dom';
 
 const MAX_SELECTED = 16; // protocol limit (WebviewToHostSchema)

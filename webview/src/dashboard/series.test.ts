@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEvent, emptyRunView } from '../../../extension/src/protocol';
+import { applyEvent, emptyRunView } from '../../../protocol/webview';
 import type { EvalEvent } from '../../../engine/protocol/events';
 import { syntheticRun } from '../shared/test-fixtures';
 import { appendPoints, metricNames, metricOf, RunSeries } from './series';

@@ -4,7 +4,7 @@
  * events arrive rather than rebuilt: a 100k-step run costs one pass when it is first shown and a few
  * points per batch after that. DOM-free, so the mapping is unit-tested in Node.
  */
-import type { RunView } from '../../../extension/src/protocol';
+import type { RunView } from '../../../protocol/webview';
 import type { EvalEvent } from '../../../engine/protocol/events';
 import { Ema } from './smoothing';
 

@@ -1,5 +1,6 @@
 /** What the metric cards show for one run, computed from its view (DOM-free, unit-tested). */
-import type { RunStatus, RunView } from '../../../extension/src/protocol';
+import { methodLabel, methodOfConfig } from '../../../protocol/method';
+import type { RunStatus, RunView } from '../../../protocol/webview';
 
 export interface RunSummary {
   status: RunStatus;
@@ -13,7 +14,8 @@ export interface RunSummary {
   best: { metric: string; value: number; step: number } | undefined;
   trainable: { count: number; total: number; percent: number } | undefined;
   backend: string | undefined;
-  method: string | undefined;
+  /** The method and its key settings ("LoRA r=8"), and every setting that is not its default. */
+  method: { short: string; long: string } | undefined;
 }
 
 export const TOKENS_WINDOW = 20;
@@ -34,8 +36,14 @@ export function summarize(view: RunView): RunSummary {
     best: bestEval(view),
     trainable: view.started ? { count: view.started.trainable.count, total: view.started.trainable.total, percent: view.started.trainable.percent } : undefined,
     backend: view.started?.backend.active,
-    method: view.started?.method,
+    method: view.started ? methodSummary(view.started.config, view.started.method) : undefined,
   };
+}
+
+/** From the run's resolved config (today's `method: {name, …}`, or an older run's `method: 'bitfit'` + `bias_terms`). */
+export function methodSummary(config: Record<string, unknown>, name?: string): { short: string; long: string } {
+  const spec = methodOfConfig(config.method === undefined && name ? { ...config, method: name } : config);
+  return { short: methodLabel(spec, 'short'), long: methodLabel(spec, 'long') };
 }
 
 /** The latest evaluation the trainer flagged best (it knows whether the primary metric is higher- or lower-is-better). */

@@ -2,7 +2,7 @@
  * A comparison output: the runs' smoothed losses overlaid, the config keys that differ (one column per run,
  * values that differ from the first run highlighted), and final metrics with each metric's best marked.
  */
-import type { CompareOutput } from '../../../extension/src/notebook/output';
+import type { CompareOutput } from '../../../protocol/notebook-output';
 import { assignColors } from '../dashboard/colors';
 import { h } from '../shared/dom';
 import { formatValue } from '../shared/format';
@@ -41,6 +41,14 @@ export class CompareOutputView extends OutputView<CompareOutput> {
       return s;
     };
     const header = (first: string) => h('tr', {}, h('th', { scope: 'col', text: first }), ...c.runs.map((r, i) => h('th', { scope: 'col', title: r.runId }, swatch(i), ` ${r.label}`)));
+    // The method of each run, always shown (also when every run uses the same one): what a comparison is about.
+    const methods = c.runs.map((r) => r.method ?? '–');
+    const methodRow = h(
+      'tr',
+      { 'data-testid': 'method-row' },
+      h('th', { scope: 'row', text: 'method' }),
+      ...methods.map((m) => h('td', { class: m === methods[0] ? 'method-cell' : 'method-cell differs', text: m })),
+    );
     const diffRows = c.diff.map((d) =>
       h('tr', { 'data-testid': 'diff-row', 'data-key': d.key }, h('th', { scope: 'row', text: d.key }), ...d.values.map((v) => h('td', { class: v === d.values[0] ? '' : 'differs', text: v }))),
     );
@@ -49,7 +57,7 @@ export class CompareOutputView extends OutputView<CompareOutput> {
       { class: 'diff', 'data-testid': 'config-diff' },
       h('caption', { text: c.diff.length ? `Settings that differ (${c.sameCount} identical not shown)` : `All ${c.sameCount} settings are identical` }),
       h('thead', {}, header('setting')),
-      h('tbody', {}, ...diffRows),
+      h('tbody', {}, methodRow, ...diffRows),
     );
     const metricRows = c.metrics.map((m) => {
       const values = c.runs.map((r) => r.finalMetrics[m]);
@@ -61,5 +69,6 @@ export class CompareOutputView extends OutputView<CompareOutput> {
     const metrics = h('table', { class: 'diff', 'data-testid': 'compare-metrics' }, h('caption', { text: 'Final metrics' }), h('thead', {}, header('metric')), h('tbody', {}, status, ...metricRows));
     this.tables.replaceChildren(diff, metrics);
     this.root.dataset.diffKeys = c.diff.map((d) => d.key).join(',');
+    this.root.dataset.methods = methods.join('|');
   }
 }

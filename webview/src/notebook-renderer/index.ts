@@ -8,7 +8,7 @@
  * Renderers get no postMessage channel here (requiresMessaging is not asked for): nothing flows back to the
  * host, so there is nothing for the host to validate.
  */
-import { COMPARE_MIME } from '../../../extension/src/notebook/output';
+import { COMPARE_MIME } from '../../../protocol/notebook-output';
 import { observeTheme, readTheme, type Theme } from '../shared/theme';
 import { CompareOutputView } from './compare-view';
 import css from './renderer.css';

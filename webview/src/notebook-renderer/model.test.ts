@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunOutput } from '../../../extension/src/notebook/output';
+import type { RunOutput } from '../../../protocol/notebook-output';
 import { heatGridOf, lossPoints, metricRows, parseCompareOutput, parseRunOutput, progressText } from './model';
 
 const output = (extra: Partial<RunOutput> = {}): RunOutput => ({

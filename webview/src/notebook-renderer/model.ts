@@ -3,10 +3,11 @@
  * untrusted (it comes from a .peftnb file anyone may have edited), so it is checked structurally here; the
  * renderer bundle carries no zod (see build.mjs), and a malformed output is shown as such, never half-drawn.
  */
-import type { BiasChangeEvent } from '../../../engine/protocol/events';
-import type { CompareOutput, RunOutput } from '../../../extension/src/notebook/output';
+import { BITFIT_MEASURE, type ChangeEvent } from '../../../engine/protocol/events';
+import type { CompareOutput, RunOutput } from '../../../protocol/notebook-output';
 import { buildGrid, layoutOf, nonZeroCells, scaleMax, type HeatGrid } from '../dashboard/heatmap-model';
 import type { Point } from '../dashboard/series';
+import { methodLabel, methodOfConfig } from '../../../protocol/method';
 import { smooth } from '../dashboard/smoothing';
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -27,18 +28,20 @@ export function parseRunOutput(x: unknown): RunOutput | string {
   if (!isSeries(x.loss)) return 'run output with a malformed loss series';
   if (!Array.isArray(x.evals) || !x.evals.every((e) => isObj(e) && typeof e.step === 'number' && typeof e.loss === 'number' && isMetrics(e.metrics))) return 'run output with malformed evaluations';
   if (x.finalMetrics !== undefined && !isMetrics(x.finalMetrics)) return 'run output with malformed final metrics';
-  if (x.bias !== undefined) {
-    const b = x.bias;
-    const cellOk = (c: unknown) => isObj(c) && typeof c.name === 'string' && typeof c.row === 'string' && typeof c.kind === 'string' && typeof c.meanAbs === 'number' && (c.relative === null || typeof c.relative === 'number');
-    if (!isObj(b) || typeof b.step !== 'number' || !isStrArray(b.rows) || !isStrArray(b.kinds) || !Array.isArray(b.cells) || b.cells.length > MAX_SERIES || !b.cells.every(cellOk)) return 'run output with a malformed bias-change matrix';
-  }
+  const matrixOk = (b: unknown, value: 'value' | 'meanAbs') => {
+    const cellOk = (c: unknown) => isObj(c) && typeof c.name === 'string' && typeof c.row === 'string' && typeof c.kind === 'string' && typeof c[value] === 'number' && (c.relative === null || typeof c.relative === 'number');
+    return isObj(b) && typeof b.step === 'number' && isStrArray(b.rows) && isStrArray(b.kinds) && Array.isArray(b.cells) && b.cells.length <= MAX_SERIES && b.cells.every(cellOk) && (value === 'meanAbs' || typeof b.measure === 'string');
+  };
+  if (x.change !== undefined && !matrixOk(x.change, 'value')) return 'run output with a malformed what-moved matrix';
+  if (x.bias !== undefined && !matrixOk(x.bias, 'meanAbs')) return 'run output with a malformed bias-change matrix';
+  if (x.method !== undefined && typeof x.method !== 'string') return 'run output with a malformed method';
   if (!isObj(x.config)) return 'run output without its config';
   return x as unknown as RunOutput;
 }
 
 export function parseCompareOutput(x: unknown): CompareOutput | string {
   if (!isObj(x) || x.v !== 1 || x.kind !== 'compare') return 'not a PEFT Studio comparison (version 1)';
-  if (!Array.isArray(x.runs) || !x.runs.every((r) => isObj(r) && typeof r.label === 'string' && typeof r.runId === 'string' && isSeries(r.loss) && isMetrics(r.finalMetrics))) return 'comparison with malformed runs';
+  if (!Array.isArray(x.runs) || !x.runs.every((r) => isObj(r) && typeof r.label === 'string' && typeof r.runId === 'string' && isSeries(r.loss) && isMetrics(r.finalMetrics) && (r.method === undefined || typeof r.method === 'string'))) return 'comparison with malformed runs';
   const n = x.runs.length;
   if (!Array.isArray(x.diff) || !x.diff.every((d) => isObj(d) && typeof d.key === 'string' && isStrArray(d.values) && d.values.length === n)) return 'comparison with a malformed config diff';
   if (!isStrArray(x.metrics) || typeof x.sameCount !== 'number') return 'comparison without its metric list';
@@ -53,13 +56,22 @@ export function lossPoints(loss: { step: number[]; value: number[] }, weight = 0
   return { raw, smoothed: raw.map((p, i) => ({ x: p.x, y: ys[i]! })) };
 }
 
-/** The bias matrix of an output as the dashboard's heatmap grid (same layout and column mapping). */
-export function heatGridOf(o: RunOutput): { grid: HeatGrid; max: number; nonZero: number } | undefined {
-  if (!o.bias) return undefined;
-  const event: BiasChangeEvent = { v: 1, type: 'biasChange', step: o.bias.step, cells: o.bias.cells.map((c) => ({ ...c, top: [] })) };
-  const layout = layoutOf({ heatmap: { rows: o.bias.rows, kinds: o.bias.kinds } }, [event]);
-  const grid = buildGrid(layout, event, 'meanAbs');
-  return { grid, max: scaleMax([event], 'meanAbs'), nonZero: nonZeroCells(grid) };
+/**
+ * The what-moved matrix of an output as the dashboard's heatmap grid (same layout and column mapping);
+ * outputs saved before the method-neutral matrix hold BitFit's `bias` matrix, read the same way.
+ */
+export function heatGridOf(o: RunOutput): { grid: HeatGrid; max: number; nonZero: number; measure: string } | undefined {
+  const m = o.change ?? (o.bias && { ...o.bias, measure: BITFIT_MEASURE, cells: o.bias.cells.map((c) => ({ ...c, value: c.meanAbs })) });
+  if (!m) return undefined;
+  const event: ChangeEvent = { v: 1, type: 'change', step: m.step, measure: m.measure, cells: m.cells.map((c) => ({ ...c, top: [] })) };
+  const layout = layoutOf({ heatmap: { rows: m.rows, kinds: m.kinds, measure: m.measure } }, [event]);
+  const grid = buildGrid(layout, event, 'value');
+  return { grid, max: scaleMax([event], 'value'), nonZero: nonZeroCells(grid), measure: m.measure };
+}
+
+/** The method line of an output: what the host wrote, else read from the config (outputs saved before it). */
+export function methodOf(o: RunOutput): string {
+  return o.method ?? methodLabel(methodOfConfig(o.config), 'long');
 }
 
 /** Rows of the metrics table: final metrics when the run ended with them, else the latest evaluation. */

@@ -1,17 +1,19 @@
-/** One run cell's output: status line, loss chart (raw + smoothed + eval loss), metrics, bias-change grid. */
-import type { RunOutput } from '../../../extension/src/notebook/output';
+/** One run cell's output: status line (method and its settings), loss chart (raw + smoothed + eval loss), metrics, what-moved grid. */
+import { BITFIT_MEASURE } from '../../../engine/protocol/events';
+import type { RunOutput } from '../../../protocol/notebook-output';
 import { h, setText } from '../shared/dom';
 import { formatCount, formatPercent, formatValue } from '../shared/format';
 import type { Theme } from '../shared/theme';
 import { MiniLossChart } from './chart';
 import { heatTable } from './heat-table';
-import { heatGridOf, lossPoints, metricRows, parseRunOutput, progressText } from './model';
+import { heatGridOf, lossPoints, methodOf, metricRows, parseRunOutput, progressText } from './model';
 import { OutputView } from './output-view';
 
 export class RunOutputView extends OutputView<RunOutput> {
   readonly root = h('div', { class: 'peft-nb run', 'data-testid': 'peft-run-output' });
   private readonly badge = h('span', { class: 'badge', 'data-testid': 'status-badge' });
   private readonly title = h('strong', { class: 'title' });
+  private readonly method = h('span', { class: 'method', 'data-testid': 'run-method' });
   private readonly progress = h('span', { class: 'muted' });
   private readonly canvas = h('canvas', { role: 'img', 'aria-label': 'Training loss', 'data-testid': 'loss-chart' });
   private readonly metrics = h('table', { class: 'metrics', 'data-testid': 'metrics' });
@@ -23,7 +25,7 @@ export class RunOutputView extends OutputView<RunOutput> {
   constructor(theme: Theme) {
     super(theme, 'this output');
     this.root.append(
-      h('div', { class: 'head' }, this.badge, this.title, this.progress),
+      h('div', { class: 'head' }, this.badge, this.title, this.method, this.progress),
       h('div', { class: 'body' }, h('div', { class: 'chart-box' }, this.canvas), h('div', { class: 'side' }, this.metrics, this.heat)),
       this.reason,
     );
@@ -40,6 +42,9 @@ export class RunOutputView extends OutputView<RunOutput> {
     this.badge.className = `badge status-${o.status}`;
     setText(this.badge, o.status);
     setText(this.title, o.label);
+    const method = methodOf(o);
+    setText(this.method, method);
+    this.root.dataset.method = method;
     const trainable = o.trainable ? ` · ${formatCount(o.trainable.count)} trainable (${formatPercent(o.trainable.percent)})` : '';
     const took = o.seconds !== undefined ? ` · ${o.seconds.toFixed(1)} s` : '';
     setText(this.progress, `${progressText(o)}${trainable}${took}`);
@@ -63,10 +68,11 @@ export class RunOutputView extends OutputView<RunOutput> {
 
     const heat = heatGridOf(o);
     this.root.dataset.heatCells = String(heat?.nonZero ?? 0);
-    const key = heat ? `${o.bias!.step}|${heat.grid.rows.length}` : '';
+    const key = heat ? `${heat.grid.step}|${heat.grid.rows.length}|${heat.grid.kinds.join(',')}|${heat.measure}` : '';
     if (key !== this.heatKey) {
       this.heatKey = key;
-      this.heat.replaceChildren(...(heat ? [h('div', { class: 'caption muted', text: `Bias change at step ${heat.grid.step} (mean |Δb|, max ${formatValue(heat.max)})` }), heatTable(heat.grid, heat.max)] : []));
+      const what = heat?.measure === BITFIT_MEASURE ? 'Bias change' : 'What moved';
+      this.heat.replaceChildren(...(heat ? [h('div', { class: 'caption muted', text: `${what} at step ${heat.grid.step} (${heat.measure}, max ${formatValue(heat.max)})` }), heatTable(heat.grid, heat.max, heat.measure)] : []));
     }
     this.reason.hidden = !o.reason;
     // A stop the user asked for is information, not an error.

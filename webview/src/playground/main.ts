@@ -4,7 +4,7 @@
  * (the host picks the file). Same handshake as the dashboard: `playground/ready`, then the host's answers.
  * The inputs and the last result are kept with setState, so a hidden or reloaded panel comes back as it was.
  */
-import type { HostToPlayground, OpenedRunView, PlaygroundRun, PlaygroundToHost, PredictionView } from '../../../extension/src/playground/protocol';
+import type { HostToPlayground, OpenedRunView, PlaygroundRun, PlaygroundToHost, PredictionView } from '../../../protocol/playground';
 import { h, setText } from '../shared/dom';
 import { vscodeApi } from '../shared/vscode-api';
 import { formatLatency, formatScore, isPlaygroundMessage, Requests, resultRows, shouldSubmit, showPairBox, summarize } from './model';
@@ -76,7 +76,7 @@ function persist(): void {
 function renderRuns(): void {
   empty.hidden = runs.length > 0;
   form.hidden = runs.length === 0;
-  const options = runs.map((r) => h('option', { value: r.runId, text: `${r.label} — ${r.status}${r.metric ? `, ${r.metric}` : ''}` }));
+  const options = runs.map((r) => h('option', { value: r.runId, text: `${r.label} — ${r.method ? `${r.method}, ` : ''}${r.status}${r.metric ? `, ${r.metric}` : ''}` }));
   if (state.runId && !runs.some((r) => r.runId === state.runId)) options.unshift(h('option', { value: state.runId, text: `${state.runId} (not available)` }));
   runSelect.replaceChildren(...options);
   if (state.runId) runSelect.value = state.runId;
@@ -91,7 +91,7 @@ function renderInputs(): void {
   fileBtn.disabled = !state.runId;
   if (opened && opened.runId === state.runId) {
     const task = opened.task === 'regression' ? 'regression' : `${opened.labels.length} classes${opened.task === 'multi_label' ? ', multi-label' : ''}`;
-    setText(runInfo, `step ${opened.step} · ${task}${opened.pair ? ' · sentence pairs' : ''} · ${opened.backend}`);
+    setText(runInfo, `${opened.method ? `${opened.method} · ` : ''}step ${opened.step} · ${task}${opened.pair ? ' · sentence pairs' : ''} · ${opened.backend}`);
   } else setText(runInfo, '');
 }
 
@@ -101,7 +101,7 @@ function renderResult(): void {
   results.hidden = !show;
   if (!show) return;
   setText(summary, summarize(opened!, last.trained, last.base));
-  const head = h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: opened!.task === 'regression' ? '' : 'Class' }), h('th', { scope: 'col', text: `Trained (step ${opened!.step})` }), h('th', { scope: 'col', text: 'Base' })));
+  const head = h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: opened!.task === 'regression' ? '' : 'Class' }), h('th', { scope: 'col', text: `Trained (step ${opened!.step})`, title: opened!.method ?? '' }), h('th', { scope: 'col', text: 'Base' })));
   const body = h('tbody');
   if (opened!.task === 'regression') {
     body.append(h('tr', {}, h('th', { scope: 'row', text: 'Value' }), h('td', { class: 'num', text: formatScore(last.trained.score) }), h('td', { class: 'num', text: formatScore(last.base.score) })));

@@ -3,7 +3,7 @@
  * answer is current, what the result table holds (text values first: the bars only repeat them), and which
  * keys submit.
  */
-import type { HostToPlayground, OpenedRunView, PredictionView } from '../../../extension/src/playground/protocol';
+import type { HostToPlayground, OpenedRunView, PredictionView } from '../../../protocol/playground';
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 

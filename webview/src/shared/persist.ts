@@ -1,14 +1,14 @@
 /**
  * What `vscode.setState` keeps. VS Code serialises the state on every call, and a 100k-step run is ~10 MB of
  * JSON, so the saved copy is bounded: each run's step columns are thinned to at most MAX_POINTS (evenly, the
- * last step always kept) and its bias-change summaries to MAX_BIAS_FRAMES. It only has to paint something
+ * last step always kept) and its what-moved summaries to MAX_CHANGE_FRAMES. It only has to paint something
  * right away when the panel is revived; the host's full snapshot replaces it as soon as `ready` is answered.
  */
-import type { RunView } from '../../../extension/src/protocol';
+import type { RunView } from '../../../protocol/webview';
 import type { Snapshot } from './store';
 
 export const MAX_POINTS = 5000;
-export const MAX_BIAS_FRAMES = 40;
+export const MAX_CHANGE_FRAMES = 40;
 
 /** Indices 0…n-1 thinned to at most `max`, evenly spaced, always including the last. */
 export function thinIndices(n: number, max: number): number[] {
@@ -18,14 +18,14 @@ export function thinIndices(n: number, max: number): number[] {
   return out;
 }
 
-export function compactRun(run: RunView, maxPoints = MAX_POINTS, maxFrames = MAX_BIAS_FRAMES): RunView {
+export function compactRun(run: RunView, maxPoints = MAX_POINTS, maxFrames = MAX_CHANGE_FRAMES): RunView {
   const keep = thinIndices(run.steps.step.length, maxPoints);
   const pick = (xs: number[]) => (keep.length === xs.length ? xs : keep.map((i) => xs[i]!));
   const s = run.steps;
   return {
     ...run,
     steps: { step: pick(s.step), loss: pick(s.loss), lr: pick(s.lr), gradNorm: pick(s.gradNorm), tokensPerSec: pick(s.tokensPerSec), epoch: pick(s.epoch) },
-    biasChanges: thinIndices(run.biasChanges.length, maxFrames).map((i) => run.biasChanges[i]!),
+    changes: thinIndices(run.changes.length, maxFrames).map((i) => run.changes[i]!),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { emptyRunView, type RunView } from '../../../extension/src/protocol';
+import { emptyRunView, type RunView } from '../../../protocol/webview';
 import { RunStore } from './store';
 import { started, syntheticRun } from './test-fixtures';
 

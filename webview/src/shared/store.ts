@@ -7,8 +7,8 @@
  * to (a new snapshot, a `started` event that truncates after a resume). Renderers that consume the columns
  * incrementally (the loss chart) start over when it changes.
  */
-import { applyEvent, emptyRunView, type HostToWebview, type RunStatus, type RunView } from '../../../extension/src/protocol';
-import { isRunEvent } from '../../../engine/protocol/events';
+import { applyEvent, emptyRunView, type HostToWebview, type RunStatus, type RunView } from '../../../protocol/webview';
+import { isRunEvent, toChangeEvent, type BiasChangeEvent, type ChangeEvent } from '../../../engine/protocol/events';
 
 export interface Snapshot {
   timestamp: number;
@@ -36,7 +36,15 @@ export function isHostMessage(x: unknown): x is HostToWebview {
 }
 
 function isRunView(x: unknown): x is RunView {
-  return isObj(x) && typeof x.runId === 'string' && isObj(x.steps) && Array.isArray(x.steps.step) && Array.isArray(x.evals) && Array.isArray(x.biasChanges);
+  return isObj(x) && typeof x.runId === 'string' && isObj(x.steps) && Array.isArray(x.steps.step) && Array.isArray(x.evals) && (Array.isArray(x.changes) || Array.isArray(x.biasChanges));
+}
+
+/** A run view as this version keeps it: a state saved by an older dashboard has `biasChanges` instead of `changes`. */
+function upgradeRunView(x: RunView): RunView {
+  const old = (x as unknown as { biasChanges?: Array<BiasChangeEvent | ChangeEvent> }).biasChanges;
+  if (Array.isArray(x.changes) || !old) return x;
+  const { biasChanges: _gone, ...rest } = x as unknown as RunView & { biasChanges: unknown };
+  return { ...rest, changes: old.map(toChangeEvent) };
 }
 
 export class RunStore {
@@ -84,7 +92,7 @@ export class RunStore {
 
   /** Replaces everything (a host snapshot, or the state restored from `vscode.getState()`). */
   replace(snapshot: Snapshot): void {
-    this.snapshot = { timestamp: snapshot.timestamp, runs: snapshot.runs.filter(isRunView), selected: [...snapshot.selected] };
+    this.snapshot = { timestamp: snapshot.timestamp, runs: snapshot.runs.filter(isRunView).map(upgradeRunView), selected: [...snapshot.selected] };
     for (const r of this.snapshot.runs) this.bump(r.runId);
   }
 

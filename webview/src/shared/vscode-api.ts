@@ -3,7 +3,7 @@
  * module gets the api from here. Outside VS Code (webview/dev's smoke page, a plain browser) a stub keeps
  * state in memory and logs what would have been posted, so the page still renders.
  */
-import type { WebviewToHost } from '../../../extension/src/protocol';
+import type { WebviewToHost } from '../../../protocol/webview';
 
 export interface VsCodeApi<S> {
   postMessage(message: WebviewToHost): void;

@@ -4,7 +4,7 @@
  * smaller picture: name, status, a smoothed loss sparkline on a plain canvas, latest loss, progress, and
  * pause/resume/stop.
  */
-import type { RunView, WebviewToHost } from '../../../extension/src/protocol';
+import type { RunView, WebviewToHost } from '../../../protocol/webview';
 import { formatValue } from '../shared/format';
 import { h, iconButton, setText } from '../shared/dom';
 import { compactSnapshot } from '../shared/persist';

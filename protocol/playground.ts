@@ -1,10 +1,10 @@
 /**
- * Messages between the host and the playground webview ("Try it"), GitLens style like ../protocol.ts:
+ * Messages between the host and the playground webview ("Try it"), GitLens style like webview.ts:
  * host → webview notifications are `playground/did…`, webview → host commands are verbs. Runs are named by
  * id only; the host resolves them and picks files itself, so no message from the webview carries a path.
  * The zod schema for webview → host messages is host-only (validate.ts): the webview bundle carries none.
  */
-import type { RunStatus } from '../protocol';
+import type { RunStatus } from './webview';
 
 export type PlaygroundTask = 'classification' | 'regression' | 'multi_label';
 
@@ -13,6 +13,8 @@ export interface PlaygroundRun {
   runId: string;
   label: string;
   status: RunStatus;
+  /** The method and its key settings ("LoRA r=8"). */
+  method?: string;
   /** Best eval metric, already formatted (`accuracy 0.912`), when the run has one. */
   metric?: string;
 }
@@ -25,6 +27,8 @@ export interface OpenedRunView {
   pair: boolean;
   step: number;
   backend: string;
+  /** The method the trained model was made with and its settings ("LoRA r=8 lora_alpha=16 query+value"). */
+  method?: string;
   notices: string[];
 }
 

@@ -2,23 +2,33 @@
  * What a notebook cell's output holds, and how a live run becomes one. A cell output is a compact summary,
  * not the run: it is saved inside the .peftnb file, so reopening the notebook redraws finished curves
  * without the run folder, and a git diff of the notebook stays readable. Hence the caps: ≤ MAX_POINTS loss
- * points, ≤ MAX_EVALS evaluations, and only the last bias-change matrix (without its top units).
+ * points, ≤ MAX_EVALS evaluations, and only the last what-moved matrix (without its unit lists).
  *
  * Shared by the host (which builds outputs) and the renderer (which draws them); no vscode, no DOM.
  */
-import type { RunStatus, RunView } from '../protocol';
+import { methodLabel, methodOfConfig } from './method';
+import type { RunStatus, RunView } from './webview';
 
 export const RUN_MIME = 'application/vnd.peft-studio.run+json';
 export const COMPARE_MIME = 'application/vnd.peft-studio.compare+json';
 export const MAX_POINTS = 200;
 export const MAX_EVALS = 50;
 
-export interface BiasSummaryCell {
+export interface ChangeSummaryCell {
   name: string;
   row: string;
   kind: string;
-  meanAbs: number;
+  /** The cell's number in the matrix's `measure`. */
+  value: number;
   relative: number | null;
+}
+
+/** What notebooks saved before the method-neutral matrix: BitFit's, measured in mean |Δb|. */
+export interface LegacyBiasSummary {
+  step: number;
+  rows: string[];
+  kinds: string[];
+  cells: Array<{ name: string; row: string; kind: string; meanAbs: number; relative: number | null }>;
 }
 
 export interface RunOutput {
@@ -29,6 +39,8 @@ export interface RunOutput {
   status: RunStatus;
   /** The cell's config after inheritance, as written (no defaults filled): what a comparison diffs. */
   config: Record<string, unknown>;
+  /** The method and its key settings ("LoRA r=8"); older outputs lack it (the config says). */
+  method?: string;
   step: number;
   totalSteps?: number;
   /** Decimated training loss (≤ MAX_POINTS), columnar like RunView.steps. */
@@ -37,7 +49,10 @@ export interface RunOutput {
   primary?: string;
   finalMetrics?: Record<string, number>;
   trainable?: { count: number; percent: number };
-  bias?: { step: number; rows: string[]; kinds: string[]; cells: BiasSummaryCell[] };
+  /** The newest what-moved matrix: rows × kinds (columns), cells in `measure`. */
+  change?: { step: number; measure: string; rows: string[]; kinds: string[]; cells: ChangeSummaryCell[] };
+  /** Outputs saved before `change` existed (read, never written). */
+  bias?: LegacyBiasSummary;
   reason?: string;
   seconds?: number;
   /** Worker wall clock of the newest step summarised: the renderer measures event → drawn latency from it. */
@@ -47,6 +62,8 @@ export interface RunOutput {
 export interface CompareRun {
   cellId: string;
   label: string;
+  /** The method and its key settings ("LoRA r=8"). */
+  method?: string;
   runId: string;
   status: RunStatus;
   loss: { step: number[]; value: number[] };
@@ -84,7 +101,7 @@ export function summarizeRun(view: RunView, config: Record<string, unknown>, las
   const finite: number[] = [];
   for (let i = 0; i < Math.min(step.length, loss.length); i++) if (Number.isFinite(loss[i]!)) finite.push(i);
   const keep = decimateIndices(finite.length, MAX_POINTS).map((k) => finite[k]!);
-  const lastBias = view.biasChanges.at(-1);
+  const lastChange = view.changes.at(-1);
   const evals = view.evals.slice(-MAX_EVALS).map((e) => ({ step: e.step, loss: e.loss, metrics: { ...e.metrics } }));
   const out: RunOutput = {
     v: 1,
@@ -93,6 +110,7 @@ export function summarizeRun(view: RunView, config: Record<string, unknown>, las
     label: view.label,
     status: view.status,
     config,
+    method: methodLabel(methodOfConfig(view.started?.config ?? config), 'long'),
     step: step.at(-1) ?? 0,
     loss: { step: keep.map((i) => step[i]!), value: keep.map((i) => loss[i]!) },
     evals,
@@ -106,12 +124,13 @@ export function summarizeRun(view: RunView, config: Record<string, unknown>, las
   if (view.end?.finalMetrics) out.finalMetrics = { ...view.end.finalMetrics };
   if (view.end?.reason) out.reason = view.end.reason.split('\n').slice(0, 6).join('\n');
   if (view.end) out.seconds = view.end.seconds;
-  if (lastBias) {
-    out.bias = {
-      step: lastBias.step,
+  if (lastChange) {
+    out.change = {
+      step: lastChange.step,
+      measure: lastChange.measure,
       rows: view.started?.heatmap.rows ?? [],
       kinds: view.started?.heatmap.kinds ?? [],
-      cells: lastBias.cells.map((c) => ({ name: c.name, row: c.row, kind: c.kind, meanAbs: c.meanAbs, relative: c.relative })),
+      cells: lastChange.cells.map((c) => ({ name: c.name, row: c.row, kind: c.kind, value: c.value, relative: c.relative })),
     };
   }
   // RunView keeps no step times; the controller remembers the newest one from the event batches.

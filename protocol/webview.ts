@@ -3,10 +3,12 @@
  * view), GitLens style: host → webview notifications are `…/did…`, webview → host commands are verbs.
  * Run data itself is the engine's event stream (engine/protocol/events.ts), relayed unchanged.
  *
- * Nothing from a webview is trusted: `parseWebviewMessage` (protocol-validate.ts) validates with zod before
- * the host acts, and no message carries a path — runs are named by id and resolved by the host.
+ * Both sides compile this folder (protocol/): the host (extension/) and the webview bundles (webview/).
+ * Nothing from a webview is trusted: the host validates every message with zod before it acts
+ * (extension/src/protocol-validate.ts, host-only, so the bundles carry no validator), and no message
+ * carries a path — runs are named by id and resolved by the host.
  */
-import type { BiasChangeEvent, EndEvent, EvalEvent, RunEvent, StartedEvent, StepEvent } from '../../engine/protocol/events';
+import { toChangeEvent, type ChangeEvent, type EndEvent, type EvalEvent, type RunEvent, type StartedEvent, type StepEvent } from '../engine/protocol/events';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -20,7 +22,8 @@ export interface RunView {
   started?: StartedEvent;
   steps: { step: number[]; loss: number[]; lr: number[]; gradNorm: number[]; tokensPerSec: number[]; epoch: number[] };
   evals: EvalEvent[];
-  biasChanges: BiasChangeEvent[];
+  /** What-moved reports in order; older runs' `biasChange` events are folded in as `change` events. */
+  changes: ChangeEvent[];
   end?: EndEvent;
   /** The run's warnings (`log` events of level warn: divergence), in order. */
   warnings?: string[];
@@ -64,7 +67,7 @@ export type WebviewToHost =
   | { v: 1; kind: 'dashboard/log'; level: 'info' | 'warn' | 'error'; message: string };
 
 export function emptyRunView(runId: string, label: string, status: RunStatus): RunView {
-  return { runId, label, status, steps: { step: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], epoch: [] }, evals: [], biasChanges: [], applied: 0 };
+  return { runId, label, status, steps: { step: [], loss: [], lr: [], gradNorm: [], tokensPerSec: [], epoch: [] }, evals: [], changes: [], applied: 0 };
 }
 
 /** Folds one engine event into a run view; shared by the host (restore from events.jsonl) and the webview. */
@@ -91,8 +94,9 @@ export function applyEvent(view: RunView, e: RunEvent): void {
     case 'eval':
       view.evals.push(e);
       break;
+    case 'change':
     case 'biasChange':
-      view.biasChanges.push(e);
+      view.changes.push(toChangeEvent(e));
       break;
     case 'paused':
       view.status = 'paused';
@@ -118,5 +122,5 @@ function truncateAfter(view: RunView, step: number): void {
   const keep = view.steps.step.findIndex((s) => s > step);
   if (keep >= 0) for (const k of Object.keys(view.steps) as Array<keyof RunView['steps']>) view.steps[k].length = keep;
   view.evals = view.evals.filter((e) => e.step <= step);
-  view.biasChanges = view.biasChanges.filter((e) => e.step <= step);
+  view.changes = view.changes.filter((e) => e.step <= step);
 }
