@@ -96,8 +96,18 @@ describe('config checks from the JSON schema', () => {
     ['a zero learning rate', { model: 'm', train_file: 't', learning_rate: 0 }, /must be > 0/],
     ['eval_split of 1', { model: 'm', train_file: 't', eval_split: 1 }, /must be < 1/],
     ['an enum miss', { model: 'm', train_file: 't', lr_scheduler_type: 'step' }, /one of/],
-    ['an empty bias list', { model: 'm', train_file: 't', bias_terms: [] }, /at least 1/],
-    ['a union miss (micro batch neither "auto" nor a positive integer)', { model: 'm', train_file: 't', per_device_train_micro_batch_size: 0 }, /must be "auto" or integer ≥ 1, got 0/],
+    ['a bias list of numbers', { model: 'm', train_file: 't', bias_terms: 'all' }, /bias_terms must be array/],
+    ['an unknown method', { model: 'm', train_file: 't', method: 'lora2' }, /method must be one of "full", "bitfit", "lora"/],
+    ["another method's setting", { model: 'm', train_file: 't', method: 'lora', bias_terms: ['all'] }, /bias_terms is a setting of BitFit, not of LoRA/],
+    ["a LoRA setting without a method (BitFit, the default)", { model: 'm', train_file: 't', lora_r: 8 }, /lora_r is a setting of LoRA, not of BitFit \(method: bitfit, the default\)/],
+    ['a LoRA rank of 0 (top-level key)', { model: 'm', train_file: 't', method: 'lora', lora_r: 0 }, /lora_r must be ≥ 1, got 0/],
+    ['a LoRA rank of 0 (method object)', { model: 'm', train_file: 't', method: { name: 'lora', r: 0 } }, /method\.r must be ≥ 1, got 0/],
+    ['an unknown setting in a method object', { model: 'm', train_file: 't', method: { name: 'lora', rank: 8 } }, /method has no setting "rank" \(its settings: name, r, lora_alpha/],
+    ['a method object without a name', { model: 'm', train_file: 't', method: { r: 8 } }, /method needs "name"/],
+    ['a LoRA target word that is not one', { model: 'm', train_file: 't', method: 'lora', target_modules: 'everything' }, /target_modules must be/],
+    ['a union miss, told by the branch of the value\'s type (a number: the integer branch)', { model: 'm', train_file: 't', per_device_train_micro_batch_size: 0 }, /per_device_train_micro_batch_size must be ≥ 1, got 0/],
+    ['a union miss, told by the branch of the value\'s type (a string: "auto")', { model: 'm', train_file: 't', per_device_train_micro_batch_size: 'fast' }, /must be "auto", got "fast"/],
+    ['a union miss of no branch\'s type', { model: 'm', train_file: 't', per_device_train_micro_batch_size: true }, /must be "auto" or integer ≥ 1, got true/],
     ['output_dir (the host sets it)', { model: 'm', train_file: 't', output_dir: '/tmp/x' }, /set by PEFT Studio/],
   ];
   for (const [name, config, want] of bad) {
@@ -106,6 +116,16 @@ describe('config checks from the JSON schema', () => {
       assert.ok(issues.some((i) => want.test(i.message)), JSON.stringify(issues));
     });
   }
+
+  it('accepts every way of writing a method', () => {
+    for (const extra of [
+      { method: 'lora', lora_r: 16, target_modules: 'all-linear', lora_alpha: 32 },
+      { method: { name: 'lora', r: 4, target_modules: ['query', 'key'], layers_to_transform: [0] } },
+      { method: { name: 'bitfit', bias_terms: ['sparse'] }, train_head: false },
+      { method: 'full' },
+      { bias_terms: ['query'] },
+    ]) assert.deepEqual(validateConfig({ model: 'm', train_file: 't', ...extra }), [], JSON.stringify(extra));
+  });
 
   it('accepts either branch of a union', () => {
     for (const v of ['auto', 4]) assert.deepEqual(validateConfig({ model: 'm', train_file: 't', per_device_train_micro_batch_size: v }), []);
@@ -118,6 +138,15 @@ describe('config checks from the JSON schema', () => {
     assert.deepEqual(keys.find((k) => k.key === 'train_head')?.values, ['true', 'false']);
     assert.deepEqual(keys.find((k) => k.key === 'per_device_train_micro_batch_size')?.values, ['auto']);
     assert.equal(keys.some((k) => k.key === 'output_dir'), false);
+    assert.deepEqual(keys.find((k) => k.key === 'method')?.values, ['full', 'bitfit', 'lora']);
+    assert.deepEqual(keys.find((k) => k.key === 'lora_r')?.methods, ['lora']);
+  });
+
+  it("offers a method's own keys only with that method", () => {
+    const keys = (m: string | null) => new Set(configKeys(m).map((k) => k.key));
+    assert.ok(keys('lora').has('lora_r') && keys('lora').has('target_modules') && !keys('lora').has('bias_terms'));
+    assert.ok(keys('bitfit').has('bias_terms') && !keys('bitfit').has('lora_r'));
+    assert.ok(!keys(null).has('bias_terms') && !keys(null).has('lora_r') && keys(null).has('method') && keys(null).has('learning_rate'));
   });
 
   it('fills schema defaults under explicit values', () => {
@@ -142,5 +171,36 @@ describe('completion in cells', () => {
     assert.deepEqual(suggestionsAt('learning_rate: ', new Set(), false), []);
     assert.deepEqual(suggestionsAt('# lear', new Set(), false), []);
     assert.deepEqual(suggestionsAt('  nested', new Set(), false), []);
+  });
+
+  it('offers the method names after method:, and its own keys once the method is known', () => {
+    const methods = suggestionsAt('method: ', new Set(), false);
+    assert.deepEqual(methods.map((s) => s.label), ['full', 'bitfit', 'lora']);
+    assert.equal(methods.find((s) => s.label === 'lora')?.detail, 'LoRA');
+    const none = suggestionsAt('lo', new Set(['model']), false).map((s) => s.label);
+    assert.ok(none.includes('method') && !none.includes('lora_r'), 'no method yet: no method-specific keys');
+    const lora = suggestionsAt('lo', new Set(['method']), false, 'lora');
+    assert.ok(lora.some((s) => s.label === 'lora_r' && s.detail?.startsWith('LoRA setting')));
+    assert.ok(!lora.some((s) => s.label === 'bias_terms'));
+    assert.deepEqual(suggestionsAt('target_modules: ', new Set(), false, 'lora').map((s) => s.label), ['all-linear']);
+    assert.deepEqual(suggestionsAt('init_lora_weights: ', new Set(), false, 'lora').map((s) => s.label), ['default', 'gaussian']);
+  });
+});
+
+describe('extends: previous across methods', () => {
+  it("a cell that switches the method drops the previous method's settings and keeps the rest", () => {
+    const cells = [
+      parseCell('model: m\ntrain_file: t\nmethod: bitfit\nbias_terms: [sparse]\ntrain_head: false\nlearning_rate: 0.001\n'),
+      parseCell('extends: previous\nmethod: lora\nlora_r: 4\n'),
+      parseCell('extends: previous\nlearning_rate: 0.0005\n'),
+      parseCell('extends: previous\nmethod: { name: full }\n'),
+    ];
+    const r = cells.map((_, i) => resolveCell(cells, i));
+    assert.ok(r.every((x) => x.ok));
+    const cfg = r.map((x) => (x.ok ? x.config : {}));
+    assert.deepEqual(cfg[1], { model: 'm', train_file: 't', learning_rate: 0.001, method: 'lora', lora_r: 4 });
+    assert.deepEqual(cfg[2], { model: 'm', train_file: 't', learning_rate: 0.0005, method: 'lora', lora_r: 4 }, 'same method: settings inherit');
+    assert.deepEqual(cfg[3], { model: 'm', train_file: 't', learning_rate: 0.0005, method: { name: 'full' } });
+    for (const c of cfg) assert.deepEqual(validateConfig(c), []);
   });
 });

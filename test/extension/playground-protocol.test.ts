@@ -63,7 +63,9 @@ describe('runs offered to try', () => {
   function runFolder(runsDir: string, id: string, end: 'finished' | 'stopped' | 'failed' | undefined, checkpoint: boolean, bestAccuracy?: number): void {
     const dir = path.join(runsDir, id);
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ run_name: `name-${id}` }));
+    // Today's runs store `method: { name, … }`; older ones `method: 'bitfit'` with its settings at the top.
+    const method = id.startsWith('b') ? { method: { name: 'lora', r: 4, lora_alpha: 8, target_modules: ['query', 'value'] } } : { method: 'bitfit', bias_terms: ['sparse'] };
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ run_name: `name-${id}`, ...method }));
     const events: object[] = [];
     if (bestAccuracy !== undefined) events.push({ v: 1, type: 'eval', step: 4, epoch: 1, loss: 0.5, metrics: { accuracy: bestAccuracy }, primary: 'accuracy', isBest: true, examples: 8, seconds: 0 });
     if (end) events.push({ v: 1, type: end, step: 4, time: '', seconds: 1 });
@@ -71,7 +73,7 @@ describe('runs offered to try', () => {
     if (checkpoint) fs.mkdirSync(path.join(dir, 'checkpoints', 'step-00000004'), { recursive: true });
   }
 
-  it('finished or stopped runs with a checkpoint, labelled with their best metric', () => {
+  it('finished or stopped runs with a checkpoint, labelled with their method and best metric', () => {
     const runsDir = tempDir('peft-playground-runs-');
     runFolder(runsDir, 'a-finished', 'finished', true, 0.875);
     runFolder(runsDir, 'b-stopped', 'stopped', true);
@@ -83,8 +85,8 @@ describe('runs offered to try', () => {
     assert.deepEqual(
       playgroundRuns(runs).sort((x, y) => x.runId.localeCompare(y.runId)),
       [
-        { runId: 'a-finished', label: 'name-a-finished', status: 'finished', metric: 'accuracy 0.875' },
-        { runId: 'b-stopped', label: 'name-b-stopped', status: 'stopped', metric: undefined },
+        { runId: 'a-finished', label: 'name-a-finished', status: 'finished', method: 'BitFit sparse', metric: 'accuracy 0.875' },
+        { runId: 'b-stopped', label: 'name-b-stopped', status: 'stopped', method: 'LoRA r=4', metric: undefined },
       ],
     );
   });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunEvent } from '../../engine/protocol/events';
 import { applyEvent, emptyRunView } from '../../protocol/webview';
+import { defaultLearningRate, methodLabel, methodOfConfig, runMethodLabel, withSettingDefaults } from '../../protocol/method';
 import { parseWebviewMessage } from '../../extension/src/protocol-validate';
 
 describe('webview messages are validated before the host acts', () => {
@@ -32,9 +33,10 @@ describe('webview messages are validated before the host acts', () => {
   }
 });
 
+const started = (resumedFrom?: { step: number; path: string }): RunEvent =>
+  ({ v: 1, type: 'started', runId: 'r', time: '', config: {}, method: 'bitfit', trainable: { count: 1, total: 2, percent: 50, tensors: [] }, backend: { active: 'cpu', attempts: [] }, data: { train: 1, eval: 0, badRows: 0, task: 'classification', numLabels: 2, id2label: {} }, totalSteps: 4, stepsPerEpoch: 4, heatmap: { rows: [], kinds: [] }, notices: [], resumedFrom }) as RunEvent;
+
 describe('applyEvent', () => {
-  const started = (resumedFrom?: { step: number; path: string }): RunEvent =>
-    ({ v: 1, type: 'started', runId: 'r', time: '', config: {}, method: 'bitfit', trainable: { count: 1, total: 2, percent: 50, tensors: [] }, backend: { active: 'cpu', attempts: [] }, data: { train: 1, eval: 0, badRows: 0, task: 'classification', numLabels: 2, id2label: {} }, totalSteps: 4, stepsPerEpoch: 4, heatmap: { rows: [], kinds: [] }, notices: [], resumedFrom }) as RunEvent;
   const step = (s: number): RunEvent => ({ v: 1, type: 'step', step: s, epoch: s / 4, loss: 1 / s, lr: 1e-3, gradNorm: 1, tokensPerSec: 10, time: s });
 
   it('collects steps column-wise and ends with the final event', () => {
@@ -54,5 +56,68 @@ describe('applyEvent', () => {
     assert.equal(v.end, undefined);
     applyEvent(v, step(3));
     assert.deepEqual(v.steps.step, [1, 2, 3]);
+  });
+});
+
+describe('applyEvent: what-moved reports', () => {
+  const loraCell = { name: 'bert.encoder.layer.0.attention.self.query', row: 'layer.0', kind: 'query', value: 0.02, relative: 0.02, top: [{ index: 3, delta: 0.5 }], details: [{ title: 'singular values of ΔW', items: [{ label: 'σ1', value: 0.4 }] }] };
+
+  it('keeps change events as they come', () => {
+    const v = emptyRunView('r', 'r', 'running');
+    applyEvent(v, { v: 1, type: 'change', step: 5, measure: '‖ΔW‖F / ‖W‖F', cells: [loraCell] });
+    assert.equal(v.changes.length, 1);
+    assert.equal(v.changes[0]!.measure, '‖ΔW‖F / ‖W‖F');
+    assert.deepEqual(v.changes[0]!.cells[0]!.details, loraCell.details);
+  });
+
+  it("reads an older run's biasChange events as change events in BitFit's measure", () => {
+    const v = emptyRunView('r', 'r', 'running');
+    applyEvent(v, { v: 1, type: 'biasChange', step: 10, cells: [{ name: 'q.bias', row: 'layer.0', kind: 'query', meanAbs: 0.25, relative: null, top: [] }] });
+    assert.equal(v.changes[0]!.type, 'change');
+    assert.equal(v.changes[0]!.measure, 'mean |Δb|');
+    assert.equal(v.changes[0]!.cells[0]!.value, 0.25);
+    assert.equal(v.changes[0]!.cells[0]!.meanAbs, 0.25);
+  });
+
+  it('a resumed run drops change reports after its checkpoint', () => {
+    const v = emptyRunView('r', 'r', 'queued');
+    applyEvent(v, started());
+    for (const s of [2, 4]) applyEvent(v, { v: 1, type: 'change', step: s, measure: 'm', cells: [] });
+    applyEvent(v, started({ step: 2, path: 'ckpt' }));
+    assert.deepEqual(v.changes.map((c) => c.step), [2]);
+  });
+});
+
+describe('method labels', () => {
+  it("reads today's method object, top-level setting keys over it, and an older run's flat BitFit keys", () => {
+    assert.deepEqual(methodOfConfig({ method: { name: 'lora', r: 16 } }), { name: 'lora', r: 16 });
+    assert.deepEqual(methodOfConfig({ method: { name: 'lora', r: 16 }, lora_r: 4 }), { name: 'lora', r: 4 });
+    assert.deepEqual(methodOfConfig({ method: 'bitfit', bias_terms: ['sparse'], train_head: false }), { name: 'bitfit', bias_terms: ['sparse'], train_head: false });
+    assert.deepEqual(methodOfConfig({}), { name: 'bitfit' }, 'a config without a method trains the default');
+  });
+
+  it('short: the title and the first asked setting; long: every asked setting and any off its default', () => {
+    assert.equal(methodLabel({ name: 'lora', r: 8 }), 'LoRA r=8');
+    assert.equal(methodLabel({ name: 'lora', r: 16, lora_alpha: 32, target_modules: ['query', 'key', 'value'] }, 'long'), 'LoRA r=16 lora_alpha=32 query+key+value');
+    assert.equal(methodLabel({ name: 'lora', r: 8, use_rslora: true }, 'long'), 'LoRA r=8 lora_alpha=8 query+value use_rslora=true');
+    assert.equal(methodLabel({ name: 'bitfit' }), 'BitFit all');
+    assert.equal(methodLabel({ name: 'bitfit', bias_terms: ['sparse'], train_head: false }, 'long'), 'BitFit sparse train_head=false');
+    assert.equal(methodLabel({ name: 'full' }, 'long'), 'Full fine-tuning');
+    assert.equal(methodLabel({ name: 'not-a-method' }), 'not-a-method');
+  });
+
+  it("prefers the started event's resolved config over the config as asked", () => {
+    const view = { started: { config: { method: { name: 'lora', r: 4, lora_alpha: 8 } } } };
+    assert.equal(runMethodLabel({ view, config: { method: 'lora' } }), 'LoRA r=4');
+    assert.equal(runMethodLabel({ view: {}, config: { method: 'lora', lora_r: 2 } }), 'LoRA r=2');
+  });
+
+  it('fills every setting default, and offers a learning rate per method', () => {
+    assert.deepEqual(Object.keys(withSettingDefaults({ name: 'bitfit' })), ['name', 'bias_terms', 'train_head']);
+    assert.equal(defaultLearningRate('full'), 2e-5);
+    assert.equal(defaultLearningRate('bitfit'), 1e-3);
+    assert.equal(defaultLearningRate('lora'), 5e-4);
+    assert.equal(defaultLearningRate('prompt_tuning'), 1e-2);
+    assert.equal(defaultLearningRate('some_adapter'), 1e-3);
   });
 });

@@ -60,7 +60,8 @@ describe('run manager', () => {
       const relayed = batches.filter((c): c is Extract<RunChange, { kind: 'events' }> => c.kind === 'events' && c.runId === id).flatMap((c) => c.events);
       assert.deepEqual(relayed.map((e) => e.type), onDisk.map((e) => e.type), 'every event on disk was relayed, in order');
       assert.equal(rec.view.steps.step.length, rec.view.started!.totalSteps);
-      assert.ok(rec.view.biasChanges.length >= 2);
+      assert.ok(rec.view.changes.length >= 2);
+      assert.ok(rec.view.changes.every((c) => c.type === 'change' && typeof c.measure === 'string'));
     }
     const eventBatches = batches.filter((c) => c.kind === 'events' && c.runId === a).length;
     const eventCount = readEvents(runs.get(a)!.runDir).events.length;

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunOutput } from '../../../protocol/notebook-output';
-import { heatGridOf, lossPoints, metricRows, parseCompareOutput, parseRunOutput, progressText } from './model';
+import { heatGridOf, lossPoints, methodOf, metricRows, parseCompareOutput, parseRunOutput, progressText } from './model';
 
 const output = (extra: Partial<RunOutput> = {}): RunOutput => ({
   v: 1,
@@ -53,7 +53,7 @@ describe('notebook renderer data', () => {
     assert.ok(s[2]!.y > 0.25, 'smoothing lags a falling loss');
   });
 
-  it('lays the bias matrix out like the dashboard heatmap (embeddings LN under output.LayerNorm, head under output)', () => {
+  it('lays an older output\'s bias matrix out like the dashboard heatmap (embeddings LN under output.LayerNorm, head under output)', () => {
     const h = heatGridOf(output())!;
     assert.deepEqual(h.grid.rows, ['embeddings', 'layer.0', 'pooler', 'classifier']);
     const at = (row: string, kind: string) => h.grid.cells[h.grid.rows.indexOf(row)]![h.grid.kinds.indexOf(kind)]!.value;
@@ -63,7 +63,35 @@ describe('notebook renderer data', () => {
     assert.equal(at('pooler', 'query'), null);
     assert.equal(h.max, 0.05);
     assert.equal(h.nonZero, 3, 'a zero change is not a non-zero cell');
+    assert.equal(h.measure, 'mean |Δb|');
     assert.equal(heatGridOf(output({ bias: undefined })), undefined);
+  });
+
+  it("draws a LoRA output's what-moved matrix in its own columns and measure, and names the method", () => {
+    const lora = output({
+      bias: undefined,
+      config: { model: 'm', method: 'lora', lora_r: 4 },
+      change: {
+        step: 9,
+        measure: '‖ΔW‖F / ‖W‖F',
+        rows: ['embeddings', 'layer.0', 'classifier'],
+        kinds: ['query', 'value'],
+        cells: [
+          { name: 'bert.encoder.layer.0.attention.self.query', row: 'layer.0', kind: 'query', value: 0.004, relative: 0.004 },
+          { name: 'bert.encoder.layer.0.attention.self.value', row: 'layer.0', kind: 'value', value: 0.006, relative: 0.006 },
+        ],
+      },
+    });
+    assert.equal(typeof parseRunOutput(lora), 'object');
+    const h = heatGridOf(lora)!;
+    assert.deepEqual(h.grid.kinds, ['query', 'value']);
+    assert.equal(h.measure, '‖ΔW‖F / ‖W‖F');
+    assert.equal(h.max, 0.006);
+    assert.equal(h.nonZero, 2);
+    assert.equal(methodOf(lora), 'LoRA r=4 lora_alpha=8 query+value', 'an output without a method line: from its config');
+    assert.equal(methodOf({ ...lora, method: 'LoRA r=2' }), 'LoRA r=2');
+    assert.equal(typeof parseRunOutput({ ...lora, change: { ...lora.change, measure: undefined } }), 'string');
+    assert.equal(typeof parseRunOutput({ ...lora, method: 3 }), 'string');
   });
 
   it('lists metrics with the primary first, from the final metrics when there are some', () => {

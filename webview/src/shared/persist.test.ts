@@ -19,7 +19,7 @@ describe('persisted state', () => {
     assert.equal(c.steps.step.at(-1), 1000);
     assert.equal(c.steps.loss[10], v.steps.loss[c.steps.step[10]! - 1]);
     assert.equal(c.evals.length, 10);
-    assert.deepEqual(c.biasChanges.map((b) => b.step), [10, 260, 510, 750, 1000]);
+    assert.deepEqual(c.changes.map((b) => b.step), [10, 260, 510, 750, 1000]);
     assert.equal(v.steps.step.length, 1000, 'the live view is not touched');
   });
 

@@ -15,6 +15,16 @@ describe('RunStore', () => {
     assert.deepEqual(s.snapshot.runs.map((r) => r.runId), ['a']);
   });
 
+  it('upgrades a state saved by an older dashboard (biasChanges) to change events', () => {
+    const s = new RunStore();
+    const old = { ...emptyRunView('a', 'A', 'finished'), changes: undefined, biasChanges: [{ v: 1, type: 'biasChange', step: 3, cells: [{ name: 'q.bias', row: 'layer.0', kind: 'query', meanAbs: 0.5, relative: null, top: [] }] }] };
+    s.replace({ timestamp: 1, runs: [old as unknown as RunView], selected: ['a'] });
+    const run = s.run('a')!;
+    assert.equal(run.changes.length, 1);
+    assert.equal(run.changes[0]!.cells[0]!.value, 0.5);
+    assert.equal('biasChanges' in run, false);
+  });
+
   it('folds appended events with applyEvent', () => {
     const s = new RunStore();
     s.apply(snapshot(1, [emptyRunView('a', 'A', 'queued')], ['a']));
@@ -23,7 +33,8 @@ describe('RunStore', () => {
     assert.equal(run.status, 'running');
     assert.equal(run.steps.step.length, 20);
     assert.equal(run.evals.length, 2);
-    assert.equal(run.biasChanges.length, 4);
+    assert.equal(run.changes.length, 4);
+    assert.ok(run.changes.every((c) => c.type === 'change' && c.measure === 'mean |Δb|'), 'older biasChange events are kept as change events');
   });
 
   it('never applies an event twice when a snapshot already holds the start of a batch', () => {
