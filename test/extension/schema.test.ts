@@ -77,7 +77,7 @@ describe('run-config schema', () => {
     };
     const s = buildRunConfigSchema([...METHOD_INFOS, extra]);
     const p = s.properties as Props;
-    assert.ok(((p.method!.anyOf as Props[])[0]!.enum as string[]).includes('prompt_tuning'));
+    assert.ok(((p.method!.anyOf as Props[])[0]!.enum as unknown as string[]).includes('prompt_tuning'));
     assert.equal(p.num_virtual_tokens!.type, 'integer');
     assert.match(String(p.num_virtual_tokens!.description), /^Prompt tuning: /);
   });
