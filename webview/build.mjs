@@ -20,8 +20,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 /**
- * The webviews import protocol.ts for its types and applyEvent; the validator (zod) is host-only, in
- * protocol-validate.ts. zod would add ~270 KiB and probe `new Function`, which the CSP reports: fail loudly.
+ * The webviews import protocol/ for its types and applyEvent; the validators (zod) are host-only, in
+ * extension/src/protocol-validate.ts and playground/validate.ts. zod would add ~270 KiB and probe `new Function`, which the CSP reports: fail loudly.
  */
 export const noZod = {
   name: 'no-zod',

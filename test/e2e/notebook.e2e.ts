@@ -1,8 +1,9 @@
 /**
  * PEFT notebooks end to end, in real VS Code (code-server) driven by Playwright in Chromium: open a .peftnb
- * with three run cells (the second and third `extends: previous`) → Run All → the first two train to the
- * end and their outputs show loss points and a bias-change heatmap, updated live → the third is
- * interrupted and shows as stopped → "PEFT: Compare Cells" adds a comparison listing the differing keys →
+ * with three run cells (BitFit; then `extends: previous` with `method: lora`; then a long LoRA run) → Run All
+ * → the first two train to the end and their outputs show loss points, the method and a what-moved heatmap
+ * (BitFit's bias kinds, LoRA's targets), updated live → the third is interrupted and shows as stopped →
+ * "PEFT: Compare Cells" adds a comparison naming each run's method (BitFit vs LoRA) and the differing keys →
  * "Re-run with Changes…" appends the first run's config as a cell → save, and the file holds the outputs.
  * A misspelt key in a fourth cell shows as a problem before anything runs. Screenshots go to test-output/e2e/. Needs scripts/e2e/setup.sh.
  */
@@ -17,7 +18,7 @@ const LAYERS = 2; // makeTrainingWorkspace's tiny-bert
 const KINDS = 8;
 
 const cellA = ['# BitFit: every bias term', 'run_name: all biases', 'model: tiny-bert', 'train_file: data/reviews.tsv', 'bias_terms: [all]', 'learning_rate: 0.002', 'num_train_epochs: 3', 'per_device_train_batch_size: 8', 'max_length: 32', 'bias_change_steps: 5', ''];
-const cellB = ['# q + m2 at a higher lr', 'extends: previous', 'run_name: sparse lr 4e-3', 'bias_terms: [sparse]', 'learning_rate: 0.004', ''];
+const cellB = ['# LoRA on the same data: the BitFit keys above are left behind', 'extends: previous', 'run_name: lora r4', 'method: lora', 'lora_r: 4', 'learning_rate: 0.005', ''];
 const cellC = ['# long: interrupted by the test', 'extends: previous', 'run_name: long', 'num_train_epochs: 300', ''];
 /** Never runs (the interrupt cancels it); there to show a diagnostic: a misspelt key. */
 const cellD = ['extends: previous', 'learning_rte: 0.1', ''];
@@ -36,6 +37,7 @@ interface OutputState {
   status: string;
   points: number;
   heat: number;
+  method: string;
   latency: string | undefined;
 }
 
@@ -48,7 +50,7 @@ async function outputs(frame: FrameLocator): Promise<OutputState[]> {
   return frame.locator('[data-testid="peft-run-output"]').evaluateAll((els) =>
     els.map((e) => {
       const d = (e as unknown as { dataset: Record<string, string | undefined> }).dataset;
-      return { label: e.querySelector('.title')?.textContent ?? '', status: d.status ?? '', points: Number(d.points ?? 0), heat: Number(d.heatCells ?? 0), latency: d.latencyMs };
+      return { label: e.querySelector('.title')?.textContent ?? '', status: d.status ?? '', points: Number(d.points ?? 0), heat: Number(d.heatCells ?? 0), method: d.method ?? '', latency: d.latencyMs };
     }),
   );
 }
@@ -90,17 +92,18 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
 
       const frame = outputsFrame(page);
       await until('live points in the first cell', () => outputs(frame), (os) => (byLabel(os, 'all biases')?.points ?? 0) >= 5 && byLabel(os, 'all biases')?.status === 'running', 120_000);
-      await until('two finished cells', () => outputs(frame), (os) => byLabel(os, 'all biases')?.status === 'finished' && byLabel(os, 'sparse lr 4e-3')?.status === 'finished', 240_000);
+      await until('two finished cells', () => outputs(frame), (os) => byLabel(os, 'all biases')?.status === 'finished' && byLabel(os, 'lora r4')?.status === 'finished', 240_000);
       const finished = await outputs(frame);
       t.diagnostic(`two cells trained in ${((Date.now() - tRun) / 1000).toFixed(1)} s: ${JSON.stringify(finished)}`);
-      for (const label of ['all biases', 'sparse lr 4e-3']) {
+      for (const label of ['all biases', 'lora r4']) {
         const o = byLabel(finished, label)!;
         assert.ok(o.points >= 20, `${label}: ${o.points} loss points drawn`);
       }
-      // Every bias trains in the first run; the sparse run moves only query + intermediate (+ the head).
+      // Every bias trains in the first run; the LoRA run's grid has its two targets (query, value) per layer.
       assert.ok(byLabel(finished, 'all biases')!.heat >= LAYERS * KINDS, `all-biases heatmap has ${byLabel(finished, 'all biases')!.heat} non-zero cells`);
-      const sparseHeat = byLabel(finished, 'sparse lr 4e-3')!.heat;
-      assert.ok(sparseHeat >= LAYERS * 2 && sparseHeat < LAYERS * KINDS, `sparse heatmap has ${sparseHeat} non-zero cells`);
+      assert.equal(byLabel(finished, 'lora r4')!.heat, LAYERS * 2, 'LoRA heatmap: query and value of every layer');
+      assert.equal(byLabel(finished, 'all biases')!.method, 'BitFit all');
+      assert.equal(byLabel(finished, 'lora r4')!.method, 'LoRA r=4 lora_alpha=8 query+value');
 
       await screenshot(page, 'notebook-two-finished');
 
@@ -125,7 +128,9 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
         60_000,
       );
       const keys = diffKeys!.split(',');
-      for (const k of ['bias_terms', 'learning_rate', 'num_train_epochs']) assert.ok(keys.includes(k), `comparison lists ${k}: ${diffKeys}`);
+      for (const k of ['method.name', 'method.bias_terms', 'method.r', 'learning_rate', 'num_train_epochs']) assert.ok(keys.includes(k), `comparison lists ${k}: ${diffKeys}`);
+      const methods = await frame.locator('[data-testid="peft-compare-output"]').first().getAttribute('data-methods');
+      assert.equal(methods, 'BitFit all|LoRA r=4 lora_alpha=8 query+value|LoRA r=4 lora_alpha=8 query+value', 'the comparison names each run\'s method');
       assert.ok(!keys.includes('model') && !keys.includes('run_name'), `comparison lists only differing settings: ${diffKeys}`);
       await frame.locator('[data-testid="peft-compare-output"]').first().scrollIntoViewIfNeeded().catch(() => undefined);
       await screenshot(page, 'notebook-compare');

@@ -1,8 +1,10 @@
 /**
  * PEFT Studio end to end, in real VS Code (code-server) driven by Playwright in Chromium:
- * install the .vsix → "PEFT: New Run" through its quick picks → the dashboard fills with loss points and a
- * bias-change heatmap → pause / resume from the dashboard → the run finishes and shows in the Runs tree →
- * reload the window → the dashboard comes back from the run folder. Then the host-side suite runs inside
+ * install the .vsix → "PEFT: New Run" through its quick picks (method BitFit) → the dashboard fills with loss
+ * points and a bias-change heatmap → pause / resume from the dashboard → the run finishes and shows in the
+ * Runs tree → reload the window → the dashboard comes back from the run folder → a second New Run with LoRA
+ * (its own questions) → its dashboard shows LoRA's what-moved grid, and a selected cell its singular values
+ * and unit lists; the Runs tree names both methods. Then the host-side suite runs inside
  * the real extension host (extensionTestsPath). Screenshots go to test-output/e2e/.
  * Needs scripts/e2e/setup.sh (npm run test:e2e does both).
  */
@@ -20,6 +22,7 @@ const KINDS = 8;
 type Hooks = {
   pointCount(runId: string): number;
   heatmapNonZeroCells(runId: string): number;
+  heatmapLayout(runId: string): { measure: string; kinds: string[] } | undefined;
   state(): { focused?: string; snapshot: { runs: Array<{ runId: string; status: string }> } };
   renderStats(): { latencySamples: number; latencySumMs: number; latencyMaxMs: number };
 };
@@ -49,12 +52,12 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
 
   await withWorkbench(t, { tmp, extensionVsix: vsix, workspace, settings: { 'peftStudio.backend': 'wasm' } }, async ({ server, browser, page }) => {
     await runCommand(page, 'PEFT: New Run');
-    await answer(page, 'tiny-bert'); // 1 model folder (found in the workspace)
-    await answer(page, 'reviews.tsv'); // 2 training data
-    await answer(page); // 3 hold out 10%
-    await answer(page); // 4 bias terms: 'all' preselected
-    await answer(page); // 4 train the head too
-    await answer(page, '0.002'); // 5 learning rate
+    await answer(page, 'BitFit'); // 1 method
+    await answer(page, 'tiny-bert'); // 2 model folder (found in the workspace)
+    await answer(page, 'reviews.tsv'); // 3 training data
+    await answer(page); // 4 hold out 10%
+    await answer(page); // 5 BitFit's bias_terms: 'all' by default
+    await answer(page, '0.002'); // 6 learning rate
     await answer(page, '30'); // epochs: long enough to pause mid-run
     await answer(page, '8'); // batch size
     await answer(page, '32'); // max length
@@ -82,9 +85,9 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
 
     // The Runs tree lists it as finished.
     await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click();
-    const row = page.locator('.monaco-list-row:has-text("reviews · all · lr 0.002")').first();
+    const row = page.locator('.monaco-list-row:has-text("reviews · BitFit all · lr 0.002")').first();
     await row.waitFor({ timeout: 20_000 });
-    assert.match((await row.textContent()) ?? '', /step 540\/540/);
+    assert.match((await row.textContent()) ?? '', /BitFit all · step 540\/540/);
     assert.match((await page.locator('.monaco-list-row:has-text("Finished")').first().textContent()) ?? '', /Finished/);
     // The sidebar's live-loss view shows the run too.
     const sidebar = webviewFrame(page, EXT_ID, { view: true });
@@ -98,6 +101,41 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
     const after = await until('the restored dashboard', () => dashboard(restored, (h) => h.pointCount(h.state().focused ?? '')), (n) => n === points);
     assert.equal(after, points);
     await screenshot(page, 'dashboard-restored');
+
+    // A LoRA run through New Run: the method first, then only LoRA's asked settings.
+    await runCommand(page, 'PEFT: New Run');
+    await answer(page, 'LoRA'); // 1 method
+    await answer(page, 'tiny-bert'); // 2 model folder (the last one)
+    await answer(page, 'reviews.tsv'); // 3 training data
+    await answer(page); // 4 hold out 10%
+    await answer(page, '4'); // 5 r
+    await answer(page); // 5 lora_alpha: 8
+    await answer(page); // 5 target_modules: query, value
+    await answer(page, '0.01'); // 6 learning rate (offered: LoRA's 5e-4)
+    await answer(page, '5'); // epochs
+    await answer(page, '8'); // batch size
+    await answer(page, '32'); // max length
+    const dash2 = webviewFrame(page, EXT_ID);
+    const loraId = (await until('the LoRA run to be focused', () => dashboard(dash2, (h) => h.state().focused), (v) => typeof v === 'string' && v !== runId))!;
+    await until('the LoRA run to finish', () => dash2.locator('[data-testid="status-badge"]').textContent(), (s) => /finished/i.test(s ?? ''), 180_000);
+    const layout = await dashboard(dash2, (h) => h.heatmapLayout(h.state().focused!));
+    assert.deepEqual(layout, { measure: '‖ΔW‖F / ‖W‖F', kinds: ['query', 'value'] }, 'LoRA columns are its targets, in its measure');
+    const loraCells = await dashboard(dash2, (h) => h.heatmapNonZeroCells(h.state().focused!));
+    assert.equal(loraCells, LAYERS * 2, `LoRA heatmap has ${loraCells} non-zero cells (query and value of ${LAYERS} layers)`);
+    assert.match((await dash2.locator('#heatmap-title').textContent()) ?? '', /What moved/);
+    assert.match((await dash2.locator('[data-testid="card-method"]').textContent()) ?? '', /LoRA r=4/);
+    await dash2.locator(`[data-testid="heatmap"] td[data-row="layer.${LAYERS - 1}"][data-kind="value"]`).click();
+    const titles = await until('the selected cell\'s detail lists', () => dash2.locator('[data-testid="heatmap-detail"] h4').allTextContents(), (ts) => ts.length >= 3);
+    assert.ok(titles.some((x) => /singular values of ΔW/.test(x)) && titles.some((x) => /output units/.test(x)) && titles.some((x) => /input units/.test(x)), titles.join(' | '));
+    const sigmas = await dash2.locator('[data-testid="heatmap-detail"]').first().locator('li').count();
+    assert.equal(sigmas, 4, 'r = 4 singular values');
+    t.diagnostic(`LoRA run ${loraId}: ${loraCells} non-zero cells; details ${titles.join(' | ')}`);
+    await screenshot(page, 'dashboard-lora');
+    await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click().catch(() => undefined);
+    const loraRow = page.locator('.monaco-list-row:has-text("LoRA r=4 lora_alpha=8 query+value")').first();
+    await loraRow.waitFor({ timeout: 20_000 });
+    assert.match((await loraRow.textContent()) ?? '', /LoRA r=4 · step 90\/90/);
+    await screenshot(page, 'runs-tree-methods');
     await page.close();
 
     // Host-side checks inside the real extension host.

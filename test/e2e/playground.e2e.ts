@@ -1,6 +1,6 @@
 /**
  * "Try it" end to end, in real VS Code (code-server) driven by Playwright in Chromium: a workspace with a
- * finished run → "PEFT: Try It…" → type a sentence, press Enter → the table shows the trained and base
+ * finished LoRA run → "PEFT: Try It…" → type a sentence, press Enter → the table shows the trained and base
  * probabilities the CLI prints for the run's merged export and the base folder. Screenshots go to
  * test-output/e2e/. Needs scripts/e2e/setup.sh. (Batch mode's file dialog is not driven here; the predict
  * worker's batch output is tested in test/extension/playground-worker.test.ts.)
@@ -44,7 +44,7 @@ test('Try it: a sentence against the trained and base model', { timeout: 480_000
   const { tmp, workspace, modelDir, trainFile } = makeTrainingWorkspace('peft-e2e-try-', 64, ['neg', 'pos']);
 
   await initBackend({ backend: 'wasm', reinit: true });
-  const run = await train(resolveRunConfig({ model: modelDir, train_file: trainFile, output_dir: path.join(workspace, '.peft-studio', 'runs', 'try-run'), run_name: 'try-run', max_steps: 6, per_device_train_batch_size: 8, eval_split: 0.25, learning_rate: 0.01, backend: 'wasm' }));
+  const run = await train(resolveRunConfig({ model: modelDir, train_file: trainFile, output_dir: path.join(workspace, '.peft-studio', 'runs', 'try-run'), run_name: 'try-run', method: 'lora', lora_r: 4, max_steps: 6, per_device_train_batch_size: 8, eval_split: 0.25, learning_rate: 0.01, backend: 'wasm' }));
   assert.equal(run.status, 'finished', run.reason);
   execFileSync(process.execPath, [BIN, 'export', run.runDir, '--merged', path.join(tmp, 'merged')], { cwd: REPO_ROOT, stdio: 'ignore' });
   const trained = cliJson('predict', path.join(tmp, 'merged'), '--text', SENTENCE);
@@ -55,7 +55,9 @@ test('Try it: a sentence against the trained and base model', { timeout: 480_000
     await runCommand(page, 'PEFT: Try It…');
     const frame = webviewFrame(page, EXT_ID);
     await frame.locator('[data-testid="predict"]:not([disabled])').waitFor({ timeout: 90_000 });
-    assert.match((await frame.locator('[data-testid="run-select"]').textContent()) ?? '', /try-run/);
+    // A LoRA run: the picker and the run line name the method; the trained model is the base with its LoRA update.
+    assert.match((await frame.locator('[data-testid="run-select"]').textContent()) ?? '', /try-run — LoRA r=4/);
+    await until('the run line', () => frame.locator('[data-testid="run-info"]').textContent(), (s) => /^LoRA r=4 lora_alpha=8 query\+value · step 6/.test(s ?? ''));
     await frame.locator('[data-testid="text"]').fill(SENTENCE);
     await frame.locator('[data-testid="text"]').press('Enter');
     const summary = await until('a prediction', () => frame.locator('[data-testid="summary"]').textContent(), (s) => /Trained:/.test(s ?? ''));

@@ -13,13 +13,13 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { buildWebview, stubZod } from '../build.mjs';
+import { buildWebview, noZod } from '../build.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(process.argv[2] ?? '/tmp/peft-webview-smoke');
 const dist = path.join(out, 'dist');
 await buildWebview({ outdir: dist, minify: true });
-await esbuild.build({ entryPoints: [path.join(here, 'fake-host.ts')], bundle: true, format: 'iife', platform: 'browser', outfile: path.join(dist, 'fake-host.js'), logLevel: 'warning', plugins: [stubZod] });
+await esbuild.build({ entryPoints: [path.join(here, 'fake-host.ts')], bundle: true, format: 'iife', platform: 'browser', outfile: path.join(dist, 'fake-host.js'), logLevel: 'warning', plugins: [noZod] });
 
 const NONCE = 'smoke0nonce0value';
 const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.html': 'text/html' };

@@ -45,6 +45,7 @@ declare global {
     __peftDashboard?: {
       pointCount(runId: string): number;
       heatmapNonZeroCells(runId: string): number;
+      heatmapLayout(runId: string): { measure: string; kinds: string[] } | undefined;
       state(): unknown;
       renderStats(): { renders: number; lastMs: number; maxMs: number; latencySamples: number; latencyLastMs: number; latencyMaxMs: number; latencySumMs: number };
     };
@@ -257,6 +258,12 @@ window.__peftDashboard = {
     const run = store.run(runId);
     if (!run) return 0;
     return nonZeroCells(buildGrid(layoutOf(run.started, run.changes), run.changes[run.changes.length - 1], 'value'));
+  },
+  heatmapLayout: (runId) => {
+    const run = store.run(runId);
+    if (!run) return undefined;
+    const l = layoutOf(run.started, run.changes);
+    return { measure: l.measure, kinds: l.kinds };
   },
   state: () => ({ snapshot: store.snapshot, ui, focused: store.focused()?.runId, shown: store.shown().map((r) => r.runId), zoomed: charts.loss.isZoomedOrPanned() }),
   renderStats: () => ({ ...stats }),
