@@ -4,11 +4,11 @@
  * does (one `run/didAppendEvents` per ~50 ms). Also records CSP violations for smoke.mjs to assert on.
  * setState goes to sessionStorage, so a reload exercises the restore path.
  * Query: ?steps=N (size of the finished run), ?live=0 (no streaming), ?silent=1 (never answer `ready`:
- * the page shows only what it restored).
+ * the page shows only what it restored), ?lora=1 (a finished LoRA run too, focused).
  */
 import { applyEvent, emptyRunView, type HostToWebview, type RunView, type WebviewToHost } from '../../protocol/webview';
 import type { RunEvent } from '../../engine/protocol/events';
-import { syntheticRun } from '../src/shared/test-fixtures';
+import { syntheticLoraRun, syntheticRun } from '../src/shared/test-fixtures';
 
 interface DevWindow {
   __posted: WebviewToHost[];
@@ -42,7 +42,8 @@ globalThis.acquireVsCodeApi = (<S>() => ({
   postMessage(m: WebviewToHost) {
     w.__posted.push(m);
     if (m.kind === 'dashboard/ready' && q.get('silent') !== '1') {
-      send({ v: 1, kind: 'dashboard/didChangeState', timestamp: Date.now(), runs: [done, live], selected: ['sst2-lr5e-4', 'sst2-lr1e-3'] });
+      const lora = q.get('lora') === '1' ? [view('sst2-lora', 'sst2 · lora r8', syntheticLoraRun('sst2-lora'))] : [];
+      send({ v: 1, kind: 'dashboard/didChangeState', timestamp: Date.now(), runs: [done, live, ...lora], selected: lora.length ? ['sst2-lora', 'sst2-lr1e-3'] : ['sst2-lr5e-4', 'sst2-lr1e-3'] });
       if (q.get('live') !== '0') stream();
     }
     if (m.kind === 'run/pause') send({ v: 1, kind: 'run/didAppendEvents', runId: m.runId, firstIndex: cursor + extra++, events: [{ v: 1, type: 'paused', step: 0, time: '' }] });

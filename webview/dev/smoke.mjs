@@ -124,6 +124,21 @@ try {
   check('double-click resets the zoom', !(await hook(p, () => window.__peftDashboard.state().zoomed)));
   await p.locator('[data-testid="heatmap-mode-relative"]').click();
 
+  // a LoRA run: its own columns and measure, no second colour mode, detail lists for a selected cell
+  {
+    const { p: lp, errors: lerr } = await open('dashboard.html?steps=300&live=0&lora=1');
+    await lp.waitForFunction(() => window.__peftDashboard?.state().focused === 'sst2-lora', null, { timeout: 10_000 });
+    const layout = await hook(lp, () => window.__peftDashboard.heatmapLayout('sst2-lora'));
+    check('LoRA heatmap: its targets as columns, its measure', JSON.stringify(layout) === JSON.stringify({ measure: '‖ΔW‖F / ‖W‖F', kinds: ['query', 'value'] }), JSON.stringify(layout));
+    check('LoRA: no relative mode (its value is relative already)', await lp.locator('[data-testid="heatmap-mode-relative"]').isHidden());
+    await lp.locator('[data-testid="heatmap"] td[data-row="layer.11"][data-kind="value"]').click();
+    const titles = await lp.locator('[data-testid="heatmap-detail"] h4').allTextContents();
+    check('a selected LoRA cell lists singular values and units', titles.length === 3 && /singular/.test(titles[0] ?? ''), titles.join(' | '));
+    await lp.screenshot({ path: path.join(out, 'dashboard-lora.png'), fullPage: true });
+    check('LoRA page: no console errors', lerr.length === 0, lerr.join('; '));
+    await lp.close();
+  }
+
   // themes: VS Code swaps the body class and the variables
   for (const [html, body] of [['light', 'vscode-light'], ['hc', 'vscode-high-contrast']]) {
     await p.evaluate(([h, b]) => {

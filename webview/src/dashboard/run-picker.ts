@@ -3,6 +3,7 @@
  * (first in the selection: cards, heatmap and the pause/stop buttons follow it). Every change is posted as
  * `dashboard/select`; the host is the source of truth and echoes the selection in its next snapshot.
  */
+import { runMethodLabel } from '../../../protocol/method';
 import type { RunView } from '../../../protocol/webview';
 import { h, iconButton } from '../shared/dom';
 
@@ -18,7 +19,7 @@ export class RunPicker {
   }
 
   update(runs: readonly RunView[], selected: readonly string[], colors: ReadonlyMap<string, string>): void {
-    const key = JSON.stringify([runs.map((r) => [r.runId, r.label, r.status]), selected, [...colors]]);
+    const key = JSON.stringify([runs.map((r) => [r.runId, r.label, r.status, r.started?.runId]), selected, [...colors]]);
     if (key === this.key) return;
     this.key = key;
     // Rebuilding moves keyboard focus out of the list; put it back on the same control afterwards.
@@ -50,7 +51,13 @@ export class RunPicker {
     return h(
       'li',
       { class: `run-row${focused ? ' focused' : ''}`, 'data-testid': `run-${run.runId}` },
-      h('label', {}, box, swatch, h('span', { class: 'run-label', title: run.runId, text: run.label })),
+      h(
+        'label',
+        {},
+        box,
+        swatch,
+        h('span', { class: 'run-text' }, h('span', { class: 'run-label', title: run.runId, text: run.label }), ...(run.started ? [h('span', { class: 'run-method muted', 'data-testid': 'run-method', text: runMethodLabel({ view: run }) })] : [])),
+      ),
       h('span', { class: `badge status-${run.status}`, text: run.status }),
       focus,
     );

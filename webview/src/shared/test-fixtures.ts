@@ -2,7 +2,7 @@
  * Synthetic run events for unit tests and the dev smoke page (webview/dev): a BERT-base-shaped BitFit run
  * with a decaying noisy loss, periodic evals and bias-change summaries. Deterministic (seeded), never shipped.
  */
-import type { BiasCell, RunEvent, StartedEvent } from '../../../engine/protocol/events';
+import type { BiasCell, ChangeCell, RunEvent, StartedEvent } from '../../../engine/protocol/events';
 
 export const KINDS = ['query', 'key', 'value', 'attention.output', 'attention.LayerNorm', 'intermediate', 'output', 'output.LayerNorm'];
 
@@ -81,4 +81,50 @@ function biasCells(s: StartedEvent, progress: number, rand: () => number): BiasC
   add('bert.pooler.dense.bias', 'pooler', 'pooler', 0.8);
   add('classifier.bias', 'classifier', 'head', 3, true);
   return cells;
+}
+
+/**
+ * A finished LoRA run (r = 8 on query and value) with `change` events as the engine writes them today:
+ * ‖ΔW‖F / ‖W‖F per target, with singular values and unit lists.
+ */
+export function syntheticLoraRun(runId: string, steps = 300, layers = 12, seed = 5): RunEvent[] {
+  const rand = rng(seed);
+  const kinds = ['query', 'value'];
+  const base = started(runId, layers, steps);
+  const s: StartedEvent = {
+    ...base,
+    config: { method: { name: 'lora', r: 8, lora_alpha: 16, target_modules: ['query', 'value'] } },
+    method: 'lora',
+    trainable: { count: 296_450, total: 109_780_000, percent: 0.27, tensors: [] },
+    heatmap: { rows: base.heatmap.rows, kinds, measure: '‖ΔW‖F / ‖W‖F' },
+  };
+  const events: RunEvent[] = [s];
+  for (let step = 1; step <= steps; step++) {
+    events.push({ v: 1, type: 'step', step, epoch: step / s.stepsPerEpoch, loss: 0.3 + 0.4 * Math.exp(-step / (steps / 4)) + (rand() - 0.5) * 0.15, lr: 5e-4 * (1 - step / steps), gradNorm: 1, tokensPerSec: 8000, time: step * 0.1 });
+    if (step % 30 !== 0) continue;
+    const cells: ChangeCell[] = [];
+    for (let l = 0; l < layers; l++)
+      for (const k of kinds) {
+        const value = (step / steps) * (k === 'value' ? 0.02 : 0.012) * (0.5 + l / layers) * (0.8 + rand() * 0.4);
+        const sv = Array.from({ length: 8 }, (_, i) => value * 30 * Math.exp(-i / 1.5));
+        const outs = Array.from({ length: 8 }, (_, i) => ({ label: `out ${Math.floor(rand() * 768)}`, value: value * 4 * (8 - i) }));
+        const ins = Array.from({ length: 8 }, (_, i) => ({ label: `in ${Math.floor(rand() * 768)}`, value: value * 3 * (8 - i) }));
+        cells.push({
+          name: `bert.encoder.layer.${l}.attention.self.${k}`,
+          row: `layer.${l}`,
+          kind: k,
+          value,
+          relative: value,
+          top: outs.map((o) => ({ index: Number(o.label.slice(4)), delta: o.value })),
+          details: [
+            { title: 'singular values of ΔW', items: sv.map((v, i) => ({ label: `σ${i + 1}`, value: v })) },
+            { title: 'output units moved most (‖ΔW row‖)', items: outs },
+            { title: 'input units read most (‖ΔW column‖)', items: ins },
+          ],
+        });
+      }
+    events.push({ v: 1, type: 'change', step, measure: '‖ΔW‖F / ‖W‖F', cells });
+  }
+  events.push({ v: 1, type: 'finished', step: steps, time: '2025-01-01T01:00:00Z', seconds: 60 });
+  return events;
 }
