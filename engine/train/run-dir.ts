@@ -21,7 +21,10 @@ export function newRunId(config: { train_file?: unknown; method?: unknown }, now
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const train = typeof config.train_file === 'string' ? config.train_file : 'data';
   const slug = (path.basename(path.dirname(train)) || 'data').replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 24);
-  return `${stamp}-${String(config.method ?? 'bitfit')}-${slug}-${randomBytes(2).toString('hex')}`;
+  // `method` is a name or a `{ name, …settings }` spec; only the name goes into the folder name.
+  const m = config.method;
+  const name = typeof m === 'string' ? m : typeof m === 'object' && m !== null && typeof (m as { name?: unknown }).name === 'string' ? (m as { name: string }).name : 'bitfit';
+  return `${stamp}-${name.replace(/[^A-Za-z0-9_.-]+/g, '_')}-${slug}-${randomBytes(2).toString('hex')}`;
 }
 
 export function prepareRunDir(config: RunConfig): { runDir: string; runId: string } {

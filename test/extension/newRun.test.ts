@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { METHOD_INFOS } from '../../engine/peft/catalog';
 import { resolveRunConfig } from '../../engine/train/config';
+import { newRunId } from '../../engine/train/run-dir';
 import { methodPicks, newRunConfig, settingAnswer, settingQuestions, trainingDefaults } from '../../extension/src/newRunPlan';
+import { parseWebviewMessage } from '../../extension/src/protocol-validate';
 
 const general = { epochs: 3, batchSize: 16, maxLength: 128 };
 
@@ -66,5 +68,15 @@ describe('New Run: training numbers and the saved config', () => {
     assert.equal(resolved.method.name, 'lora');
     assert.equal(resolved.method.r, 4);
     assert.equal(resolved.learning_rate, 5e-4);
+  });
+});
+
+describe('run ids of method objects', () => {
+  it("name the method, and are ids the dashboard's messages may carry", () => {
+    for (const method of [{ name: 'lora', r: 4 }, 'bitfit', { name: 'full' }]) {
+      const id = newRunId({ train_file: '/d/sst2/train.tsv', method });
+      assert.match(id, new RegExp(`-${typeof method === 'string' ? method : method.name}-sst2-`));
+      assert.ok(parseWebviewMessage({ v: 1, kind: 'run/pause', runId: id }).ok, id);
+    }
   });
 });
