@@ -128,10 +128,11 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
         60_000,
       );
       const keys = diffKeys!.split(',');
-      for (const k of ['method.name', 'method.bias_terms', 'method.r', 'learning_rate', 'num_train_epochs']) assert.ok(keys.includes(k), `comparison lists ${k}: ${diffKeys}`);
+      for (const k of ['method.name', 'method.r', 'learning_rate', 'num_train_epochs']) assert.ok(keys.includes(k), `comparison lists ${k}: ${diffKeys}`);
       const methods = await frame.locator('[data-testid="peft-compare-output"]').first().getAttribute('data-methods');
       assert.equal(methods, 'BitFit all|LoRA r=4 lora_alpha=8 query+value|LoRA r=4 lora_alpha=8 query+value', 'the comparison names each run\'s method');
       assert.ok(!keys.includes('model') && !keys.includes('run_name'), `comparison lists only differing settings: ${diffKeys}`);
+      assert.ok(!keys.includes('method.bias_terms') && !keys.includes('method.lora_dropout'), `method settings left at their defaults are not listed: ${diffKeys}`);
       await frame.locator('[data-testid="peft-compare-output"]').first().scrollIntoViewIfNeeded().catch(() => undefined);
       await screenshot(page, 'notebook-compare');
 

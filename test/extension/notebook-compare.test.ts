@@ -32,9 +32,11 @@ describe('config diff', () => {
     const row = (key: string) => r.diff.find((d) => d.key === key)?.values;
     assert.deepEqual(row('method.name'), ['bitfit', 'lora', 'lora']);
     assert.deepEqual(row('method.r'), ['–', '16', '16'], 'lora_r: 16 and { r: 16 } are the same setting');
-    assert.deepEqual(row('method.bias_terms'), ['[all]', '–', '–'], "BitFit's default settings are listed against LoRA's");
-    assert.deepEqual(row('method.target_modules'), ['–', '[query, value]', '[query, value]']);
+    assert.equal(row('method.bias_terms'), undefined, 'settings every run leaves at their default say nothing the method row does not');
+    assert.equal(row('method.target_modules'), undefined);
     assert.equal(row('lora_r'), undefined, 'top-level setting keys are folded into method.*');
+    const sparse = diffConfigs([{ model: 'm', method: 'bitfit', bias_terms: ['sparse'] }, { model: 'm', method: 'lora' }]);
+    assert.deepEqual(sparse.diff.find((d) => d.key === 'method.bias_terms')?.values, ['[sparse]', '–'], 'a setting one run chose is listed');
   });
 
   it('treats an absent key and its default as the same, and ignores names', () => {

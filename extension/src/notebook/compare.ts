@@ -2,7 +2,7 @@
  * Comparing runs of notebook cells: which config keys differ (after inheritance and with schema defaults
  * filled in, so "absent" and "the default, written out" are the same), and the final metrics side by side.
  */
-import { flatKey, methodInfos, methodLabel, methodOfConfig, withSettingDefaults } from '../../../protocol/method';
+import { flatKey, methodInfo, methodInfos, methodLabel, methodOfConfig, withSettingDefaults } from '../../../protocol/method';
 import { finalMetricsOf, type CompareOutput, type CompareRun, type RunOutput } from '../../../protocol/notebook-output';
 import { withDefaults } from './schema';
 
@@ -49,14 +49,31 @@ function flatKeys(): Set<string> {
   return (flatKeyCache ??= new Set(methodInfos().flatMap((m) => m.settings.map(flatKey))));
 }
 
+/**
+ * The `method.*` keys where some run's method has a setting off its default. Between runs of different
+ * methods every setting of each "differs" (the other run has none); those still at their defaults say
+ * nothing the method row does not, so only these are listed.
+ */
+function chosenMethodKeys(configs: ReadonlyArray<Record<string, unknown>>): Set<string> {
+  const out = new Set<string>();
+  for (const c of configs) {
+    const spec = methodOfConfig(c);
+    for (const s of methodInfo(spec.name)?.settings ?? []) {
+      if (spec[s.key] !== undefined && JSON.stringify(spec[s.key]) !== JSON.stringify(s.default)) out.add(`method.${s.key}`);
+    }
+  }
+  return out;
+}
+
 export function diffConfigs(configs: ReadonlyArray<Record<string, unknown>>): { diff: Array<{ key: string; values: string[] }>; sameCount: number } {
   const flat = configs.map((c) => flatten(comparableConfig(c)));
   const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))].filter((k) => !IGNORED.has(k.split('.')[0]!)).sort();
+  const chosen = chosenMethodKeys(configs);
   const diff: Array<{ key: string; values: string[] }> = [];
   let sameCount = 0;
   for (const key of keys) {
     const raw = flat.map((f) => JSON.stringify(f[key]));
-    if (raw.every((r) => r === raw[0])) sameCount++;
+    if (raw.every((r) => r === raw[0]) || (key.startsWith('method.') && key !== 'method.name' && !chosen.has(key))) sameCount++;
     else diff.push({ key, values: flat.map((f) => showValue(f[key])) });
   }
   return { diff, sameCount };
