@@ -130,8 +130,10 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
     const sigmas = await dash2.locator('[data-testid="heatmap-detail"]').first().locator('li').count();
     assert.equal(sigmas, 4, 'r = 4 singular values');
     t.diagnostic(`LoRA run ${loraId}: ${loraCells} non-zero cells; details ${titles.join(' | ')}`);
+    await dash2.locator('[data-testid="heatmap-detail"]').first().scrollIntoViewIfNeeded().catch(() => undefined);
     await screenshot(page, 'dashboard-lora');
-    await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click().catch(() => undefined);
+    // The PEFT Studio view is still open from before the reload (clicking its icon again would close it).
+    if (!(await page.locator('.monaco-list-row:has-text("Finished")').first().isVisible())) await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click();
     const loraRow = page.locator('.monaco-list-row:has-text("LoRA r=4 lora_alpha=8 query+value")').first();
     await loraRow.waitFor({ timeout: 20_000 });
     assert.match((await loraRow.textContent()) ?? '', /LoRA r=4 · step 90\/90/);
