@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { parseSettings, settingFromFlag } from '../../engine/peft/settings';
 import type { MethodInfo, MethodSpec, SettingSpec } from '../../engine/peft/types';
-import { DEFAULT_METHOD, defaultLearningRate, methodInfo, methodInfos, methodLabel } from '../../protocol/method';
+import { defaultLearningRate, methodInfo, methodInfos, methodLabel } from '../../protocol/method';
 
 export interface MethodPick {
   method: string;
@@ -125,4 +125,3 @@ export function newRunConfig(c: NewRunChoice): Record<string, unknown> {
   };
 }
 
-export { DEFAULT_METHOD };
