@@ -103,5 +103,12 @@ export function methodSettingsList(spec: MethodSpec): Array<{ key: string; value
 
 /** A run's method as its started event recorded it (resolved settings), else as its config asked. */
 export function runMethodLabel(run: { view: { started?: { config: Record<string, unknown> } }; config?: Record<string, unknown> }, form: 'short' | 'long' = 'short'): string {
-  return methodLabel(methodOfConfig(run.view.started?.config ?? run.config), form);
+  const config = run.view.started?.config ?? run.config;
+  // A distillation run's resolved config names the student's method and holds the teacher in `distill`.
+  const distilled = isObj(config?.distill) || (isObj(config?.method) && config.method.name === 'distill') || config?.method === 'distill';
+  if (config?.method === 'distill' || (isObj(config?.method) && config.method.name === 'distill')) {
+    const student = isObj(config.method) ? config.method.student_method : undefined;
+    return `${methodLabel(methodOfConfig({ method: student ?? 'full' }), form)} (distilled)`;
+  }
+  return `${methodLabel(methodOfConfig(config), form)}${distilled ? ' (distilled)' : ''}`;
 }

@@ -8,6 +8,7 @@
  *     allowed only with its method (`allOf` of if/then).
  * `npm run gen:schema` writes the file; test/extension/schema.test.ts fails when it is stale.
  */
+import { DISTILL_DEFAULTS } from '../engine/distill/config';
 import { METHOD_INFOS } from '../engine/peft/catalog';
 import { settingSchema } from '../engine/peft/settings';
 import type { MethodInfo } from '../engine/peft/types';
@@ -261,19 +262,43 @@ export const GENERAL_PROPERTIES: Record<string, Json> = {
 
 const flatKeyOf = (flag: string) => flag.replace(/-/g, '_');
 
+/** The `distill` block (engine/distill/config.ts): the teacher and the loss mix; `method` is what the student trains with. */
+const DISTILL_KEYS: Record<string, Json> = {
+  teacher: { type: 'string', description: 'A run folder (its best checkpoint, any method) or a fine-tuned HF model folder. Relative to this file.' },
+  student_layers: {
+    description: "Teacher layers the student keeps (DistilBERT-style, initialised from the teacher): a count K (every other layer) or a list of layer indices.",
+    anyOf: [{ type: 'integer', minimum: 1 }, { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 }],
+  },
+  student: { type: 'string', description: 'A smaller model folder of the same tokenizer as the student instead (not with student_layers).' },
+  temperature: { type: 'number', exclusiveMinimum: 0, default: DISTILL_DEFAULTS.temperature, description: 'Softmax temperature of the distillation loss (scaled by T²).' },
+  alpha_kd: { type: 'number', minimum: 0, default: DISTILL_DEFAULTS.alpha_kd, description: "Weight of the teacher's soft targets (KL; MSE for regression)." },
+  alpha_task: { type: 'number', minimum: 0, default: DISTILL_DEFAULTS.alpha_task, description: 'Weight of the task loss on the labels.' },
+  alpha_cos: { type: 'number', minimum: 0, default: DISTILL_DEFAULTS.alpha_cos, description: "Weight of the cosine loss between the [CLS] hidden states." },
+  cache_max_mib: { type: 'number', minimum: 0, default: DISTILL_DEFAULTS.cache_max_mib, description: 'Teacher outputs kept on disk up to this many MiB.' },
+};
+
 function methodObjectSchema(infos: readonly MethodInfo[]): Json {
+  const distill = {
+    if: { properties: { name: { const: 'distill' } }, required: ['name'] },
+    then: {
+      description: 'Distillation: a teacher, and the method the student trains with (student_method, default full).',
+      properties: { name: { const: 'distill' }, student_method: { anyOf: [{ enum: infos.map((m) => m.name) }, { $ref: '#/definitions/methodSpec' }], default: 'full', description: 'The method the student trains with.' }, ...DISTILL_KEYS },
+      required: ['teacher'],
+      additionalProperties: false,
+    },
+  };
   return {
     type: 'object',
     required: ['name'],
-    properties: { name: { enum: infos.map((m) => m.name), description: 'The method (HF PEFT / AdapterHub names).' } },
-    allOf: infos.map((m) => ({
+    properties: { name: { enum: [...infos.map((m) => m.name), 'distill'], description: 'The method (HF PEFT / AdapterHub names), or distill.' } },
+    allOf: [distill, ...infos.map((m) => ({
       if: { properties: { name: { const: m.name } }, required: ['name'] },
       then: {
         description: `${m.title}: ${m.description}`,
         properties: { name: { const: m.name }, ...Object.fromEntries(m.settings.map((s) => [s.key, settingSchema(s)])) },
         additionalProperties: false,
       },
-    })),
+    }))],
   };
 }
 
@@ -283,7 +308,7 @@ export function buildRunConfigSchema(infos: readonly MethodInfo[] = METHOD_INFOS
   const method: Json = {
     description: `Training method: a name (${infos.map((m) => `${m.name} = ${m.title}`).join(', ')}), or an object with "name" and that method's settings. Settings may also be top-level keys (lora_r: 8).`,
     default: DEFAULT_METHOD_NAME,
-    anyOf: [{ enum: names }, { $ref: '#/definitions/methodSpec' }],
+    anyOf: [{ enum: [...names, 'distill'] }, { $ref: '#/definitions/methodSpec' }],
   };
   // Top-level setting keys: one property per key (a key two methods share lists both), allowed only with its method.
   const flat = new Map<string, { schema: Json; methods: string[] }>();
@@ -301,6 +326,15 @@ export function buildRunConfigSchema(infos: readonly MethodInfo[] = METHOD_INFOS
     if (k === 'runs_dir') {
       properties.method = method;
       for (const [key, f] of flat) properties[key] = f.schema;
+    }
+    if (k === 'adapter') {
+      properties.distill = {
+        type: 'object',
+        description: "Distillation (DistilBERT's recipe): the teacher and the loss mix; the student is `model`, or the teacher's own layers (student_layers), and trains with `method`.",
+        properties: DISTILL_KEYS,
+        required: ['teacher'],
+        additionalProperties: false,
+      };
     }
   }
   const isMethod = (name: string): Json => ({

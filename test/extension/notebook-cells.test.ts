@@ -97,7 +97,9 @@ describe('config checks from the JSON schema', () => {
     ['eval_split of 1', { model: 'm', train_file: 't', eval_split: 1 }, /must be < 1/],
     ['an enum miss', { model: 'm', train_file: 't', lr_scheduler_type: 'step' }, /one of/],
     ['a bias list of numbers', { model: 'm', train_file: 't', bias_terms: 'all' }, /bias_terms must be array/],
-    ['an unknown method', { model: 'm', train_file: 't', method: 'lora2' }, /method must be one of "full", "bitfit", "lora"/],
+    ['an unknown method', { model: 'm', train_file: 't', method: 'lora2' }, /method must be one of "full", "bitfit", "lora", "distill"/],
+    ['a distill block without a teacher', { model: 'm', train_file: 't', distill: { temperature: 2 } }, /distill needs "teacher"/],
+    ['a distill spec with a student method that is not one', { model: 'm', train_file: 't', method: { name: 'distill', teacher: 'runs/x', student_method: 'lora2' } }, /method\.student_method must be one of/],
     ["another method's setting", { model: 'm', train_file: 't', method: 'lora', bias_terms: ['all'] }, /bias_terms is a setting of BitFit, not of LoRA/],
     ["a LoRA setting without a method (BitFit, the default)", { model: 'm', train_file: 't', lora_r: 8 }, /lora_r is a setting of LoRA, not of BitFit \(method: bitfit, the default\)/],
     ['a LoRA rank of 0 (top-level key)', { model: 'm', train_file: 't', method: 'lora', lora_r: 0 }, /lora_r must be ≥ 1, got 0/],
@@ -124,6 +126,8 @@ describe('config checks from the JSON schema', () => {
       { method: { name: 'bitfit', bias_terms: ['sparse'] }, train_head: false },
       { method: 'full' },
       { bias_terms: ['query'] },
+      { distill: { teacher: 'runs/t', student_layers: 2, temperature: 4 }, method: 'lora', lora_r: 4 },
+      { method: { name: 'distill', teacher: 'runs/t', student_method: { name: 'lora', r: 4 }, alpha_cos: 0.1 } },
     ]) assert.deepEqual(validateConfig({ model: 'm', train_file: 't', ...extra }), [], JSON.stringify(extra));
   });
 
@@ -138,7 +142,7 @@ describe('config checks from the JSON schema', () => {
     assert.deepEqual(keys.find((k) => k.key === 'train_head')?.values, ['true', 'false']);
     assert.deepEqual(keys.find((k) => k.key === 'per_device_train_micro_batch_size')?.values, ['auto']);
     assert.equal(keys.some((k) => k.key === 'output_dir'), false);
-    assert.deepEqual(keys.find((k) => k.key === 'method')?.values, ['full', 'bitfit', 'lora']);
+    assert.deepEqual(keys.find((k) => k.key === 'method')?.values, ['full', 'bitfit', 'lora', 'distill']);
     assert.deepEqual(keys.find((k) => k.key === 'lora_r')?.methods, ['lora']);
   });
 
@@ -175,7 +179,7 @@ describe('completion in cells', () => {
 
   it('offers the method names after method:, and its own keys once the method is known', () => {
     const methods = suggestionsAt('method: ', new Set(), false);
-    assert.deepEqual(methods.map((s) => s.label), ['full', 'bitfit', 'lora']);
+    assert.deepEqual(methods.map((s) => s.label), ['full', 'bitfit', 'lora', 'distill']);
     assert.equal(methods.find((s) => s.label === 'lora')?.detail, 'LoRA');
     const none = suggestionsAt('lo', new Set(['model']), false).map((s) => s.label);
     assert.ok(none.includes('method') && !none.includes('lora_r'), 'no method yet: no method-specific keys');

@@ -110,6 +110,8 @@ describe('method labels', () => {
     const view = { started: { config: { method: { name: 'lora', r: 4, lora_alpha: 8 } } } };
     assert.equal(runMethodLabel({ view, config: { method: 'lora' } }), 'LoRA r=4');
     assert.equal(runMethodLabel({ view: {}, config: { method: 'lora', lora_r: 2 } }), 'LoRA r=2');
+    assert.equal(runMethodLabel({ view: { started: { config: { method: { name: 'lora', r: 4 }, distill: { teacher: '/t' } } } } }), 'LoRA r=4 (distilled)');
+    assert.equal(runMethodLabel({ view: {}, config: { method: { name: 'distill', teacher: '/t', student_method: 'bitfit' } } }), 'BitFit all (distilled)');
   });
 
   it('fills every setting default, and offers a learning rate per method', () => {

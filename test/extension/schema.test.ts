@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { BACKEND_NAMES } from '../../engine/backend/select';
+import { DISTILL_DEFAULTS } from '../../engine/distill/config';
 import { METHOD_INFOS } from '../../engine/peft/catalog';
 import type { MethodInfo } from '../../engine/peft/types';
 import { DEFAULTS, methodSettingKeys, resolveRunConfig } from '../../engine/train/config';
@@ -26,7 +27,7 @@ describe('run-config schema', () => {
   const props = schema.properties as Props;
 
   it("names every key the engine's resolveRunConfig knows, and nothing it rejects as unknown", () => {
-    for (const k of [...Object.keys(DEFAULTS), ...methodSettingKeys().keys()]) assert.ok(k in props, `schema lacks ${k}`);
+    for (const k of [...Object.keys(DEFAULTS), ...methodSettingKeys().keys(), 'distill', 'adapter']) assert.ok(k in props, `schema lacks ${k}`);
     for (const k of Object.keys(props)) {
       try {
         resolveRunConfig({ model: 'm', train_file: 't', [k]: 'x' });
@@ -34,6 +35,12 @@ describe('run-config schema', () => {
         assert.doesNotMatch((e as Error).message, /unknown setting/, `${k}: ${(e as Error).message}`);
       }
     }
+  });
+
+  it("the distill block's keys and defaults are the engine's", () => {
+    const d = props.distill!.properties as Props;
+    assert.deepEqual(Object.keys(d).sort(), ['teacher', ...Object.keys(DISTILL_DEFAULTS), 'student', 'student_layers'].sort());
+    for (const [k, v] of Object.entries(DISTILL_DEFAULTS)) assert.equal(d[k]!.default, v, k);
   });
 
   it("general defaults and enums are the engine's", () => {
@@ -45,7 +52,7 @@ describe('run-config schema', () => {
 
   it('method: a name of the catalog, or an object whose keys are that method\'s settings', () => {
     const names = METHOD_INFOS.map((m) => m.name);
-    assert.deepEqual((props.method!.anyOf as Props[])[0]!.enum, names);
+    assert.deepEqual((props.method!.anyOf as Props[])[0]!.enum, [...names, 'distill'], 'and distill, whose student trains with one of them');
     const spec = (schema.definitions as Props).methodSpec!;
     const branches = spec.allOf as Array<{ if: { properties: { name: { const: string } } }; then: { properties: Record<string, unknown>; additionalProperties: boolean } }>;
     for (const info of METHOD_INFOS) {
