@@ -4,6 +4,7 @@
  * smaller picture: name, status, a smoothed loss sparkline on a plain canvas, latest loss, progress, and
  * pause/resume/stop.
  */
+import { runMethodLabel } from '../../../protocol/method';
 import type { RunView, WebviewToHost } from '../../../protocol/webview';
 import { formatValue } from '../shared/format';
 import { h, iconButton, setText } from '../shared/dom';
@@ -87,7 +88,8 @@ function render(): void {
   if (!run) return;
   const status = run.status;
   setText(name, run.label);
-  name.title = run.runId;
+  // The method rides in the tooltip: the view is narrow, and New Run's labels already name it.
+  name.title = run.started ? `${run.runId}\n${runMethodLabel({ view: run }, 'long')}` : run.runId;
   setText(badge, status);
   badge.className = `badge status-${status}`;
   const values = smoothedLoss(run);
