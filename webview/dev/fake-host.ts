@@ -29,8 +29,9 @@ function view(runId: string, label: string, events: RunEvent[]): RunView {
 }
 
 const bigSteps = Number(q.get('steps') ?? 3000);
+// The finished run is an older one (biasChange events); the live one writes today's change events.
 const done = view('sst2-lr1e-3', 'sst2 · lr 1e-3', [
-  ...syntheticRun('sst2-lr1e-3', { steps: bigSteps, evalEvery: Math.max(1, Math.round(bigSteps / 10)), biasEvery: Math.max(1, Math.round(bigSteps / 30)), seed: 7 }),
+  ...syntheticRun('sst2-lr1e-3', { steps: bigSteps, evalEvery: Math.max(1, Math.round(bigSteps / 10)), biasEvery: Math.max(1, Math.round(bigSteps / 30)), seed: 7, legacy: true }),
   { v: 1, type: 'finished', step: bigSteps, time: '2025-01-01T01:00:00Z', seconds: 3600 },
 ]);
 const liveAll = syntheticRun('sst2-lr5e-4', { steps: 1200, totalSteps: 1200, evalEvery: 150, biasEvery: 50, seed: 3 });

@@ -28,7 +28,7 @@ describe('RunStore', () => {
   it('folds appended events with applyEvent', () => {
     const s = new RunStore();
     s.apply(snapshot(1, [emptyRunView('a', 'A', 'queued')], ['a']));
-    assert.ok(s.apply(append('a', syntheticRun('a', { steps: 20, evalEvery: 10, biasEvery: 5 }))));
+    assert.ok(s.apply(append('a', syntheticRun('a', { steps: 20, evalEvery: 10, biasEvery: 5, legacy: true }))));
     const run = s.run('a')!;
     assert.equal(run.status, 'running');
     assert.equal(run.steps.step.length, 20);

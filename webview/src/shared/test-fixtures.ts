@@ -1,8 +1,9 @@
 /**
  * Synthetic run events for unit tests and the dev smoke page (webview/dev): a BERT-base-shaped BitFit run
- * with a decaying noisy loss, periodic evals and bias-change summaries. Deterministic (seeded), never shipped.
+ * with a decaying noisy loss, periodic evals and what-moved summaries (`change`, or the older `biasChange`
+ * with `legacy`), and a LoRA run. Deterministic (seeded), never shipped.
  */
-import type { BiasCell, ChangeCell, RunEvent, StartedEvent } from '../../../engine/protocol/events';
+import { BITFIT_MEASURE, type BiasCell, type ChangeCell, type RunEvent, type StartedEvent } from '../../../engine/protocol/events';
 
 export const KINDS = ['query', 'key', 'value', 'attention.output', 'attention.LayerNorm', 'intermediate', 'output', 'output.LayerNorm'];
 
@@ -20,7 +21,7 @@ export function started(runId: string, layers = 12, totalSteps = 1000): StartedE
     data: { train: 67_349, eval: 872, badRows: 0, task: 'classification', numLabels: 2, id2label: { 0: 'negative', 1: 'positive' } },
     totalSteps,
     stepsPerEpoch: Math.ceil(totalSteps / 3),
-    heatmap: { rows, kinds: KINDS },
+    heatmap: { rows, kinds: KINDS, measure: BITFIT_MEASURE },
     notices: [],
   };
 }
@@ -37,6 +38,8 @@ export interface SyntheticOptions {
   evalEvery?: number;
   biasEvery?: number;
   seed?: number;
+  /** Write what-moved reports as the older `biasChange` events (runs from before the `change` event). */
+  legacy?: boolean;
 }
 
 export function syntheticRun(runId: string, o: SyntheticOptions): RunEvent[] {
@@ -54,7 +57,11 @@ export function syntheticRun(runId: string, o: SyntheticOptions): RunEvent[] {
       const prevBest = events.filter((e) => e.type === 'eval').reduce((m, e) => Math.max(m, e.metrics.accuracy ?? 0), 0);
       events.push({ v: 1, type: 'eval', step, epoch: step / s.stepsPerEpoch, loss: loss + 0.03, metrics: { accuracy: acc, f1: acc - 0.01 }, primary: 'accuracy', isBest: acc > prevBest, examples: 872, seconds: 2 });
     }
-    if (o.biasEvery && step % o.biasEvery === 0) events.push({ v: 1, type: 'biasChange', step, cells: biasCells(s, step / total, rand) });
+    if (o.biasEvery && step % o.biasEvery === 0) {
+      const cells = biasCells(s, step / total, rand);
+      // Today's BitFit runs write `change` events (value = mean |Δb|); older ones wrote `biasChange`.
+      events.push(o.legacy ? { v: 1, type: 'biasChange', step, cells } : { v: 1, type: 'change', step, measure: BITFIT_MEASURE, cells: cells.map((c) => ({ ...c, value: c.meanAbs })) });
+    }
   }
   return events;
 }
