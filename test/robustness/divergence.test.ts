@@ -10,7 +10,7 @@ import { ProgressView } from '../../engine/cli/progress';
 import type { EndEvent, LogEvent, RunEvent } from '../../engine/protocol/events';
 import { resolveRunConfig } from '../../engine/train/config';
 import { train } from '../../engine/train/trainer';
-import { applyEvent, emptyRunView } from '../../extension/src/protocol';
+import { applyEvent, emptyRunView } from '../../protocol/webview';
 import { removeModelDirs, type GeneratedModel } from '../helpers/make-model';
 import { makeRows, makeTinyModel, removeTempDirs, tempDir, writeTsv } from '../helpers/train-fixtures';
 
