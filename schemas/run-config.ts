@@ -261,6 +261,8 @@ export const GENERAL_PROPERTIES: Record<string, Json> = {
   };
 
 const flatKeyOf = (flag: string) => flag.replace(/-/g, '_');
+/** Every name a config may give these methods: each one's name, then its aliases (AdapterHub's `seq_bn`, …). */
+const namesOf = (infos: readonly MethodInfo[]) => infos.flatMap((m) => [m.name, ...(m.aliases ?? [])]);
 
 /** The `distill` block (engine/distill/config.ts): the teacher and the loss mix; `method` is what the student trains with. */
 const DISTILL_KEYS: Record<string, Json> = {
@@ -282,7 +284,7 @@ function methodObjectSchema(infos: readonly MethodInfo[]): Json {
     if: { properties: { name: { const: 'distill' } }, required: ['name'] },
     then: {
       description: 'Distillation: a teacher, and the method the student trains with (student_method, default full).',
-      properties: { name: { const: 'distill' }, student_method: { anyOf: [{ enum: infos.map((m) => m.name) }, { $ref: '#/definitions/methodSpec' }], default: 'full', description: 'The method the student trains with.' }, ...DISTILL_KEYS },
+      properties: { name: { const: 'distill' }, student_method: { anyOf: [{ enum: namesOf(infos) }, { $ref: '#/definitions/methodSpec' }], default: 'full', description: 'The method the student trains with.' }, ...DISTILL_KEYS },
       required: ['teacher'],
       additionalProperties: false,
     },
@@ -290,12 +292,12 @@ function methodObjectSchema(infos: readonly MethodInfo[]): Json {
   return {
     type: 'object',
     required: ['name'],
-    properties: { name: { enum: [...infos.map((m) => m.name), 'distill'], description: 'The method (HF PEFT / AdapterHub names), or distill.' } },
+    properties: { name: { enum: [...namesOf(infos), 'distill'], description: 'The method (HF PEFT / AdapterHub names, or their aliases), or distill.' } },
     allOf: [distill, ...infos.map((m) => ({
-      if: { properties: { name: { const: m.name } }, required: ['name'] },
+      if: { properties: { name: { enum: namesOf([m]) } }, required: ['name'] },
       then: {
         description: `${m.title}: ${m.description}`,
-        properties: { name: { const: m.name }, ...Object.fromEntries(m.settings.map((s) => [s.key, settingSchema(s)])) },
+        properties: { name: { enum: namesOf([m]) }, ...Object.fromEntries(m.settings.map((s) => [s.key, settingSchema(s)])) },
         additionalProperties: false,
       },
     }))],
@@ -304,22 +306,27 @@ function methodObjectSchema(infos: readonly MethodInfo[]): Json {
 
 /** The schema object, built from `infos` (the catalog by default). */
 export function buildRunConfigSchema(infos: readonly MethodInfo[] = METHOD_INFOS): Json {
-  const names = infos.map((m) => m.name);
+  const names = namesOf(infos);
   const method: Json = {
     description: `Training method: a name (${infos.map((m) => `${m.name} = ${m.title}`).join(', ')}), or an object with "name" and that method's settings. Settings may also be top-level keys (lora_r: 8).`,
     default: DEFAULT_METHOD_NAME,
     anyOf: [{ enum: [...names, 'distill'] }, { $ref: '#/definitions/methodSpec' }],
   };
-  // Top-level setting keys: one property per key (a key two methods share lists both), allowed only with its method.
-  const flat = new Map<string, { schema: Json; methods: string[] }>();
+  // Top-level setting keys: one property per key, allowed only with its methods. A key several methods share
+  // (the adapters') names them all, and keeps a default only when they agree on it.
+  const flat = new Map<string, { schema: Json; methods: string[]; titles: string[]; description: string }>();
   for (const m of infos) {
     for (const s of m.settings) {
       const key = flatKeyOf(s.flag);
       const had = flat.get(key);
-      if (had) had.methods.push(m.name);
-      else flat.set(key, { schema: { ...settingSchema(s), description: `${m.title}: ${s.description}` }, methods: [m.name] });
+      if (had) {
+        had.methods.push(m.name);
+        had.titles.push(m.title);
+        if (JSON.stringify(had.schema.default) !== JSON.stringify(settingSchema(s).default)) delete had.schema.default;
+      } else flat.set(key, { schema: settingSchema(s), methods: [m.name], titles: [m.title], description: s.description });
     }
   }
+  for (const f of flat.values()) f.schema = { ...f.schema, description: `${f.titles.join(', ')}: ${f.description}` };
   const properties: Json = {};
   for (const [k, v] of Object.entries(GENERAL_PROPERTIES)) {
     properties[k] = v;
@@ -339,8 +346,8 @@ export function buildRunConfigSchema(infos: readonly MethodInfo[] = METHOD_INFOS
   }
   const isMethod = (name: string): Json => ({
     anyOf: [
-      { properties: { method: { const: name } }, required: ['method'] },
-      { properties: { method: { type: 'object', properties: { name: { const: name } }, required: ['name'] } }, required: ['method'] },
+      { properties: { method: { enum: namesOf(infos.filter((m) => m.name === name)) } }, required: ['method'] },
+      { properties: { method: { type: 'object', properties: { name: { enum: namesOf(infos.filter((m) => m.name === name)) } }, required: ['name'] } }, required: ['method'] },
       ...(name === DEFAULT_METHOD_NAME ? [{ not: { anyOf: [{ required: ['method'] }, { required: ['adapter'] }] } }] : []),
     ],
   });

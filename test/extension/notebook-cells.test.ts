@@ -4,6 +4,10 @@ import { describe, it } from 'node:test';
 import { mergeConfig, parseCell, resolveCell } from '../../extension/src/notebook/cells';
 import { suggestionsAt } from '../../extension/src/notebook/completion';
 import { configKeys, validateConfig, withDefaults } from '../../extension/src/notebook/schema';
+import { METHOD_INFOS } from '../../engine/peft/catalog';
+
+/** Every method name a config may give: the catalog's names and aliases, and distill. */
+const METHOD_NAMES = [...METHOD_INFOS.flatMap((m) => [m.name, ...(m.aliases ?? [])]), 'distill'];
 
 const cells = (...texts: string[]) => texts.map(parseCell);
 
@@ -97,11 +101,13 @@ describe('config checks from the JSON schema', () => {
     ['eval_split of 1', { model: 'm', train_file: 't', eval_split: 1 }, /must be < 1/],
     ['an enum miss', { model: 'm', train_file: 't', lr_scheduler_type: 'step' }, /one of/],
     ['a bias list of numbers', { model: 'm', train_file: 't', bias_terms: 'all' }, /bias_terms must be array/],
-    ['an unknown method', { model: 'm', train_file: 't', method: 'lora2' }, /method must be one of "full", "bitfit", "lora", "distill"/],
+    ['an unknown method', { model: 'm', train_file: 't', method: 'lora2' }, /method must be one of "full", "bitfit", "lora", .*"distill", got "lora2"/],
     ['a distill block without a teacher', { model: 'm', train_file: 't', distill: { temperature: 2 } }, /distill needs "teacher"/],
     ['a distill spec with a student method that is not one', { model: 'm', train_file: 't', method: { name: 'distill', teacher: 'runs/x', student_method: 'lora2' } }, /method\.student_method must be one of/],
     ["another method's setting", { model: 'm', train_file: 't', method: 'lora', bias_terms: ['all'] }, /bias_terms is a setting of BitFit, not of LoRA/],
     ["a LoRA setting without a method (BitFit, the default)", { model: 'm', train_file: 't', lora_r: 8 }, /lora_r is a setting of LoRA, not of BitFit \(method: bitfit, the default\)/],
+    ["another method's setting under an alias (seq_bn = Pfeiffer adapters)", { model: 'm', train_file: 't', method: 'seq_bn', lora_r: 4 }, /lora_r is a setting of LoRA, not of Pfeiffer adapters/],
+    ['an adapter activation that is not one', { model: 'm', train_file: 't', method: 'houlsby', non_linearity: 'mish' }, /non_linearity must be one of/],
     ['a LoRA rank of 0 (top-level key)', { model: 'm', train_file: 't', method: 'lora', lora_r: 0 }, /lora_r must be ≥ 1, got 0/],
     ['a LoRA rank of 0 (method object)', { model: 'm', train_file: 't', method: { name: 'lora', r: 0 } }, /method\.r must be ≥ 1, got 0/],
     ['an unknown setting in a method object', { model: 'm', train_file: 't', method: { name: 'lora', rank: 8 } }, /method has no setting "rank" \(its settings: name, r, lora_alpha/],
@@ -126,6 +132,9 @@ describe('config checks from the JSON schema', () => {
       { method: { name: 'bitfit', bias_terms: ['sparse'] }, train_head: false },
       { method: 'full' },
       { bias_terms: ['query'] },
+      { method: 'pfeiffer', reduction_factor: 8, non_linearity: 'gelu' },
+      { method: 'seq_bn', reduction_factor: 8 },
+      { method: { name: 'par_bn', reduction_factor: 4 } },
       { distill: { teacher: 'runs/t', student_layers: 2, temperature: 4 }, method: 'lora', lora_r: 4 },
       { method: { name: 'distill', teacher: 'runs/t', student_method: { name: 'lora', r: 4 }, alpha_cos: 0.1 } },
     ]) assert.deepEqual(validateConfig({ model: 'm', train_file: 't', ...extra }), [], JSON.stringify(extra));
@@ -142,7 +151,7 @@ describe('config checks from the JSON schema', () => {
     assert.deepEqual(keys.find((k) => k.key === 'train_head')?.values, ['true', 'false']);
     assert.deepEqual(keys.find((k) => k.key === 'per_device_train_micro_batch_size')?.values, ['auto']);
     assert.equal(keys.some((k) => k.key === 'output_dir'), false);
-    assert.deepEqual(keys.find((k) => k.key === 'method')?.values, ['full', 'bitfit', 'lora', 'distill']);
+    assert.deepEqual(keys.find((k) => k.key === 'method')?.values, METHOD_NAMES);
     assert.deepEqual(keys.find((k) => k.key === 'lora_r')?.methods, ['lora']);
   });
 
@@ -179,7 +188,7 @@ describe('completion in cells', () => {
 
   it('offers the method names after method:, and its own keys once the method is known', () => {
     const methods = suggestionsAt('method: ', new Set(), false);
-    assert.deepEqual(methods.map((s) => s.label), ['full', 'bitfit', 'lora', 'distill']);
+    assert.deepEqual(methods.map((s) => s.label), METHOD_NAMES);
     assert.equal(methods.find((s) => s.label === 'lora')?.detail, 'LoRA');
     const none = suggestionsAt('lo', new Set(['model']), false).map((s) => s.label);
     assert.ok(none.includes('method') && !none.includes('lora_r'), 'no method yet: no method-specific keys');

@@ -51,12 +51,13 @@ describe('run-config schema', () => {
   });
 
   it('method: a name of the catalog, or an object whose keys are that method\'s settings', () => {
-    const names = METHOD_INFOS.map((m) => m.name);
-    assert.deepEqual((props.method!.anyOf as Props[])[0]!.enum, [...names, 'distill'], 'and distill, whose student trains with one of them');
+    const names = METHOD_INFOS.flatMap((m) => [m.name, ...(m.aliases ?? [])]);
+    assert.deepEqual((props.method!.anyOf as Props[])[0]!.enum, [...names, 'distill'], 'names and aliases, and distill, whose student trains with one of them');
     const spec = (schema.definitions as Props).methodSpec!;
-    const branches = spec.allOf as Array<{ if: { properties: { name: { const: string } } }; then: { properties: Record<string, unknown>; additionalProperties: boolean } }>;
+    const branches = spec.allOf as Array<{ if: { properties: { name: { enum?: string[] } } }; then: { properties: Record<string, unknown>; additionalProperties: boolean } }>;
     for (const info of METHOD_INFOS) {
-      const b = branches.find((x) => x.if.properties.name.const === info.name)!;
+      const b = branches.find((x) => x.if.properties.name.enum?.[0] === info.name)!;
+      assert.deepEqual(b.if.properties.name.enum, [info.name, ...(info.aliases ?? [])]);
       assert.deepEqual(Object.keys(b.then.properties), ['name', ...info.settings.map((s) => s.key)]);
       assert.equal(b.then.additionalProperties, false);
     }
@@ -66,12 +67,17 @@ describe('run-config schema', () => {
     assert.ok('lora_r' in props && 'target_modules' in props && 'bias_terms' in props);
     const rules = schema.allOf as Array<{ if: unknown; then: { properties: Record<string, false> } }>;
     const forbidden = (method: string) => {
-      const r = rules.find((x) => JSON.stringify(x.if).includes(`"const":"${method}"`));
+      const r = rules.find((x) => JSON.stringify(x.if).includes(`"enum":["${method}"`));
       return Object.keys(r?.then.properties ?? {});
     };
     assert.ok(forbidden('bitfit').includes('lora_r') && !forbidden('bitfit').includes('bias_terms'));
     assert.ok(forbidden('lora').includes('bias_terms') && !forbidden('lora').includes('lora_r'));
     assert.ok(forbidden('full').includes('bias_terms') && forbidden('full').includes('lora_r'));
+    const shared = METHOD_INFOS.filter((m) => m.settings.some((x) => x.key === 'reduction_factor')).map((m) => m.name);
+    if (shared.length > 1) {
+      for (const m of shared) assert.ok(!forbidden(m).includes('reduction_factor'), `${m} owns reduction_factor`);
+      assert.ok(forbidden('lora').includes('reduction_factor'));
+    }
   });
 
   it('a method added to the catalog appears without touching the generator', () => {

@@ -128,8 +128,9 @@ export function resolveCell(cells: readonly ParsedCell[], index: number): Resolu
  */
 export function switchMethod(inherited: Record<string, unknown>, layer: Record<string, unknown>): Record<string, unknown> {
   if (layer.method === undefined || layer.method === null) return inherited;
-  const next = methodOfConfig({ method: layer.method }).name;
-  if (next === methodOfConfig(inherited).name) return inherited;
+  const canonical = (name: string) => methodInfo(name)?.name ?? name;
+  const next = canonical(methodOfConfig({ method: layer.method }).name);
+  if (next === canonical(methodOfConfig(inherited).name)) return inherited;
   const own = new Set((methodInfo(next)?.settings ?? []).map(flatKey));
   const foreign = new Set(methodInfos().flatMap((m) => m.settings.map(flatKey)).filter((k) => !own.has(k)));
   return Object.fromEntries(Object.entries(inherited).filter(([k]) => k !== 'method' && !foreign.has(k)));

@@ -66,7 +66,8 @@ export interface ConfigKey {
 }
 
 /** Every key a cell may set; with `method`, only that method's setting keys among the method-specific ones. */
-export function configKeys(method?: string | null): ConfigKey[] {
+export function configKeys(methodName?: string | null): ConfigKey[] {
+  const method = methodName ? (methodInfo(methodName)?.name ?? methodName) : methodName;
   return Object.entries(schema.properties)
     .filter(([k]) => !HOST_KEYS.has(k))
     .filter(([k]) => method === undefined || !METHOD_KEYS.has(k) || (method !== null && METHOD_KEYS.get(k)!.includes(method)))
@@ -108,7 +109,9 @@ export function validateConfig(config: Record<string, unknown>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const key of schema.required) if (config[key] === undefined) issues.push({ message: `"${key}" is required (set it here or in a cell this one extends)` });
   // The method a top-level setting key is checked against: the config's, else the adapter's (unknown here), else the default.
-  const method = config.method !== undefined || config.adapter === undefined ? methodOfConfig(config).name : undefined;
+  const given = config.method !== undefined || config.adapter === undefined ? methodOfConfig(config).name : undefined;
+  // Aliases (AdapterHub's `seq_bn` for pfeiffer) own the same keys as the method they name.
+  const method = given === undefined ? undefined : (methodInfo(given)?.name ?? given);
   for (const [key, value] of Object.entries(config)) {
     if (HOST_KEYS.has(key)) {
       issues.push({ key, message: `${key} is set by PEFT Studio for notebook runs` });
