@@ -147,7 +147,8 @@ function broadcastHeads(x: tf.Tensor, batch: number, heads: number): tf.Tensor4D
  * and the three projections (`${prefix}.weight` / `.bias` for each of `projections`: query, key, value) are
  * frozen dense layers (BitFit): one product makes all three, and heads are never split into their own
  * tensors. Undefined otherwise (the caller runs the op-by-op form). BERT divides the scores by √d_head;
- * DistilBERT (`divideQuery`) divides the queries before the product. mask: additive, [B, 1, 1, T].
+ * DistilBERT (`divideQuery`) divides the queries before the product. mask: additive, [B, 1, 1, T]; with a
+ * layer's prefix keys/values (prefix tuning) [B, 1, 1, P + T], and the kernel with the prefix runs.
  */
 export function fusedSelfAttention(
   p: ParamStore,
