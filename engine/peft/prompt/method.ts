@@ -101,7 +101,9 @@ export class PromptMethod extends MethodBase {
     const hid = this.encoderHidden;
     const rng = mulberry32(ctx.seed ^ 0x9e0417);
     if (s.kind === 'prompt') {
-      const init = s.init === 'TEXT' ? this.textInit(model, ctx) : normal(rng, [n, H]);
+      // Without a tokenizer (a run or adapter being rebuilt, whose saved values replace these) TEXT starts random.
+      if (s.init === 'TEXT' && !ctx.tokenizer) ctx.notices.push(`${this.info.title}: no tokenizer here, so the prompt starts random instead of from the init text (saved values replace it)`);
+      const init = s.init === 'TEXT' && ctx.tokenizer ? this.textInit(model, ctx) : normal(rng, [n, H]);
       this.addTrainable(EMBEDDING, init, s.init === 'TEXT' ? 'prompt (from the init text)' : 'prompt');
     } else if (s.kind === 'p-tuning') {
       this.addTrainable(EMBEDDING, normal(rng, [n, H]), 'prompt encoder input');
@@ -133,8 +135,7 @@ export class PromptMethod extends MethodBase {
   /** PEFT's TEXT init: `tokenizer(text)["input_ids"]` (special tokens included), repeated or cut to n rows. */
   private textInit(model: EncoderModel, ctx: ApplyContext): tf.Tensor {
     const text = this.settings.initText ?? '';
-    const tok = ctx.tokenizer;
-    if (!tok) throw new PeftStudioError('BAD_INPUT', `method prompt-tuning: prompt_tuning_init TEXT needs the model's tokenizer`);
+    const tok = ctx.tokenizer!;
     if (tok.tokenize(text).length === 0) throw new PeftStudioError('BAD_INPUT', `method prompt-tuning: prompt_tuning_init_text ${JSON.stringify(text)} tokenizes to no tokens; give a text with words in it`);
     let ids = tok.encode(text).inputIds;
     const n = this.settings.numVirtualTokens;
