@@ -162,12 +162,21 @@ export class PromptMethod extends MethodBase {
     return e;
   }
 
-  /** Layer l's prefix: keys = columns 2l·H…(2l+1)·H of the output, values the next H (PEFT's [k0 v0 k1 v1 …]). */
+  /**
+   * Layer l's prefix: keys = columns 2l·H…(2l+1)·H of the output, values the next H (PEFT's [k0 v0 k1 v1 …]).
+   * With a projection only that layer's rows of the last linear layer run (the same sums, 1/L of the work).
+   */
   private prefixOf(layer: number): PrefixKeyValues {
-    const out = this.output();
     const H = this.hidden;
     const n = this.settings.numVirtualTokens;
-    return { key: tf.slice(out, [0, 2 * layer * H], [n, H]), value: tf.slice(out, [0, (2 * layer + 1) * H], [n, H]) };
+    const part = (offset: number): tf.Tensor => {
+      if (this.direct || !this.settings.prefixProjection) return tf.slice(this.output(), [0, offset], [n, H]);
+      const v = this.vars;
+      const hidden = tf.tanh(tf.add(tf.matMul(v.get(EMBEDDING)!, v.get(`${ENCODER}transform.0.weight`)!, false, true), v.get(`${ENCODER}transform.0.bias`)!));
+      const w = tf.slice(v.get(`${ENCODER}transform.2.weight`)!, [offset, 0], [H, this.encoderHidden]);
+      return tf.add(tf.matMul(hidden, w, false, true), tf.slice(v.get(`${ENCODER}transform.2.bias`)!, [offset], [H]));
+    };
+    return { key: part(2 * layer * H), value: part((2 * layer + 1) * H) };
   }
 
   private outputHost(): Float32Array {
@@ -291,16 +300,24 @@ export class PromptMethod extends MethodBase {
 
   override loadTensors(tensors: HostTensors, source: string, opts: { dryRun?: boolean; partial?: (name: string) => boolean } = {}): void {
     const rows = tensors.get(PROMPT_EMBEDDINGS);
-    if (rows && !this.direct) {
-      this.switchToDirect(rows, source, true);
-      if (opts.dryRun) {
-        const rest = new Map([...tensors].filter(([n]) => n !== PROMPT_EMBEDDINGS));
-        const others = new Set([...this.vars.keys()].filter((n) => !n.startsWith(ENCODER)));
-        for (const n of rest.keys()) if (!others.has(n)) throw new PeftStudioError('WEIGHTS_MISMATCH', `${source}: tensors this ${this.info.title} run does not train: ${n}`, source);
-        return;
+    if (!rows || this.direct) return super.loadTensors(tensors, source, opts);
+    // Saved output rows instead of the encoder: every check first, then the switch, then the values.
+    this.switchToDirect(rows, source, true);
+    for (const [name, t] of tensors) {
+      if (name === PROMPT_EMBEDDINGS) continue;
+      const v = this.vars.get(name);
+      if (!v || name.startsWith(ENCODER)) throw new PeftStudioError('WEIGHTS_MISMATCH', `${source}: tensors this ${this.info.title} run does not train: ${name}`, source);
+      if (t.shape.join() !== v.shape.join()) {
+        throw new PeftStudioError('WEIGHTS_MISMATCH', `${source}: ${name} has shape [${t.shape}], this model's is [${v.shape}] — an adapter for another base model?`, source);
       }
-      this.switchToDirect(rows, source);
     }
+    for (const name of this.vars.keys()) {
+      if (!name.startsWith(ENCODER) && !tensors.has(name) && !opts.partial?.(name)) {
+        throw new PeftStudioError('WEIGHTS_MISMATCH', `${source}: lacks trainable tensor ${name} — was it made with other ${this.info.title} settings?`, source);
+      }
+    }
+    if (opts.dryRun) return;
+    this.switchToDirect(rows, source);
     super.loadTensors(tensors, source, opts);
   }
 

@@ -178,6 +178,10 @@ describe('prompt family behaviour', () => {
     const { model: again } = loadModel(modelDir);
     const fresh = createPeftMethod(readAdapter(bare).spec) as PromptMethod;
     fresh.apply(again, { seed: 9, notices: [] });
+    const badHead = new Map(saved);
+    badHead.set('classifier.weight', { shape: [3, 128], data: new Float32Array(384) });
+    assert.throws(() => fresh.loadTensors(badHead, 'checkpoint'), isError('WEIGHTS_MISMATCH', /classifier\.weight has shape \[3,128\]/));
+    assert.equal(fresh.trainsOutputDirectly, false, 'a refused file changed the method');
     fresh.loadTensors(saved, 'checkpoint', { dryRun: true });
     assert.equal(fresh.trainsOutputDirectly, false, 'a dry run changed the method');
     fresh.loadTensors(saved, 'checkpoint');
