@@ -146,8 +146,8 @@ export class PromptMethod extends MethodBase {
   }
 
   protected override hooks(): ModelHooks {
-    if (this.settings.kind !== 'prefix') return { inputPrompt: () => this.output() };
     const n = this.settings.numVirtualTokens;
+    if (this.settings.kind !== 'prefix') return { inputPrompt: () => this.output(), promptLength: () => n };
     return { prefixLength: () => n, prefixKeyValues: (layer) => this.prefixOf(layer) };
   }
 

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { initBackend } from '../../backend/select';
 import { tf } from '../../backend/tf';
 import { PeftStudioError } from '../../errors';
+import { maxTokens } from '../../model/limits';
 import { loadModel } from '../../model/load';
 import type { EncoderModel } from '../../model/model';
 import { loadTokenizer } from '../../tokenizer';
@@ -66,6 +67,22 @@ describe('prompt family settings and bad input', () => {
     assert.throws(() => applied({ num_virtual_tokens: 512 }), isError('BAD_INPUT', /leaves no position/));
     const ok = applied({ num_virtual_tokens: 5 }, { maxLength: 507 });
     ok.model.dispose();
+  });
+
+  it('once applied, the model offers the text only the positions the virtual tokens leave', async () => {
+    for (const spec of [{ name: 'prompt-tuning', num_virtual_tokens: 5 }, { name: 'p-tuning-v2', num_virtual_tokens: 7 }]) {
+      const { model } = loadModel(modelDir);
+      assert.equal(maxTokens(model), 512);
+      createPeftMethod(spec).apply(model, { seed: 0, notices: [] });
+      const room = maxTokens(model);
+      assert.equal(room, 512 - spec.num_virtual_tokens);
+      const ids = tf.tensor2d([Array.from({ length: room }, (_, i) => 100 + (i % 50))], undefined, 'int32');
+      const mask = tf.onesLike(ids) as tf.Tensor2D;
+      const logits = tf.tidy(() => model.forward({ inputIds: ids as tf.Tensor2D, attentionMask: mask }).logits!);
+      assert.ok([...(await logits.data())].every(Number.isFinite));
+      tf.dispose([ids, mask, logits]);
+      model.dispose();
+    }
   });
 
   it('refuses an init text that tokenizes to nothing', () => {
