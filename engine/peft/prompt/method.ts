@@ -102,7 +102,7 @@ export class PromptMethod extends MethodBase {
     const rng = mulberry32(ctx.seed ^ 0x9e0417);
     if (s.kind === 'prompt') {
       // Without a tokenizer (a run or adapter being rebuilt, whose saved values replace these) TEXT starts random.
-      if (s.init === 'TEXT' && !ctx.tokenizer) ctx.notices.push(`${this.info.title}: no tokenizer here, so the prompt starts random instead of from the init text (saved values replace it)`);
+      if (s.init === 'TEXT' && !ctx.tokenizer && ctx.training !== false) ctx.notices.push(`${this.info.title}: no tokenizer here, so the prompt starts random instead of from the init text (saved values replace it)`);
       const init = s.init === 'TEXT' && ctx.tokenizer ? this.textInit(model, ctx) : normal(rng, [n, H]);
       this.addTrainable(EMBEDDING, init, s.init === 'TEXT' ? 'prompt (from the init text)' : 'prompt');
     } else if (s.kind === 'p-tuning') {
