@@ -330,9 +330,13 @@ export class PromptMethod extends MethodBase {
     if (!hasEncoder) {
       const renamed: HostTensors = new Map([...tensors].map(([n, t]) => [n === PROMPT_EMBEDDINGS ? EMBEDDING : n, t]));
       super.loadTensors(renamed, source, { partial: head });
+      this.start = this.outputHost(); // the what-moved grid measures from the adapter
+      this.startNearest = undefined;
       return [];
     }
     this.loadTensors(tensors, source, { partial: head });
+    this.start = this.outputHost();
+    this.startNearest = undefined;
     return [
       `${source}: PEFT's file holds only the ${this.settings.kind === 'p-tuning' ? 'prompt encoder' : 'prefix projection'}'s output (${PROMPT_EMBEDDINGS}), not its weights; training continues on those ${this.settings.numVirtualTokens} rows directly (as PEFT's inference mode uses them)`,
     ];

@@ -191,6 +191,8 @@ describe('prompt family behaviour', () => {
     assert.ok(notices.some((n) => /directly/.test(n)));
     assert.deepEqual([...method.trainable().keys()].sort(), ['classifier.bias', 'classifier.weight', PROMPT_EMBEDDINGS]);
     assert.ok(!model.params.names().some((n) => n.startsWith('prompt_encoder.')), 'the encoder was left in the model');
+    const moved = await method.changeReport(0, 3);
+    assert.ok(moved.cells.every((c) => c.value === 0), 'the what-moved grid does not start at the loaded adapter');
     const saved = await method.exportTensors();
     const { model: again } = loadModel(modelDir);
     const fresh = createPeftMethod(readAdapter(bare).spec) as PromptMethod;
