@@ -4,7 +4,7 @@
  * serves both. Every tensor is looked up by its checkpoint name: `${base}encoder.layer.3.attention.self.query.bias`.
  */
 import { nativeAttentionSoftmax } from '../backend/native/attention-softmax';
-import { nativeSelfAttention, SELF_ATTENTION } from '../backend/native/self-attention';
+import { nativeSelfAttention, nativeSelfAttentionPrefix, SELF_ATTENTION, SELF_ATTENTION_PREFIX } from '../backend/native/self-attention';
 import { tf, tidy } from '../backend/tf';
 import type { EncoderConfig } from './config';
 import { hasDelta, NO_HOOKS, type ModelHooks, type PrefixKeyValues, type SublayerPlace } from './hooks';
@@ -112,8 +112,8 @@ function selfAttention(
   hooks: ModelHooks,
   prefixKV?: PrefixKeyValues,
 ): { context: tf.Tensor3D; probs?: tf.Tensor4D } {
-  if (!wantProbs && !prefixKV) {
-    const context = fusedSelfAttention(p, c, [`${prefix}.query`, `${prefix}.key`, `${prefix}.value`], hidden, mask, drop, false, hooks);
+  if (!wantProbs) {
+    const context = fusedSelfAttention(p, c, [`${prefix}.query`, `${prefix}.key`, `${prefix}.value`], hidden, mask, drop, false, hooks, prefixKV);
     if (context) return { context };
   }
   const n = c.numAttentionHeads;
@@ -147,7 +147,8 @@ function broadcastHeads(x: tf.Tensor, batch: number, heads: number): tf.Tensor4D
  * and the three projections (`${prefix}.weight` / `.bias` for each of `projections`: query, key, value) are
  * frozen dense layers (BitFit): one product makes all three, and heads are never split into their own
  * tensors. Undefined otherwise (the caller runs the op-by-op form). BERT divides the scores by √d_head;
- * DistilBERT (`divideQuery`) divides the queries before the product. mask: additive, [B, 1, 1, T].
+ * DistilBERT (`divideQuery`) divides the queries before the product. mask: additive, [B, 1, 1, T]; with a
+ * layer's prefix keys/values (prefix tuning) [B, 1, 1, P + T], and the kernel with the prefix runs.
  */
 export function fusedSelfAttention(
   p: ParamStore,
@@ -158,8 +159,9 @@ export function fusedSelfAttention(
   drop: Dropout,
   divideQuery = false,
   hooks: ModelHooks = NO_HOOKS,
+  prefixKV?: PrefixKeyValues,
 ): tf.Tensor3D | undefined {
-  if (!tf.getKernel(SELF_ATTENTION, tf.getBackend())) return undefined;
+  if (!tf.getKernel(prefixKV ? SELF_ATTENTION_PREFIX : SELF_ATTENTION, tf.getBackend())) return undefined;
   const stacked = p.frozenStacked(projections.map((m) => `${m}.weight`));
   if (!stacked) return undefined;
   const bias = tf.concat(projections.map((m) => p.get(`${m}.bias`)));
@@ -175,7 +177,13 @@ export function fusedSelfAttention(
   const rate = c.attentionProbsDropoutProb;
   const seed = drop.nextSeed(rate);
   const divisor = Math.sqrt(c.hiddenSize / heads);
-  return nativeSelfAttention(qkv, mask, { heads, divisor, divideQuery, dropoutRate: seed === undefined ? 0 : rate, seed: seed ?? 0 });
+  const options = { heads, divisor, divideQuery, dropoutRate: seed === undefined ? 0 : rate, seed: seed ?? 0 };
+  if (prefixKV) {
+    // Prefix tuning: the layer's prefix keys | values [P, 2H], in front of every item's own inside the kernel.
+    const kv = tf.concat([prefixKV.key, prefixKV.value], 1) as tf.Tensor2D;
+    return nativeSelfAttentionPrefix(qkv, kv, mask, options);
+  }
+  return nativeSelfAttention(qkv, mask, options);
 }
 
 /**

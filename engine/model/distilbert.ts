@@ -3,6 +3,7 @@
  * the product, masked scores filled with float32 min, and LayerNorm eps fixed at 1e-12.
  */
 import { tf } from '../backend/tf';
+import { PeftStudioError } from '../errors';
 import type { EncoderInputs, EncoderOutputs, EncoderRunOptions } from './bert';
 import { addAndNorm, extendedAttentionMask, fusedSelfAttention, maskWithVirtual, mergeHeads, splitHeads, stackLayers } from './bert';
 import type { EncoderConfig } from './config';
@@ -70,6 +71,10 @@ export function distilbertEncoder(
   drop: Dropout,
   hooks: ModelHooks = NO_HOOKS,
 ): EncoderOutputs {
+  if (hooks.prefixKeyValues || hooks.prefixLength) {
+    // HF DistilBERT takes no past_key_values, so PEFT has no prefix tuning for it; never drop a method's term silently.
+    throw new PeftStudioError('UNSUPPORTED', 'prefix keys/values (prefix tuning) are not supported on DistilBERT; use prompt-tuning or p-tuning');
+  }
   const prompt = hooks.inputPrompt?.(drop);
   const mask2d = maskWithVirtual(x.attentionMask, prompt?.shape[0] ?? 0);
   const [b, t] = mask2d.shape;

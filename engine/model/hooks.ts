@@ -51,6 +51,8 @@ export interface ModelHooks {
   sublayerOutput?(args: SublayerOutputArgs): tf.Tensor | undefined;
   /** Virtual-token embeddings [n, H] placed in front of the word embeddings (prompt tuning, P-tuning). */
   inputPrompt?(drop: Dropout): tf.Tensor | undefined;
+  /** Rows `inputPrompt` adds, without computing them (they take positions: see limits.ts `maxTokens`). */
+  promptLength?(): number;
   /** Per-layer prefix keys/values (prefix tuning, P-tuning v2); called once per layer. */
   prefixKeyValues?(layer: number, drop: Dropout): PrefixKeyValues | undefined;
   /** Virtual tokens that `prefixKeyValues` adds (they shift real tokens' position ids, as PEFT's past_key_values do). */

@@ -2,10 +2,14 @@ import { PeftStudioError } from '../errors';
 import type { Tokenizer } from '../tokenizer/types';
 import type { EncoderModel } from './model';
 
-/** Longest input the position embeddings allow (RoBERTa spends padding_idx + 1 of them). */
+/**
+ * Longest input the position embeddings allow (RoBERTa spends padding_idx + 1 of them), less the virtual
+ * tokens of a method's prompt or prefix, which take positions too.
+ */
 export function maxTokens(model: EncoderModel): number {
   const c = model.config;
-  return c.family === 'roberta' ? c.maxPositionEmbeddings - c.padTokenId - 1 : c.maxPositionEmbeddings;
+  const positions = c.family === 'roberta' ? c.maxPositionEmbeddings - c.padTokenId - 1 : c.maxPositionEmbeddings;
+  return positions - (model.hooks.promptLength?.() ?? 0) - (model.hooks.prefixLength?.() ?? 0);
 }
 
 /**

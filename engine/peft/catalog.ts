@@ -7,9 +7,21 @@ import { HOULSBY_INFO, PARALLEL_ADAPTER_INFO, PFEIFFER_INFO } from './adapters/c
 import { BITFIT_INFO } from './bitfit/info';
 import { FULL_INFO } from './full/info';
 import { LORA_INFO } from './lora/config';
+import { P_TUNING_INFO, P_TUNING_V2_INFO, PREFIX_TUNING_INFO, PROMPT_TUNING_INFO } from './prompt/config';
 import type { MethodInfo } from './types';
 
-export const METHOD_INFOS: readonly MethodInfo[] = [FULL_INFO, BITFIT_INFO, LORA_INFO, HOULSBY_INFO, PFEIFFER_INFO, PARALLEL_ADAPTER_INFO];
+export const METHOD_INFOS: readonly MethodInfo[] = [
+  FULL_INFO,
+  BITFIT_INFO,
+  LORA_INFO,
+  HOULSBY_INFO,
+  PFEIFFER_INFO,
+  PARALLEL_ADAPTER_INFO,
+  PROMPT_TUNING_INFO,
+  P_TUNING_INFO,
+  PREFIX_TUNING_INFO,
+  P_TUNING_V2_INFO,
+];
 
 export function methodInfo(name: string): MethodInfo | undefined {
   return METHOD_INFOS.find((m) => m.name === name) ?? METHOD_INFOS.find((m) => m.aliases?.includes(name));

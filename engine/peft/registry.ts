@@ -4,6 +4,7 @@ import { houlsby, parallelAdapter, pfeiffer } from './adapters';
 import { bitfit } from './bitfit';
 import { full } from './full';
 import { lora } from './lora';
+import { prefixTuning, promptTuning, pTuning, pTuningV2 } from './prompt';
 import type { MethodInfo, MethodSpec, PeftMethod, PeftMethodFactory } from './types';
 
 const METHODS = new Map<string, PeftMethodFactory<unknown>>();
@@ -18,6 +19,7 @@ registerPeftMethod(lora);
 registerPeftMethod(houlsby);
 registerPeftMethod(pfeiffer);
 registerPeftMethod(parallelAdapter);
+for (const f of [promptTuning, pTuning, prefixTuning, pTuningV2]) registerPeftMethod(f);
 
 export function peftMethodNames(): string[] {
   return [...METHODS.keys()];

@@ -80,6 +80,8 @@ export interface ApplyContext {
   notices: string[];
   /** False when the model is opened to predict, evaluate or export: no start values are kept for the what-moved grid. */
   training?: boolean;
+  /** The run's longest input in tokens (virtual tokens must fit beside it in the position embeddings). */
+  maxLength?: number;
 }
 
 /** Rows and columns of the what-moved grid, known before the first report. */

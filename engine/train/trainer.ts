@@ -148,7 +148,7 @@ async function prepareWith(config: RunConfig, notices: string[], distill?: OpenD
     if (train.truncated) notices.push(`${train.truncated} training examples longer than ${maxLength} tokens were truncated`);
     if (!train.encodings.length) throw new PeftStudioError('BAD_DATA', `${config.train_file}: no training examples`);
     const method = createPeftMethod(config.method);
-    method.apply(model, { seed: config.seed, tokenizer, notices });
+    method.apply(model, { seed: config.seed, tokenizer, notices, maxLength });
     if (config.adapter) notices.push(...loadAdapterInto(method, config.adapter).notices);
     // Counted from the files: the halves of a held-out split carry no bad rows of their own.
     const badRows = [...trainAll.badRows, ...(config.eval_file ? evalData!.badRows : [])];

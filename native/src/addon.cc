@@ -155,6 +155,8 @@ NAPI_MODULE_INIT() {
       Method("attentionSoftmaxGrad", AttentionSoftmaxGradCall),
       Method("attention", AttentionCall),
       Method("attentionGrad", AttentionGradCall),
+      Method("attentionPrefix", AttentionPrefixCall),
+      Method("attentionPrefixGrad", AttentionPrefixGradCall),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return nullptr;
   return exports;

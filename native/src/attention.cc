@@ -14,6 +14,8 @@ struct Job {
   AttentionShape s;
   const float *qkv, *mask, *probs, *dcontext;
   float *probs_out, *context, *dqkv;
+  const float* prefix;  // [P, 2H] prefix keys | values (prefix tasks only)
+  float* dprefix;       // [B, P, 2H] out (prefix backward only)
   int64_t scratch_floats;  // per task: T × T blocks, then T × head_dim for scaled queries
   uint32_t key;
   float scale;
@@ -150,6 +152,118 @@ Job MakeJob(const AttentionShape& s, int64_t scratch_floats) {
   return j;
 }
 
+
+// ─── prefix keys/values (prefix tuning) ────────────────────────────────────────────────────────────────
+// Per (batch item, head): the head's S = P + T keys and values gathered into contiguous [S, head_dim]
+// blocks (the P prefix rows first), then the same steps as above over S keys.
+
+struct PrefixTask {
+  const Job& j;
+  const AttentionShape& s;
+  const int64_t t, d, np, ns, b, h, hidden, ld;
+  const float *q, *k, *v, *pk, *pv;
+  PrefixTask(void* ctx, int64_t task)
+      : j(*static_cast<const Job*>(ctx)),
+        s(j.s),
+        t(s.seq),
+        d(s.head_dim),
+        np(s.prefix),
+        ns(s.prefix + s.seq),
+        b(task / s.heads),
+        h(task % s.heads),
+        hidden(s.heads * s.head_dim),
+        ld(3 * hidden),
+        q(j.qkv + b * s.seq * ld + h * d),
+        k(q + hidden),
+        v(q + 2 * hidden),
+        pk(j.prefix + h * d),
+        pv(pk + hidden) {}
+  float ScoreDivisor() const { return s.divide_query ? 1.f : s.divisor; }
+  // kc, vc: [S, head_dim] each, prefix rows first.
+  void Gather(float* kc, float* vc) const {
+    for (int64_t r = 0; r < np; r++) {
+      std::copy(pk + r * 2 * hidden, pk + r * 2 * hidden + d, kc + r * d);
+      std::copy(pv + r * 2 * hidden, pv + r * 2 * hidden + d, vc + r * d);
+    }
+    for (int64_t i = 0; i < t; i++) {
+      std::copy(k + i * ld, k + i * ld + d, kc + (np + i) * d);
+      std::copy(v + i * ld, v + i * ld + d, vc + (np + i) * d);
+    }
+  }
+  void Drop(const float* in, float* out, int64_t task) const {
+    j.k->dropout(in, out, t * ns, static_cast<uint32_t>(task * t * ns), j.key, s.drop24, j.scale);
+  }
+};
+
+void PrefixForwardTask(void* ctx, int64_t task, int worker) {
+  const PrefixTask x(ctx, task);
+  const Job& j = x.j;
+  const int64_t t = x.t, d = x.d, ns = x.ns;
+  float* kc = Scratch(j.scratch_floats);
+  float* vc = kc + ns * d;
+  float* dropped = vc + ns * d;  // T × S, with dropout only
+  float* scaled = dropped + t * ns;
+  x.Gather(kc, vc);
+  float* p = j.probs_out + task * t * ns;
+  const float* qs;
+  const int64_t ldq = Queries(j, x.q, x.ld, scaled, &qs);
+  GemmOnWorker({qs, kc, p, t, ns, d, false, true, ldq, d, ns}, worker);
+  const float* mask = j.mask ? j.mask + x.b * ns : nullptr;
+  for (int64_t i = 0; i < t; i++) j.k->softmax(p + i * ns, mask, p + i * ns, ns, x.ScoreDivisor());
+  const float* used = p;
+  if (x.s.drop24 > 0) {
+    x.Drop(p, dropped, task);
+    used = dropped;
+  }
+  GemmOnWorker({used, vc, j.context + x.b * t * x.hidden + x.h * d, t, d, ns, false, false, ns, d, x.hidden}, worker);
+}
+
+void PrefixBackwardTask(void* ctx, int64_t task, int worker) {
+  const PrefixTask x(ctx, task);
+  const Job& j = x.j;
+  const AttentionShape& s = x.s;
+  const int64_t t = x.t, d = x.d, ns = x.ns, np = x.np, ld = x.ld, hidden = x.hidden;
+  float* kc = Scratch(j.scratch_floats);
+  float* vc = kc + ns * d;
+  float* dkc = vc + ns * d;
+  float* dvc = dkc + ns * d;
+  float* g = dvc + ns * d;       // T × S: d(dropped probs), then d(scores)
+  float* dropped = g + t * ns;   // T × S, with dropout only
+  float* scaled = dropped + t * ns;
+  x.Gather(kc, vc);
+  const float* p = j.probs + task * t * ns;
+  const int64_t qoff = x.b * t * ld + x.h * d;
+  float* dq = j.dqkv + qoff;
+  float* dk = dq + hidden;
+  float* dv = dq + 2 * hidden;
+  const float* dc = j.dcontext + x.b * t * hidden + x.h * d;
+  GemmOnWorker({dc, vc, g, t, ns, d, false, true, hidden, d, ns}, worker);
+  const float* used = p;
+  if (s.drop24 > 0) {
+    x.Drop(p, dropped, task);
+    used = dropped;
+    x.Drop(g, g, task);
+  }
+  GemmOnWorker({used, dc, dvc, ns, d, t, true, false, ns, hidden, d}, worker);
+  for (int64_t i = 0; i < t; i++) j.k->softmax_grad(p + i * ns, g + i * ns, g + i * ns, ns, x.ScoreDivisor());
+  GemmOnWorker({g, kc, dq, t, d, ns, false, false, ns, d, ld}, worker);
+  const float* qs;
+  const int64_t ldq = Queries(j, x.q, ld, scaled, &qs);
+  GemmOnWorker({g, qs, dkc, ns, d, t, true, false, ns, ldq, d}, worker);
+  if (s.divide_query)
+    for (int64_t i = 0; i < t; i++)
+      for (int64_t c = 0; c < d; c++) dq[i * ld + c] /= s.divisor;
+  for (int64_t i = 0; i < t; i++) {
+    std::copy(dkc + (np + i) * d, dkc + (np + i + 1) * d, dk + i * ld);
+    std::copy(dvc + (np + i) * d, dvc + (np + i + 1) * d, dv + i * ld);
+  }
+  float* dp = j.dprefix + x.b * np * 2 * hidden + x.h * d;
+  for (int64_t r = 0; r < np; r++) {
+    std::copy(dkc + r * d, dkc + (r + 1) * d, dp + r * 2 * hidden);
+    std::copy(dvc + r * d, dvc + (r + 1) * d, dp + r * 2 * hidden + hidden);
+  }
+}
+
 }  // namespace
 
 void AttentionForward(const float* qkv, const float* mask, float* probs, float* context, const AttentionShape& s) {
@@ -162,4 +276,19 @@ void AttentionBackward(const float* qkv, const float* probs, const float* dconte
   Job j = MakeJob(s, 2 * s.seq * s.seq + s.seq * s.head_dim);
   j.qkv = qkv, j.probs = probs, j.dcontext = dcontext, j.dqkv = dqkv;
   ParallelFor(s.batch * s.heads, BackwardTask, &j);
+}
+
+void AttentionPrefixForward(const float* qkv, const float* prefix, const float* mask, float* probs, float* context, const AttentionShape& s) {
+  const int64_t ns = s.prefix + s.seq;
+  Job j = MakeJob(s, 2 * ns * s.head_dim + s.seq * ns + s.seq * s.head_dim);
+  j.qkv = qkv, j.prefix = prefix, j.mask = mask, j.probs_out = probs, j.context = context;
+  ParallelFor(s.batch * s.heads, PrefixForwardTask, &j);
+}
+
+void AttentionPrefixBackward(const float* qkv, const float* prefix, const float* probs, const float* dcontext, float* dqkv, float* dprefix,
+                             const AttentionShape& s) {
+  const int64_t ns = s.prefix + s.seq;
+  Job j = MakeJob(s, 4 * ns * s.head_dim + 2 * s.seq * ns + s.seq * s.head_dim);
+  j.qkv = qkv, j.prefix = prefix, j.probs = probs, j.dcontext = dcontext, j.dqkv = dqkv, j.dprefix = dprefix;
+  ParallelFor(s.batch * s.heads, PrefixBackwardTask, &j);
 }

@@ -16,6 +16,7 @@ struct AttentionShape {
   bool divide_query;  // DistilBERT: q / divisor, then q·kᵀ, softmax with no division
   uint32_t seed;    // dropout on the probabilities (dropout_hash.h); drop24 = 0: none
   uint32_t drop24;
+  int64_t prefix = 0;  // P prefix keys/values in front of every head's own (prefix tuning); 0: none
 };
 
 // qkv: [B, T, 3H] (H = heads·head_dim), each row q | k | v with head h at columns h·head_dim of each third.
@@ -24,6 +25,15 @@ struct AttentionShape {
 // probs: [B, heads, T, T] out, the softmax before dropout (kept for the backward pass).
 // context: [B, T, H] out, head h at columns h·head_dim (HF's context layer after its transpose and reshape).
 void AttentionForward(const float* qkv, const float* mask, float* probs, float* context, const AttentionShape& s);
+// With s.prefix = P > 0 (prefix tuning): prefix: [P, 2H], each row key | value (already projected, head h at
+// columns h·head_dim of each half), shared by every batch item and put in front of that item's keys and
+// values, so each query attends to S = P + T keys; mask is then [B, S] and probs [B, heads, T, S]. The
+// keys and values are gathered per head into one [S, head_dim] block each, so every product runs once over
+// all S keys in the order of the op-by-op form (concatenated keys).
+void AttentionPrefixForward(const float* qkv, const float* prefix, const float* mask, float* probs, float* context, const AttentionShape& s);
+// dprefix: [B, P, 2H] out, each batch item's share of the prefix's gradient (the caller sums over B).
+void AttentionPrefixBackward(const float* qkv, const float* prefix, const float* probs, const float* dcontext, float* dqkv, float* dprefix,
+                             const AttentionShape& s);
 // dcontext: [B, T, H]; dqkv: [B, T, 3H] out, the gradients of the three projections. The dropout mask is
 // re-derived from the seed, as the forward drew it.
 void AttentionBackward(const float* qkv, const float* probs, const float* dcontext, float* dqkv, const AttentionShape& s);

@@ -13,7 +13,7 @@
 
 namespace {
 
-constexpr size_t kMaxArgs = 12;
+constexpr size_t kMaxArgs = 16;
 
 struct Args : HeapView {
   double v[kMaxArgs] = {};  // the integers after the heap
@@ -144,5 +144,50 @@ napi_value AttentionGradCall(napi_env env, napi_callback_info info) {
   if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], a.probs) || !Fits(a, a.v[2], a.hidden) || !Fits(a, a.v[3], a.qkv))
     return OutOfHeap(env, "peft_native.attentionGrad: operands fall outside the heap");
   if (a.probs > 0) AttentionBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), a.s);
+  return nullptr;
+}
+
+// Prefix keys/values in front (prefix tuning): the same arguments with the prefix's offset after qkv's (and
+// its gradient's after dqkv's) and the prefix length P before divideQuery; mask [B, P + T], probs [B, heads, T, P + T].
+napi_value AttentionPrefixCall(napi_env env, napi_callback_info info) {
+  AttentionArgs a;
+  if (!ReadAttention(env, info, 14, "peft_native.attentionPrefix: the divisor must be > 0, and flag, seed, rate and size in range",
+                     "peft_native.attentionPrefix: expected (ArrayBuffer, qkvOff, prefixOff, maskOff, probsOff, contextOff, hasMask, prefix, "
+                     "divideQuery, batch, seq, heads, headDim, seed, drop24, divisor)",
+                     &a))
+    return nullptr;
+  const double np = a.v[6], ns = np + a.s.seq, hidden = static_cast<double>(a.s.heads) * a.s.head_dim;
+  const double probs = static_cast<double>(a.s.batch) * a.s.heads * a.s.seq * ns;
+  const bool has_mask = a.v[5] != 0;
+  if (np < 1 || probs > 4294967296.0) {
+    napi_throw_range_error(env, nullptr, "peft_native.attentionPrefix: the prefix must have at least one row, and the probabilities at most 2^32 elements");
+    return nullptr;
+  }
+  a.s.prefix = static_cast<int64_t>(np);
+  if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], np * 2 * hidden) || (has_mask && !Fits(a, a.v[2], static_cast<double>(a.s.batch) * ns)) ||
+      !Fits(a, a.v[3], probs) || !Fits(a, a.v[4], a.hidden))
+    return OutOfHeap(env, "peft_native.attentionPrefix: operands fall outside the heap");
+  if (probs > 0) AttentionPrefixForward(At(a, a.v[0]), At(a, a.v[1]), has_mask ? At(a, a.v[2]) : nullptr, At(a, a.v[3]), At(a, a.v[4]), a.s);
+  return nullptr;
+}
+
+napi_value AttentionPrefixGradCall(napi_env env, napi_callback_info info) {
+  AttentionArgs a;
+  if (!ReadAttention(env, info, 14, "peft_native.attentionPrefixGrad: the divisor must be > 0, and flag, seed, rate and size in range",
+                     "peft_native.attentionPrefixGrad: expected (ArrayBuffer, qkvOff, prefixOff, probsOff, dContextOff, dQkvOff, dPrefixOff, "
+                     "prefix, divideQuery, batch, seq, heads, headDim, seed, drop24, divisor)",
+                     &a))
+    return nullptr;
+  const double np = a.v[6], ns = np + a.s.seq, hidden = static_cast<double>(a.s.heads) * a.s.head_dim;
+  const double probs = static_cast<double>(a.s.batch) * a.s.heads * a.s.seq * ns;
+  if (np < 1 || probs > 4294967296.0) {
+    napi_throw_range_error(env, nullptr, "peft_native.attentionPrefixGrad: the prefix must have at least one row, and the probabilities at most 2^32 elements");
+    return nullptr;
+  }
+  a.s.prefix = static_cast<int64_t>(np);
+  if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], np * 2 * hidden) || !Fits(a, a.v[2], probs) || !Fits(a, a.v[3], a.hidden) ||
+      !Fits(a, a.v[4], a.qkv) || !Fits(a, a.v[5], static_cast<double>(a.s.batch) * np * 2 * hidden))
+    return OutOfHeap(env, "peft_native.attentionPrefixGrad: operands fall outside the heap");
+  if (probs > 0) AttentionPrefixBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), At(a, a.v[4]), At(a, a.v[5]), a.s);
   return nullptr;
 }

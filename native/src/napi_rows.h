@@ -17,3 +17,9 @@ napi_value AttentionCall(napi_env env, napi_callback_info info);
 // attentionGrad(heap, qkvOff, probsOff, dContextOff, dQkvOff, divideQuery, batch, seq, heads, headDim, seed, drop24,
 //               divisor)
 napi_value AttentionGradCall(napi_env env, napi_callback_info info);
+// attentionPrefix(heap, qkvOff, prefixOff, maskOff, probsOff, contextOff, hasMask, prefix, divideQuery, batch, seq, heads,
+//                 headDim, seed, drop24, divisor)
+napi_value AttentionPrefixCall(napi_env env, napi_callback_info info);
+// attentionPrefixGrad(heap, qkvOff, prefixOff, probsOff, dContextOff, dQkvOff, dPrefixOff, prefix, divideQuery, batch, seq,
+//                     heads, headDim, seed, drop24, divisor)
+napi_value AttentionPrefixGradCall(napi_env env, napi_callback_info info);

@@ -65,7 +65,12 @@ const ROWS: Row[] = [
     mergeable: false,
     otherBase: /hidden size is 48/,
   },
+  { method: 'prompt-tuning', flags: ['--num-virtual-tokens', '4'], settings: { num_virtual_tokens: 4, prompt_tuning_init: 'RANDOM' }, mergeable: false },
+  { method: 'p-tuning', flags: ['--num-virtual-tokens', '3', '--encoder-hidden-size', '8'], settings: { num_virtual_tokens: 3, encoder_hidden_size: 8 }, mergeable: false },
+  { method: 'prefix-tuning', flags: ['--num-virtual-tokens', '3', '--prefix-projection', 'true', '--encoder-hidden-size', '8'], settings: { num_virtual_tokens: 3, prefix_projection: true, encoder_hidden_size: 8 }, mergeable: false },
 ];
+/** Leaves positions for virtual tokens in the generated models' 64. */
+const MAX_LENGTH = ['--max-length', '32'];
 
 after(() => {
   removeModelDirs();
@@ -83,7 +88,7 @@ for (const row of ROWS) {
       dir = tempDir('peft-cli-method-');
       trainFile = writeTsv(path.join(dir, 'train.tsv'), makeRows(24, 5));
       run = path.join(dir, 'run');
-      const r = await cli('train', '--model', gen.dir, '--train', trainFile, '--method', row.method, ...row.flags, '--max-steps', '4', '--per-device-train-batch-size', '8', '--learning-rate', '0.01', '--eval-split', '0', '--out', run, '--json');
+      const r = await cli('train', '--model', gen.dir, '--train', trainFile, '--method', row.method, ...row.flags, ...MAX_LENGTH, '--max-steps', '4', '--per-device-train-batch-size', '8', '--learning-rate', '0.01', '--eval-split', '0', '--out', run, '--json');
       const started = events(r).find((e): e is StartedEvent => e.type === 'started')!;
       assert.equal(started.method, row.method);
       for (const [k, v] of Object.entries(row.settings)) assert.deepEqual((started.config.method as Record<string, unknown>)[k], v, k);
@@ -114,7 +119,7 @@ for (const row of ROWS) {
 
     it('train --adapter continues from the adapter: its config sets the method and settings', async () => {
       const adapter = path.join(dir, 'adapter');
-      const r = await cli('train', '--model', gen.dir, '--adapter', adapter, '--train', trainFile, '--max-steps', '1', '--eval-split', '0', '--out', path.join(dir, 'cont'), '--json');
+      const r = await cli('train', '--model', gen.dir, '--adapter', adapter, '--train', trainFile, ...MAX_LENGTH, '--max-steps', '1', '--eval-split', '0', '--out', path.join(dir, 'cont'), '--json');
       const started = events(r).find((e): e is StartedEvent => e.type === 'started')!;
       assert.equal(started.method, row.method);
       for (const [k, v] of Object.entries(row.settings)) assert.deepEqual((started.config.method as Record<string, unknown>)[k], v, k);
@@ -124,7 +129,7 @@ for (const row of ROWS) {
     it('refuses an adapter for another base, naming the tensor, before a run folder exists', async () => {
       const other = makeTinyModel({ seed: 22, hidden: 48, heads: 4, dropout: false });
       const out = path.join(dir, 'never');
-      const r = await cli('train', '--model', other.dir, '--adapter', path.join(dir, 'adapter'), '--train', trainFile, '--max-steps', '1', '--out', out);
+      const r = await cli('train', '--model', other.dir, '--adapter', path.join(dir, 'adapter'), '--train', trainFile, ...MAX_LENGTH, '--max-steps', '1', '--out', out);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, row.otherBase ?? /has shape \[.*\], this model's is \[.*\]/);
       assert.equal(fs.existsSync(out), false);
@@ -154,6 +159,10 @@ describe('CLI: bad method input is refused before any work', () => {
     ['an unknown adapter activation', ['--method', 'seq_bn', '--non-linearity', 'mish'], /pfeiffer: non_linearity must be one of relu, gelu/],
     ['an unknown method', ['--method', 'ia3'], /unknown method "ia3" \(available: .*lora/],
     ['a setting of another method', ['--method', 'bitfit', '--lora-r', '4'], /lora_r is a setting of lora, not of method bitfit/],
+    ['no virtual tokens', ['--method', 'prompt-tuning', '--num-virtual-tokens', '0'], /num_virtual_tokens must be ≥ 1/],
+    ['virtual tokens beside max_length beyond the positions', ['--method', 'p-tuning', '--num-virtual-tokens', '8', '--max-length', '60'], /num_virtual_tokens 8 \+ max_length 60 = 68 exceeds the model's 64 positions by 4; lower max_length to 56/],
+    ['an LSTM prompt encoder', ['--method', 'p-tuning', '--encoder-reparameterization-type', 'LSTM'], /LSTM.*use MLP/],
+    ['TEXT init without a text', ['--method', 'prompt-tuning', '--prompt-tuning-init', 'TEXT'], /prompt_tuning_init_text/],
   ] as const) {
     it(`${label}`, async () => {
       const out = path.join(dir, label.replace(/\W+/g, '_'));

@@ -11,9 +11,9 @@ import { loadAddon } from '../../engine/backend/native/addon';
 import { requireAddon } from '../../engine/backend/native/test-support';
 
 const skip = requireAddon(loadAddon());
-const SUITES = ['parity.test.ts', 'train-parity.test.ts', 'lora-parity.test.ts', 'adapters-parity.test.ts'];
+const SUITES = ['parity.test.ts', 'train-parity.test.ts', 'lora-parity.test.ts', 'adapters-parity.test.ts', 'prompt-parity.test.ts'];
 /** Method suites also run on the stock wasm kernels (PEFT_STUDIO_NATIVE=0): a method must be exact on both. */
-const STOCK_SUITES = ['lora-parity.test.ts', 'adapters-parity.test.ts'];
+const STOCK_SUITES = ['lora-parity.test.ts', 'adapters-parity.test.ts', 'prompt-parity.test.ts'];
 
 function runSuite(suite: string, native: boolean): string {
   const env: NodeJS.ProcessEnv = { ...process.env, PEFT_STUDIO_BACKEND: 'wasm' };

@@ -65,6 +65,8 @@ interface Row {
   /** Trainable parameters, from the checkpoint's tensor shapes alone. */
   expected(gen: GeneratedModel, family: ModelFamily): number;
   learningRate: number;
+  /** Run-config keys of its own (prompt methods: a max_length that leaves positions for the virtual tokens). */
+  config?: Record<string, unknown>;
 }
 
 const size = (gen: GeneratedModel, pick: (n: string) => boolean) =>
@@ -121,7 +123,52 @@ export const ROWS: Row[] = [
     expected: (g) => bottleneckSize(g, 4, 1) + size(g, (n) => HEAD.test(n)),
     learningRate: 1e-2,
   },
+  {
+    name: 'prompt tuning',
+    spec: { name: 'prompt-tuning', num_virtual_tokens: 4 },
+    families: ['bert', 'roberta', 'distilbert'],
+    expected: (g) => 4 * dims(g).h + size(g, classifier),
+    learningRate: 1e-2,
+    config: { max_length: 48 },
+  },
+  {
+    name: 'p-tuning (MLP)',
+    spec: { name: 'p-tuning', num_virtual_tokens: 3, encoder_hidden_size: 8 },
+    families: ['bert', 'roberta', 'distilbert'],
+    expected: (g) => {
+      const { h } = dims(g);
+      return 3 * h + (8 * h + 8) + (8 * 8 + 8) + (h * 8 + h) + size(g, classifier);
+    },
+    learningRate: 1e-2,
+    config: { max_length: 48 },
+  },
+  {
+    name: 'prefix tuning with projection',
+    spec: { name: 'prefix-tuning', num_virtual_tokens: 3, prefix_projection: true, encoder_hidden_size: 8 },
+    families: ['bert', 'roberta'],
+    expected: (g) => {
+      const { h, layers } = dims(g);
+      return 3 * h + (8 * h + 8) + (2 * layers * h * 8 + 2 * layers * h) + size(g, classifier);
+    },
+    learningRate: 1e-2,
+    config: { max_length: 48 },
+  },
+  {
+    name: 'p-tuning v2',
+    spec: { name: 'p-tuning-v2', num_virtual_tokens: 3 },
+    families: ['bert', 'roberta'],
+    expected: (g) => 3 * 2 * dims(g).layers * dims(g).h + size(g, classifier),
+    learningRate: 1e-2,
+    config: { max_length: 48 },
+  },
 ];
+
+/** Hidden size and layer count of a generated checkpoint, from its tensors' shapes. */
+function dims(g: GeneratedModel): { h: number; layers: number } {
+  const words = [...g.tensors].find(([n]) => n.endsWith('word_embeddings.weight'))!;
+  const layers = new Set([...g.tensors.keys()].map((n) => /\.layer\.(\d+)\./.exec(n)?.[1]).filter((x) => x !== undefined)).size;
+  return { h: words[1].shape[1]!, layers };
+}
 
 /** AdapterHub's bottleneck parameters: (2·m·d + d + m) per place, m = d // reduction_factor, `places` per layer. */
 function bottleneckSize(g: GeneratedModel, reductionFactor: number, places: number, leftOut = 0): number {
@@ -148,6 +195,7 @@ for (const row of ROWS) {
           resolveRunConfig({
             model: gen.dir, train_file: trainFile, output_dir: path.join(dir, 'run'), method: row.spec,
             max_steps: 4, per_device_train_batch_size: 8, eval_split: 0.25, learning_rate: row.learningRate, bias_change_steps: 2, seed: 3,
+            ...row.config,
           }),
           { onEvent: (e) => events.push(e) },
         );

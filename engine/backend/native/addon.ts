@@ -60,6 +60,13 @@ export interface NativeAddon {
   /** attention's gradient: dqkv [B, T, 3H] from dcontext [B, T, H], the kept probs and qkv. */
   attentionGrad(heap: ArrayBuffer, qkvOff: number, probsOff: number, dContextOff: number, dQkvOff: number, divideQuery: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
   /**
+   * attention with `prefix` rows of keys | values ([prefix, 2H], shared by the batch) in front of each item's
+   * own (prefix tuning): mask [B, prefix + T], probs [B, heads, T, prefix + T].
+   */
+  attentionPrefix(heap: ArrayBuffer, qkvOff: number, prefixOff: number, maskOff: number, probsOff: number, contextOff: number, hasMask: number, prefix: number, divideQuery: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
+  /** attentionPrefix's gradient: dqkv [B, T, 3H] and each batch item's prefix gradient dprefix [B, prefix, 2H]. */
+  attentionPrefixGrad(heap: ArrayBuffer, qkvOff: number, prefixOff: number, probsOff: number, dContextOff: number, dQkvOff: number, dPrefixOff: number, prefix: number, divideQuery: number, batch: number, seq: number, heads: number, headDim: number, seed: number, drop24: number, divisor: number): void;
+  /**
    * GatherV2 along one axis as row copies: for each of `outer` blocks of `dim` rows (rowBytes each) of x, the
    * rows named by the `count` int32 ids at idsOff, into out; an id outside [0, dim) throws a RangeError.
    */
@@ -80,7 +87,7 @@ export const ADDON_FILE = 'peft_native.node';
 /** Every entry point above: an addon built from older sources lacks some, and is not used. */
 const ENTRY_POINTS: (keyof NativeAddon)[] = [
   'configure', 'info', 'gemm', 'gelu', 'geluGrad', 'add', 'dropout', 'sum', 'layerNorm', 'layerNormGrad',
-  'attentionSoftmax', 'attentionSoftmaxGrad', 'attention', 'attentionGrad', 'gatherRows',
+  'attentionSoftmax', 'attentionSoftmaxGrad', 'attention', 'attentionGrad', 'attentionPrefix', 'attentionPrefixGrad', 'gatherRows',
 ];
 
 /** Where the addon can be: beside a bundled dist/worker.js (dist/native/), or in a checkout's build folder. */

@@ -18,7 +18,16 @@ import { loadAddon, type NativeAddon } from './addon';
 import { rowGatherV2 } from './gather';
 import { ATTENTION_SOFTMAX, ATTENTION_SOFTMAX_GRAD, attentionSoftmaxGradKernel, attentionSoftmaxKernel, registerAttentionSoftmaxGradient } from './attention-softmax';
 import { DROPOUT, dropoutKernel, registerDropoutGradient } from './dropout';
-import { SELF_ATTENTION, SELF_ATTENTION_GRAD, selfAttentionGradKernel, selfAttentionKernel } from './self-attention';
+import {
+  SELF_ATTENTION,
+  SELF_ATTENTION_GRAD,
+  SELF_ATTENTION_PREFIX,
+  SELF_ATTENTION_PREFIX_GRAD,
+  selfAttentionGradKernel,
+  selfAttentionKernel,
+  selfAttentionPrefixGradKernel,
+  selfAttentionPrefixKernel,
+} from './self-attention';
 import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradient } from './gelu';
 import { sharedIdentity } from './identity';
 import { heapSlice } from './slice';
@@ -58,6 +67,8 @@ const ADDED: Record<string, (addon: NativeAddon) => Kernel> = {
   [ATTENTION_SOFTMAX_GRAD]: attentionSoftmaxGradKernel,
   [SELF_ATTENTION]: selfAttentionKernel,
   [SELF_ATTENTION_GRAD]: selfAttentionGradKernel,
+  [SELF_ATTENTION_PREFIX]: selfAttentionPrefixKernel,
+  [SELF_ATTENTION_PREFIX_GRAD]: selfAttentionPrefixGradKernel,
 };
 
 /** The stock kernels we replaced, to restore them. */

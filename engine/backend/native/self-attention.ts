@@ -100,3 +100,71 @@ export function selfAttentionGradKernel(addon: NativeAddon): Kernel {
     return dqkv;
   };
 }
+
+export const SELF_ATTENTION_PREFIX = 'PeftStudioSelfAttentionPrefix';
+export const SELF_ATTENTION_PREFIX_GRAD = 'PeftStudioSelfAttentionPrefixGrad';
+
+interface PrefixAttrs extends Attrs {
+  prefix: number;
+}
+
+/**
+ * nativeSelfAttention with prefix keys and values in front of every batch item's own (prefix tuning):
+ * `prefix` [P, 2H] (keys | values, already projected, shared by the batch), mask [B, 1, 1, P + T]. Each query
+ * attends to the P + T keys. Differentiable with respect to qkv and prefix (its gradient summed over the
+ * batch). Undefined where the kernel is not installed or the shapes do not fit it.
+ */
+export function nativeSelfAttentionPrefix(qkv: tf.Tensor3D, prefix: tf.Tensor2D, mask: tf.Tensor4D | undefined, o: SelfAttentionOptions): tf.Tensor3D | undefined {
+  if (qkv.dtype !== 'float32' || prefix.dtype !== 'float32' || qkv.rank !== 3 || prefix.rank !== 2 || !tf.getKernel(SELF_ATTENTION_PREFIX, tf.getBackend())) return undefined;
+  const [b, t, width] = qkv.shape;
+  const [p, pw] = prefix.shape;
+  const rate = o.dropoutRate > 0 ? drop24(o.dropoutRate) : 0;
+  if (!Number.isInteger(o.heads) || o.heads < 1 || width % (3 * o.heads) !== 0 || pw * 3 !== width * 2 || p < 1 || !(o.divisor > 0) || rate >= 16777216) return undefined;
+  if (b * o.heads * t * (p + t) > 2 ** 32) return undefined;
+  if (mask && (mask.dtype !== 'float32' || !tf.util.arraysEqual(mask.shape, [b, 1, 1, p + t]))) return undefined;
+  const attrs: PrefixAttrs = { heads: o.heads, divisor: o.divisor, divideQuery: o.divideQuery ? 1 : 0, drop24: rate, seed: o.seed >>> 0, prefix: p };
+  const f = (qkvIn: tf.Tensor, prefixIn: tf.Tensor, save: (ts: tf.Tensor[]) => void) => {
+    const [context, probs] = tf.engine().runKernel(SELF_ATTENTION_PREFIX, mask ? { qkv: qkvIn, prefix: prefixIn, mask } : { qkv: qkvIn, prefix: prefixIn }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    save([qkvIn, prefixIn, probs!]);
+    return {
+      value: context!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dqkv, dprefix] = tf.engine().runKernel(SELF_ATTENTION_PREFIX_GRAD, { qkv: saved[0]!, prefix: saved[1]!, probs: saved[2]!, dcontext: dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        const summed = tf.sum(dprefix!, 0);
+        dprefix!.dispose();
+        return [dqkv!, summed];
+      },
+    };
+  };
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0])(qkv, prefix) as tf.Tensor3D;
+}
+
+/** Outputs [context [B, T, H], probs [B, heads, T, P + T]]. */
+export function selfAttentionPrefixKernel(addon: NativeAddon): Kernel {
+  return (({ inputs, backend, attrs }: Parameters<Kernel>[0]) => {
+    const { qkv, prefix, mask } = inputs as { qkv: tf.TensorInfo; prefix: tf.TensorInfo; mask?: tf.TensorInfo };
+    const a = attrs as unknown as PrefixAttrs;
+    const [batch, seq, heads, d] = dims(qkv, a.heads);
+    const b = backend as WasmBackendLike;
+    const context = b.makeOutput([batch, seq, heads * d], 'float32');
+    const probs = b.makeOutput([batch, heads, seq, a.prefix + seq], 'float32');
+    const heap = b.wasm.HEAPU8.buffer as ArrayBuffer;
+    addon.attentionPrefix(heap, heapOffset(b, qkv), heapOffset(b, prefix), mask ? heapOffset(b, mask) : 0, heapOffset(b, probs), heapOffset(b, context), mask ? 1 : 0, a.prefix, a.divideQuery, batch, seq, heads, d, a.seed, a.drop24, a.divisor);
+    return [context, probs];
+  }) as unknown as Kernel;
+}
+
+/** Outputs [dqkv [B, T, 3H], dprefix [B, P, 2H]] (each batch item's share; the caller sums them). */
+export function selfAttentionPrefixGradKernel(addon: NativeAddon): Kernel {
+  return (({ inputs, backend, attrs }: Parameters<Kernel>[0]) => {
+    const { qkv, prefix, probs, dcontext } = inputs as { qkv: tf.TensorInfo; prefix: tf.TensorInfo; probs: tf.TensorInfo; dcontext: tf.TensorInfo };
+    const a = attrs as unknown as PrefixAttrs;
+    const [batch, seq, heads, d] = dims(qkv, a.heads);
+    const b = backend as WasmBackendLike;
+    const dqkv = b.makeOutput(qkv.shape, 'float32');
+    const dprefix = b.makeOutput([batch, a.prefix, 2 * heads * d], 'float32');
+    const heap = b.wasm.HEAPU8.buffer as ArrayBuffer;
+    addon.attentionPrefixGrad(heap, heapOffset(b, qkv), heapOffset(b, prefix), heapOffset(b, probs), heapOffset(b, dcontext), heapOffset(b, dqkv), heapOffset(b, dprefix), a.prefix, a.divideQuery, batch, seq, heads, d, a.seed, a.drop24, a.divisor);
+    return [dqkv, dprefix];
+  }) as unknown as Kernel;
+}
