@@ -82,16 +82,16 @@ describe('run-config schema', () => {
 
   it('a method added to the catalog appears without touching the generator', () => {
     const extra: MethodInfo = {
-      name: 'prompt_tuning',
-      title: 'Prompt tuning',
-      description: 'virtual tokens in front of the words',
-      merge: 'prompts are not weights',
-      settings: [{ key: 'num_virtual_tokens', flag: 'num-virtual-tokens', type: 'integer', default: 20, min: 1, ask: true, description: 'How many virtual tokens.' }],
+      name: 'my_method',
+      title: 'My method',
+      description: 'a method the generator has never heard of',
+      merge: 'it is not weights',
+      settings: [{ key: 'my_tokens', flag: 'my-tokens', type: 'integer', default: 20, min: 1, ask: true, description: 'How many tokens.' }],
     };
     const s = buildRunConfigSchema([...METHOD_INFOS, extra]);
     const p = s.properties as Props;
-    assert.ok(((p.method!.anyOf as Props[])[0]!.enum as unknown as string[]).includes('prompt_tuning'));
-    assert.equal(p.num_virtual_tokens!.type, 'integer');
-    assert.match(String(p.num_virtual_tokens!.description), /^Prompt tuning: /);
+    assert.ok(((p.method!.anyOf as Props[])[0]!.enum as unknown as string[]).includes('my_method'));
+    assert.equal(p.my_tokens!.type, 'integer');
+    assert.match(String(p.my_tokens!.description), /^My method: /);
   });
 });
