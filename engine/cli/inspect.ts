@@ -1,6 +1,7 @@
 import { describeBackend } from '../backend/select';
 import { openModel } from '../api/model-handle';
 import { formatTrainable, summarize } from '../api/summary';
+import { inspectPromptAdapter } from '../peft/prompt';
 import { backendOption, parse, printNotices } from './args';
 
 const HELP = `usage: peft-studio inspect <model-dir> [--adapter DIR] [--json] [--backend NAME]
@@ -13,10 +14,15 @@ export async function inspectCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' }, backend: { type: 'string' }, adapter: { type: 'string' } }, HELP, 1);
   const h = await openModel(positionals[0]!, { backend: backendOption(values.backend), adapter: values.adapter as string | undefined });
   const adapter = h.method ? { method: h.method.name, settings: h.method.spec, ...h.method.describe() } : undefined;
+  // What a soft prompt "means": each virtual token's nearest vocabulary tokens (prompt tuning, P-tuning).
+  const nearest =
+    values.adapter && h.method && ['prompt-tuning', 'p-tuning'].includes(h.method.name)
+      ? inspectPromptAdapter(values.adapter as string, h.model.params.get(`${h.model.basePrefix}embeddings.word_embeddings.weight`), h.tokenizer)
+      : [];
   const s = summarize(h.model);
   printNotices(h.notices);
   if (values.json) {
-    process.stdout.write(JSON.stringify({ ...s, adapter, backend: h.backend, tokenizer: { kind: h.tokenizer.kind, vocabSize: h.tokenizer.vocabSize } }) + '\n');
+    process.stdout.write(JSON.stringify({ ...s, adapter: adapter && { ...adapter, nearest: nearest.length ? nearest : undefined }, backend: h.backend, tokenizer: { kind: h.tokenizer.kind, vocabSize: h.tokenizer.vocabSize } }) + '\n');
   } else {
     const lines = [
       `model        ${h.dir}`,
@@ -32,7 +38,7 @@ export async function inspectCommand(argv: string[]): Promise<void> {
       ...s.bitfit.flatMap((v) => [`${v.label}:`, `  ${formatTrainable(v)}`]),
       ...s.methods.flatMap((v) => [`${v.label}:`, `  ${formatTrainable(v)}`]),
       ...(adapter
-        ? ['', `adapter      ${values.adapter} — ${adapter.method} ${JSON.stringify(Object.fromEntries(Object.entries(adapter.settings).filter(([k]) => k !== 'name')))}`, `  ${formatTrainable({ trainable: adapter.trainable, total: adapter.total, percent: adapter.percent })}`]
+        ? ['', `adapter      ${values.adapter} — ${adapter.method} ${JSON.stringify(Object.fromEntries(Object.entries(adapter.settings).filter(([k]) => k !== 'name')))}`, `  ${formatTrainable({ trainable: adapter.trainable, total: adapter.total, percent: adapter.percent })}`, ...nearest]
         : []),
     ];
     process.stdout.write(lines.filter((l) => l !== undefined).join('\n') + '\n');

@@ -194,3 +194,19 @@ describe('CLI: bad method input is refused before any work', () => {
     assert.match(q.stderr, /peft_type IA3/);
   });
 });
+
+describe('CLI: inspect --adapter', () => {
+  it("prints a PEFT adapter's method, settings and counts, and a soft prompt's nearest vocabulary tokens", async () => {
+    const root = path.resolve(ROOT, '../shared/fixtures/peft-tiny');
+    const r = await cli('inspect', path.join(root, 'model'), '--adapter', path.join(root, 'prompt_tuning'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const exp = JSON.parse(fs.readFileSync(path.join(root, 'expected.json'), 'utf8')).methods.prompt_tuning;
+    assert.equal(out.adapter.method, 'prompt-tuning');
+    assert.equal(out.adapter.trainable, exp.num_trainable);
+    assert.equal(out.adapter.nearest.length, 1 + exp.adapter_config.num_virtual_tokens, 'a header and one line per virtual token');
+    const lora = JSON.parse((await cli('inspect', path.join(root, 'model'), '--adapter', path.join(root, 'lora_qv'), '--json')).stdout);
+    assert.equal(lora.adapter.trainable, JSON.parse(fs.readFileSync(path.join(root, 'expected.json'), 'utf8')).methods.lora_qv.num_trainable);
+    assert.equal(lora.adapter.nearest, undefined);
+  });
+});
