@@ -1,7 +1,8 @@
 /**
  * The in-heap Slice on the wasm backend (installed with the native kernels): bit-identical to the cpu
  * backend over ranks 1-5, begins, sizes (-1 included), empty slices and dtypes; out-of-range slices throw
- * as stock does; gradients through it are unchanged. Without the addon these tests skip locally and fail
+ * as stock does; gradients through it are unchanged. SplitV (made of the same slices) likewise, and the
+ * gradient of a Concat (a SplitV) with it. Without the addon these tests skip locally and fail
  * under CI.
  */
 import assert from 'node:assert/strict';
@@ -81,5 +82,39 @@ describe('in-heap Slice on the wasm backend', { skip }, () => {
     const expected = Array.from({ length: 24 }, (_, i) => (Math.floor(i / 4) % 3 === 1 && i % 4 >= 1 && i % 4 <= 2 ? 3 : 0));
     assert.deepEqual(Array.from(await g.data()), expected);
     tf.dispose([x, g]);
+  });
+
+  it('SplitV equals the cpu backend over axes, split sizes and dtypes', async () => {
+    const cases: Array<{ shape: number[]; splits: number | number[]; axis: number; dtype: 'float32' | 'int32' | 'bool' }> = [
+      { shape: [4, 5, 6], splits: 3, axis: 2, dtype: 'float32' }, // q | k | v thirds of a stacked projection
+      { shape: [4, 5, 6], splits: [1, -1, 2], axis: 1, dtype: 'float32' },
+      { shape: [6, 4], splits: [2, 0, 4], axis: 0, dtype: 'int32' },
+      { shape: [3, 4], splits: 2, axis: -1, dtype: 'bool' },
+      { shape: [2, 3, 2, 4], splits: [3, 1], axis: 3, dtype: 'float32' },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const values = Array.from({ length: tf.util.sizeFromShape(c.shape) }, (_, j) => (c.dtype === 'float32' ? Math.cos(i + j * 0.3) * 9 : (i + j) % 5));
+      const run = async () => {
+        const x = tf.tensor(values, c.shape, c.dtype);
+        const parts = tf.split(x, c.splits, c.axis);
+        const out = await Promise.all(parts.map(async (p) => ({ shape: p.shape, data: Array.from(await p.data()) })));
+        tf.dispose([x, ...parts]);
+        return out;
+      };
+      await tf.setBackend('cpu');
+      const expected = await run();
+      await tf.setBackend('wasm');
+      assert.deepEqual(await run(), expected, `case ${i}: ${JSON.stringify(c)}`);
+    }
+  });
+
+  it('the gradient of a concat (a SplitV) is each part of dy', async () => {
+    const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const b = tf.tensor2d([5, 6], [2, 1]);
+    const w = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.concat([x, y], 1), w)))([a, b]);
+    assert.deepEqual(Array.from(await ga!.data()), [1, 2, 4, 5]);
+    assert.deepEqual(Array.from(await gb!.data()), [3, 6]);
+    tf.dispose([a, b, w, ga!, gb!]);
   });
 });
