@@ -6,7 +6,7 @@
  * (attention-softmax.ts), and BERT's whole self-attention core per head (self-attention.ts), all used by
  * the model while installed;
  * together with a row-copy GatherV2 (gather.ts; the embedding lookups), a copy-free Identity
- * (identity.ts) and a Slice and SplitV that copy inside the heap (slice.ts). Everything else stays on wasm. Without the addon (no compiler at install, other CPU,
+ * (identity.ts) and a Slice, SplitV and Concat that copy inside the heap (slice.ts). Everything else stays on wasm. Without the addon (no compiler at install, other CPU,
  * PEFT_STUDIO_NATIVE=0) nothing changes.
  *
  * Env: PEFT_STUDIO_NATIVE=0 disables it; PEFT_STUDIO_THREADS=N sets the thread count (default: the cores
@@ -30,7 +30,7 @@ import {
 } from './self-attention';
 import { GELU, GELU_GRAD, geluGradKernel, geluKernel, registerGeluGradient } from './gelu';
 import { sharedIdentity } from './identity';
-import { heapSlice, heapSplitV } from './slice';
+import { heapConcat, heapSlice, heapSplitV } from './slice';
 import { ADD_LAYER_NORM, addLayerNormKernel, LAYER_NORM, LAYER_NORM_GRAD, layerNormGradKernel, layerNormKernel, registerLayerNormGradient } from './layernorm';
 import { nativeBatchMatMul, nativeFusedMatMul, type Kernel } from './kernels';
 import { nativeSum } from './sum';
@@ -55,6 +55,7 @@ const KERNELS: Record<string, (addon: NativeAddon, stock: Kernel) => Kernel> = {
   Identity: (_addon, stock) => sharedIdentity(stock),
   Slice: (_addon, stock) => heapSlice(stock),
   SplitV: (_addon, stock) => heapSplitV(stock),
+  Concat: (_addon, stock) => heapConcat(stock),
 };
 /** Kernels with no stock counterpart, registered while installed (their users check for them). */
 const ADDED: Record<string, (addon: NativeAddon) => Kernel> = {

@@ -2,7 +2,7 @@
  * The in-heap Slice on the wasm backend (installed with the native kernels): bit-identical to the cpu
  * backend over ranks 1-5, begins, sizes (-1 included), empty slices and dtypes; out-of-range slices throw
  * as stock does; gradients through it are unchanged. SplitV (made of the same slices) likewise, and the
- * gradient of a Concat (a SplitV) with it. Without the addon these tests skip locally and fail
+ * gradient of a Concat (a SplitV) with it; Concat (the same runs copied the other way) likewise. Without the addon these tests skip locally and fail
  * under CI.
  */
 import assert from 'node:assert/strict';
@@ -116,5 +116,29 @@ describe('in-heap Slice on the wasm backend', { skip }, () => {
     assert.deepEqual(Array.from(await ga!.data()), [1, 2, 4, 5]);
     assert.deepEqual(Array.from(await gb!.data()), [3, 6]);
     tf.dispose([a, b, w, ga!, gb!]);
+  });
+
+  it('Concat equals the cpu backend over axes, part counts, empty parts and dtypes', async () => {
+    const cases: Array<{ shapes: number[][]; axis: number; dtype: 'float32' | 'int32' | 'bool' }> = [
+      { shapes: [[4, 5, 6], [4, 5, 6], [4, 5, 6]], axis: 2, dtype: 'float32' }, // q | k | v deltas
+      { shapes: [[4, 2, 3], [4, 5, 3]], axis: 1, dtype: 'float32' }, // virtual tokens in front of the words
+      { shapes: [[3], [4], [5]], axis: 0, dtype: 'float32' }, // stacked biases
+      { shapes: [[2, 3], [2, 0], [2, 1]], axis: 1, dtype: 'int32' },
+      { shapes: [[2, 2], [3, 2]], axis: 0, dtype: 'bool' },
+      { shapes: [[2, 3, 1, 2], [2, 3, 4, 2]], axis: -2, dtype: 'float32' },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const run = async () => {
+        const xs = c.shapes.map((shape, k) => tf.tensor(Array.from({ length: tf.util.sizeFromShape(shape) }, (_, j) => (c.dtype === 'float32' ? Math.sin(k * 31 + j) * 7 : (k + j) % 3)), shape, c.dtype));
+        const y = tf.concat(xs, c.axis);
+        const out = { shape: y.shape, data: Array.from(await y.data()) };
+        tf.dispose([...xs, y]);
+        return out;
+      };
+      await tf.setBackend('cpu');
+      const expected = await run();
+      await tf.setBackend('wasm');
+      assert.deepEqual(await run(), expected, `case ${i}: ${JSON.stringify(c)}`);
+    }
   });
 });

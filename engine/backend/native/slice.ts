@@ -5,7 +5,9 @@
  * run of the slice is one memmove. Pure JS: it needs no addon. Dtypes other than float32 / int32 / bool go to
  * the stock kernel. SplitV (the gradient of every Concat) is the same slices: the stock one calls the stock
  * Slice once per part, reading the whole input out of the heap each time (3 parts of a [32, 128, 384]
- * tensor: 12+ ms; here ~1 ms).
+ * tensor: 12+ ms; here ~1 ms). Concat, the other way round, is the same runs copied into the output: the
+ * stock one makes a typed-array view per run in JavaScript (three [32, 128, 128] parts along the last axis:
+ * 12,288 views, 2-20 ms with the garbage they leave).
  */
 import { tf } from '../tf';
 import type { Kernel, WasmBackendLike } from './kernels';
@@ -70,5 +72,37 @@ export function heapSplitV(stock: Kernel): Kernel {
       begin[ax]! += s;
       return part;
     }) as unknown as tf.TensorInfo;
+  };
+}
+
+/** Concat as one in-heap copy per contiguous run of each input; other dtypes, and one non-empty input, go stock. */
+export function heapConcat(stock: Kernel): Kernel {
+  return (args) => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    const first = inputs[0];
+    const bytes = first ? BYTES[first.dtype] : undefined;
+    if (!first || !bytes || first.shape.length === 0 || inputs.some((t) => t.dtype !== first.dtype)) return stock(args);
+    const axis = tf.util.parseAxisParam((args.attrs as { axis: number | number[] }).axis, first.shape)[0]!;
+    const shapes = inputs.map((t) => t.shape);
+    tf.backend_util.assertParamsConsistent(shapes, axis);
+    const parts = inputs.filter((t) => tf.util.sizeFromShape(t.shape) > 0);
+    if (parts.length < 2) return stock(args);
+    const backend = args.backend as WasmBackendLike;
+    const outShape = tf.backend_util.computeOutShape(shapes, axis);
+    const out = backend.makeOutput(outShape, first.dtype);
+    // Offsets are read after makeOutput, as in the Slice above.
+    const heap = backend.wasm.HEAPU8;
+    const outer = tf.util.sizeFromShape(outShape.slice(0, axis));
+    const runs = parts.map((t) => tf.util.sizeFromShape(t.shape.slice(axis)) * bytes);
+    const srcs = parts.map((t) => backend.dataIdMap.get(t.dataId)!.memoryOffset);
+    let dst = backend.dataIdMap.get(out.dataId)!.memoryOffset;
+    for (let b = 0; b < outer; b++) {
+      for (let i = 0; i < parts.length; i++) {
+        const from = srcs[i]! + b * runs[i]!;
+        heap.copyWithin(dst, from, from + runs[i]!);
+        dst += runs[i]!;
+      }
+    }
+    return out;
   };
 }
