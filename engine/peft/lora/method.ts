@@ -83,7 +83,9 @@ export class Lora extends MethodBase {
   private delta(t: Target, x: tf.Tensor, drop: Dropout): tf.Tensor {
     const xin = this.settings.loraDropout > 0 ? drop.apply(x, this.settings.loraDropout) : x;
     const x2 = xin.reshape([-1, t.inDim]);
-    const y = tf.mul(tf.matMul(tf.matMul(x2, t.a, false, true), t.b, false, true), this.scaling);
+    // The scale goes on the rank-r product (s·(x·Aᵀ))·Bᵀ, not on the [N, out] one: the same value (exactly so
+    // for a power-of-two scale, within a rounding otherwise), and its multiply and gradient r/out as large.
+    const y = tf.matMul(tf.mul(tf.matMul(x2, t.a, false, true), this.scaling), t.b, false, true);
     return y.reshape([...x.shape.slice(0, -1), t.outDim]);
   }
 
