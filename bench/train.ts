@@ -58,6 +58,8 @@ interface Row {
   ok: boolean;
   note?: string;
   msPerStep?: number;
+  /** Process CPU time (user + system, all threads) per step, median: less moved by other load than wall time. */
+  cpuMsPerStep?: number;
   tokPerS?: number;
   peakRssMiB?: number;
   trainable?: number;
@@ -97,15 +99,19 @@ async function runChild(shape: string, backend: BackendName, method: string, spe
   try {
     await step(); // warm-up
     const times: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < Number(values.iters); i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await step();
       times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
     }
     const ms = median(times);
     let trainable = 0;
     for (const v of vars.values()) trainable += v.size;
-    return { shape, backend: shown, method, ok: true, msPerStep: ms, tokPerS: (1000 * batch * seq) / ms, peakRssMiB: peakRssMiB(), trainable, micro };
+    return { shape, backend: shown, method, ok: true, msPerStep: ms, cpuMsPerStep: median(cpu), tokPerS: (1000 * batch * seq) / ms, peakRssMiB: peakRssMiB(), trainable, micro };
   } catch (e) {
     return { shape, backend: shown, method, ok: false, note: String((e as Error).message).split('\n')[0]!.slice(0, 70) };
   }
@@ -166,21 +172,23 @@ async function main() {
   console.log(`one training step (forward + backward + AdamW), batch ${values.batch} × seq ${values.seq}, float32, random weights, dropout ${values.dropout}, median of ${values.iters} timed steps after 1 warm-up, micro-batch ${values['micro-batch']}, ${limit} s per case`);
   console.log('passes: how the batch ran (passes × largest pass; per_device_train_micro_batch_size); full FT trains every tensor, embeddings included');
   for (const m of skipped) console.log(`${m}: ${(resolved.get(m) as { skip: string }).skip}`);
-  console.log('| shape | backend | method | trainable | passes | ms/step | tokens/s | peak RSS MiB | step / BitFit step (goal ≤ 1.3: LoRA, adapters) |');
-  console.log('| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |');
+  console.log('CPU ms/step: the process CPU time (all threads) per step, median; on a loaded machine it moves less than wall time (it includes the thread pool spin-waits)');
+  console.log('| shape | backend | method | trainable | passes | ms/step | CPU ms/step | tokens/s | peak RSS MiB | step / BitFit step (goal ≤ 1.3: LoRA, adapters) | CPU time / BitFit CPU time |');
+  console.log('| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   const cell = (r: Row, v?: number, digits = 0) => (r.ok ? v!.toFixed(digits) : r.note ?? 'n/a');
   for (const shape of values.shapes!.split(',')) {
     for (const backend of [...new Set(rows.filter((r) => r.shape === shape).map((r) => r.backend))]) {
       const here = rows.filter((r) => r.shape === shape && r.backend === backend);
       if (here.every((r) => r.note === 'not installed')) {
-        console.log(`| ${shape} | ${backend} | | | | not installed | | | |`);
+        console.log(`| ${shape} | ${backend} | | | | not installed | | | | | |`);
         continue;
       }
       const bitfit = here.find((r) => r.method === 'bitfit' && r.ok);
       for (const r of here) {
         const ratio = r.ok && bitfit ? (r.msPerStep! / bitfit.msPerStep!).toFixed(2) : '—';
+        const cpuRatio = r.ok && bitfit ? (r.cpuMsPerStep! / bitfit.cpuMsPerStep!).toFixed(2) : '—';
         const passes = r.ok ? `${Math.ceil(Number(values.batch) / r.micro!)} × ${r.micro}` : '';
-        console.log(`| ${shape} | ${r.backend} | ${r.method} | ${r.ok ? r.trainable : ''} | ${passes} | ${cell(r, r.msPerStep)} | ${cell(r, r.tokPerS)} | ${cell(r, r.peakRssMiB)} | ${ratio} |`);
+        console.log(`| ${shape} | ${r.backend} | ${r.method} | ${r.ok ? r.trainable : ''} | ${passes} | ${cell(r, r.msPerStep)} | ${cell(r, r.cpuMsPerStep)} | ${cell(r, r.tokPerS)} | ${cell(r, r.peakRssMiB)} | ${ratio} | ${cpuRatio} |`);
       }
     }
   }
@@ -202,6 +210,8 @@ interface TorchRow {
   method: string;
   ok: boolean;
   msPerStep?: number;
+  /** Process CPU time per step (time.process_time, all threads), median. */
+  cpuMsPerStep?: number;
   tokPerS?: number;
   peakRssMiB?: number;
   trainable?: number;
@@ -241,8 +251,8 @@ function printTorchTable(rows: Row[], torchRows: TorchRow[], found: boolean): vo
   const where = values['torch-device'] === 'cuda' ? `on CUDA (${t0?.parallel ?? 'GPU'})` : `(${t0?.parallel ?? `${values['torch-threads']} threads`}, BLAS: ${t0?.blas ?? '?'})`;
   console.log(`\nPyTorch ${t0?.torch ?? '?'} on the same machine ${where}, same shapes, batch, dropout and method settings (PyTorch runs each batch whole); ratio = ours / PyTorch (tokens/s: > 1 is faster than PyTorch)`);
   if (values['torch-device'] !== 'cuda' && t0?.blas && !/openblas-openmp/.test(t0.blas)) console.log('warning: PyTorch is not using the OpenMP build of OpenBLAS — apt-get install libopenblas0-openmp');
-  console.log('| shape | method | ours backend | ours tokens/s | PyTorch tokens/s | speed ratio (goal ≥ 1.0) | ours peak RSS MiB | PyTorch peak RSS MiB | RSS ratio (goal ≤ 1.0) | PyTorch step / PyTorch BitFit step |');
-  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| shape | method | ours backend | ours tokens/s | PyTorch tokens/s | speed ratio (goal ≥ 1.0) | CPU-time ratio (PyTorch / ours) | ours peak RSS MiB | PyTorch peak RSS MiB | RSS ratio (goal ≤ 1.0) | PyTorch step / PyTorch BitFit step |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const mismatched: string[] = [];
   for (const shape of values.shapes!.split(',')) {
     const torchBitfit = torchRows.find((r) => r.shape === shape && r.method === 'bitfit' && r.ok);
@@ -251,9 +261,10 @@ function printTorchTable(rows: Row[], torchRows: TorchRow[], found: boolean): vo
       for (const ours of rows.filter((r) => r.shape === shape && r.method === t.method && r.note !== 'not installed')) {
         const speed = ours.ok && t.ok ? (ours.tokPerS! / t.tokPerS!).toFixed(2) : '—';
         const rss = ours.ok && t.ok ? (ours.peakRssMiB! / t.peakRssMiB!).toFixed(2) : '—';
+        const cpu = ours.ok && t.ok && t.cpuMsPerStep ? (t.cpuMsPerStep / ours.cpuMsPerStep!).toFixed(2) : '—';
         // Both sides must train the same tensors for the comparison to mean anything.
         if (ours.ok && t.ok && ours.trainable !== t.trainable) mismatched.push(`${shape} ${t.method}: ours ${ours.trainable}, PyTorch ${t.trainable}`);
-        console.log(`| ${shape} | ${t.method} | ${ours.backend} | ${ours.ok ? ours.tokPerS!.toFixed(0) : ours.note} | ${t.ok ? t.tokPerS!.toFixed(0) : t.note ?? '—'} | ${speed} | ${ours.ok ? ours.peakRssMiB!.toFixed(0) : '—'} | ${t.ok ? t.peakRssMiB!.toFixed(0) : '—'} | ${rss} | ${torchRatio} |`);
+        console.log(`| ${shape} | ${t.method} | ${ours.backend} | ${ours.ok ? ours.tokPerS!.toFixed(0) : ours.note} | ${t.ok ? t.tokPerS!.toFixed(0) : t.note ?? '—'} | ${speed} | ${cpu} | ${ours.ok ? ours.peakRssMiB!.toFixed(0) : '—'} | ${t.ok ? t.peakRssMiB!.toFixed(0) : '—'} | ${rss} | ${torchRatio} |`);
       }
     }
   }
