@@ -61,8 +61,14 @@ export function torchRecipe(spec: MethodSpec): string | undefined {
     case 'double_seq_bn':
     case 'pfeiffer':
     case 'seq_bn': {
+      // torch_step.py writes the two presets' structure (AdapterHub's defaults); other knobs have no counterpart there.
       const variant = spec.name === 'houlsby' || spec.name === 'double_seq_bn' ? 'houlsby' : 'pfeiffer';
+      const plain = (spec.scaling ?? 1) === 1 && !spec.dropout && !spec.ln_before && !spec.ln_after && !spec.train_layer_norms && !(Array.isArray(spec.leave_out) && spec.leave_out.length);
+      const places = (spec.mh_adapter ?? variant === 'houlsby') === (variant === 'houlsby') && (spec.output_adapter ?? true) === true;
+      const lnBefore = (spec.original_ln_before ?? variant === 'pfeiffer') === (variant === 'pfeiffer');
+      if (!plain || !places || !lnBefore) return undefined;
       const act = typeof spec.non_linearity === 'string' ? spec.non_linearity : variant === 'houlsby' ? 'swish' : 'relu';
+      if (!['swish', 'silu', 'relu', 'gelu', 'tanh'].includes(act)) return undefined;
       return JSON.stringify({ kind: 'adapter', variant, reduction: n('reduction_factor', 16), act });
     }
     case 'prompt_tuning':

@@ -97,7 +97,7 @@ class Adapter(nn.Module):
     def __init__(self, h, m, act):
         super().__init__()
         self.adapter_down, self.adapter_up = nn.Linear(h, m), nn.Linear(m, h)
-        self.act = nn.functional.silu if act == "swish" else nn.functional.relu
+        self.act = {"swish": nn.functional.silu, "silu": nn.functional.silu, "relu": nn.functional.relu, "gelu": nn.functional.gelu, "tanh": torch.tanh}[act]
         for lin in (self.adapter_down, self.adapter_up):  # AdapterHub's 'bert' init
             nn.init.normal_(lin.weight, std=0.02)
             nn.init.zeros_(lin.bias)
