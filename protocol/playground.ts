@@ -26,6 +26,8 @@ export interface OpenedRunView {
   task: PlaygroundTask;
   pair: boolean;
   step: number;
+  /** Which checkpoint and why: "checkpoint step-00000125 (its best: accuracy 0.7100)". */
+  checkpoint: string;
   backend: string;
   /** The method the trained model was made with and its settings ("LoRA r=8 lora_alpha=16 query+value"). */
   method?: string;

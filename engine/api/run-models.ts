@@ -7,18 +7,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, type BackendName, type BackendReport } from '../backend/select';
+import { PeftStudioError } from '../errors';
 import { resolveColumns } from '../data/columns';
 import { formatFromExtension } from '../data/load';
 import type { RawTable } from '../data/table';
 import { resolveProblemType, type ProblemType } from '../model/config';
 import { loadTokenizer } from '../tokenizer';
 import type { RunConfig } from '../train/config';
+import { resolveCheckpoint } from '../train/checkpoint';
 import { loadRunBaseModel, loadTrainedModel, type RunInfo, type SharedBases } from '../train/export';
-import { maxTokens, type ModelHandle } from './model-handle';
+import { maxTokens, openModel, type ModelHandle } from './model-handle';
+import { describeModelSource, resolveModelSource, type ModelSource } from './resolve-model-source';
 
 export interface RunModels {
   info: RunInfo;
   checkpoint: string;
+  /** Which checkpoint that is and why: "run R, checkpoint step-00000125 (its best: accuracy 0.7100)". */
+  used: string;
   /** Step of the checkpoint the trained model comes from. */
   step: number;
   trained: ModelHandle;
@@ -31,12 +36,18 @@ export interface RunModels {
 }
 
 /**
- * `shared`: open the two models over an encoder shared with other runs on the same base model (the predict
- * worker switching between a base's task adapters): each run then costs its head and method tensors only.
+ * `runDir` may also be one of the run's checkpoint folders: then that checkpoint, unless `checkpoint` names
+ * another. `shared`: open the two models over an encoder shared with other runs on the same base model (the
+ * predict worker switching between a base's task adapters): each run then costs its head and method tensors only.
  */
 export async function openRunModels(runDir: string, opts: { checkpoint?: string; backend?: BackendName | 'auto'; shared?: SharedBases } = {}): Promise<RunModels> {
   const backend: BackendReport = await initBackend({ backend: opts.backend });
-  const t = loadTrainedModel(runDir, opts.checkpoint, opts.shared);
+  let source = resolveModelSource(runDir);
+  if (source.kind === 'run') {
+    if (opts.checkpoint) source = { ...source, checkpoint: resolveCheckpoint(opts.checkpoint), chosen: 'given' };
+    runDir = source.runDir;
+  }
+  const t = loadTrainedModel(runDir, source.kind === 'run' ? source.checkpoint : opts.checkpoint, opts.shared);
   let base: ReturnType<typeof loadRunBaseModel> | undefined;
   try {
     base = loadRunBaseModel(t.info, opts.shared);
@@ -47,6 +58,7 @@ export async function openRunModels(runDir: string, opts: { checkpoint?: string;
     return {
       info: t.info,
       checkpoint: t.checkpoint,
+      used: describeModelSource(source.kind === 'run' ? source : { kind: 'run', runDir, checkpoint: t.checkpoint, chosen: 'given' }),
       step: (JSON.parse(fs.readFileSync(path.join(t.checkpoint, 'state.json'), 'utf8')) as { step: number }).step,
       trained: { dir: runDir, model: t.model, tokenizer, backend, notices: [] },
       base: { dir: t.info.config.model, model: base.model, tokenizer, backend, notices },
@@ -57,6 +69,25 @@ export async function openRunModels(runDir: string, opts: { checkpoint?: string;
   } catch (e) {
     t.model.dispose();
     base?.model.dispose();
+    throw e;
+  }
+}
+
+/**
+ * A model to predict with from any model argument (`predict`): a model folder as it is, a run or checkpoint
+ * as the run's trained model with its base model's tokenizer; `used` says which checkpoint that is.
+ */
+export async function openModelSource(p: string, opts: { backend?: BackendName | 'auto'; adapter?: string } = {}): Promise<ModelHandle & { source: ModelSource; used?: string }> {
+  const source = resolveModelSource(p);
+  if (source.kind === 'model') return { ...(await openModel(source.dir, { backend: opts.backend, adapter: opts.adapter })), source };
+  if (opts.adapter) throw new PeftStudioError('BAD_INPUT', `${p}: a run already has its method and trained tensors; an adapter goes on a model folder`, p);
+  const backend = await initBackend({ backend: opts.backend });
+  const t = loadTrainedModel(source.runDir, source.checkpoint);
+  try {
+    const tokenizer = await loadTokenizer(t.info.config.model, { modelMaxLength: maxTokens(t.model) });
+    return { dir: source.runDir, model: t.model, tokenizer, backend, notices: [], source, used: describeModelSource(source) };
+  } catch (e) {
+    t.model.dispose();
     throw e;
   }
 }

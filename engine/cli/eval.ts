@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { maxTokens } from '../api/model-handle';
+import { describeModelSource, resolveModelSource } from '../api/resolve-model-source';
 import { initBackend } from '../backend/select';
 import { loadDataset } from '../data';
 import { PeftStudioError } from '../errors';
@@ -12,7 +13,7 @@ import { loadTrainedModel } from '../train/export';
 import { loadModelWithAdapter } from '../api/adapter-model';
 import { backendOption, parse, printNotices, UsageError } from './args';
 
-const HELP = `usage: peft-studio eval (--run RUN_DIR [--checkpoint DIR] | --model MODEL_DIR [--adapter DIR]) --data FILE [--json]
+const HELP = `usage: peft-studio eval (--run RUN_DIR [--checkpoint DIR] | --model MODEL_DIR|RUN_DIR|CHECKPOINT [--adapter DIR]) --data FILE [--json]
          [--text-column C] [--text-pair-column C] [--label-column C] [--max-length 128] [--batch-size 64] [--on-bad-row fail|skip]
 
 Evaluates a trained run (its best checkpoint by default) or a model folder on a labelled file: loss and metrics.
@@ -41,13 +42,16 @@ export async function evalCommand(argv: string[]): Promise<void> {
   );
   if (!values.data) throw new UsageError(`--data is required\n\n${HELP}`);
   if (!values.run === !values.model) throw new UsageError(`give exactly one of --run or --model\n\n${HELP}`);
-  if (values.adapter && values.run) throw new UsageError(`--adapter goes with --model (a run already knows its method)\n\n${HELP}`);
+  // --model may name a run or one of its checkpoints too: the same as --run (with --checkpoint).
+  const source = values.model ? resolveModelSource(values.model as string) : undefined;
+  if (values.adapter && (values.run || source?.kind === 'run')) throw new UsageError(`--adapter goes with a model folder (a run already knows its method)\n\n${HELP}`);
   await initBackend({ backend: backendOption(values.backend) });
   let model: EncoderModel;
   let modelDir: string;
   let maxLength = Number(values['max-length'] ?? 128);
-  if (values.run) {
-    const r = loadTrainedModel(path.resolve(values.run as string), values.checkpoint as string | undefined);
+  if (source?.kind === 'run') printNotices([`evaluating ${describeModelSource(source)}`]);
+  if (values.run || source?.kind === 'run') {
+    const r = source?.kind === 'run' ? loadTrainedModel(source.runDir, source.checkpoint) : loadTrainedModel(path.resolve(values.run as string), values.checkpoint as string | undefined);
     model = r.model;
     modelDir = r.info.config.model;
     if (values['max-length'] === undefined) maxLength = r.info.config.max_length;

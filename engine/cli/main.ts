@@ -15,12 +15,12 @@ import { distillCommand } from './train';
 /** In the order a newcomer meets them: try it, train, measure, ship, look inside, use. */
 const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; usage: string; summary: string }> = {
   demo: { run: demoCommand, usage: 'demo [--model DIR|HUB_ID]', summary: 'BitFit on the bundled sentiment examples' },
-  train: { run: trainCommand, usage: 'train --model DIR --train FILE [--method M] [--out DIR] …', summary: 'training with any method (train --help for flags)' },
+  train: { run: trainCommand, usage: 'train --model DIR|RUN --train FILE [--method M] [--out DIR] …', summary: 'training with any method (train --help for flags)' },
   distill: { run: distillCommand, usage: 'distill --teacher RUN|DIR --train FILE [--student-layers K] …', summary: 'a smaller, faster student of a trained model' },
-  eval: { run: evalCommand, usage: 'eval (--run RUN_DIR | --model DIR) --data FILE', summary: 'loss and metrics on a labelled file' },
+  eval: { run: evalCommand, usage: 'eval (--run RUN_DIR | --model DIR|RUN) --data FILE', summary: 'loss and metrics on a labelled file' },
   export: { run: exportCommand, usage: 'export RUN_DIR [--adapter OUT] [--delta OUT] [--merged OUT]', summary: 'adapter files / delta / merged HF model' },
   inspect: { run: inspectCommand, usage: 'inspect <model-dir> [--adapter DIR] [--json]', summary: 'architecture, sizes, parameter counts per method' },
-  predict: { run: predictCommand, usage: 'predict <model-dir> [--adapter DIR] --text T [--json]', summary: 'label and probabilities' },
+  predict: { run: predictCommand, usage: 'predict <model|run|checkpoint> --text T [--json]', summary: 'label and probabilities' },
 };
 
 export const GLOBAL_HELP = `usage: peft-studio <command> [options]

@@ -31,7 +31,7 @@ function methodHelp(): string {
   }).join('\n');
 }
 
-export const TRAIN_HELP = `usage: peft-studio train --model DIR --train FILE [--eval FILE] [--method NAME [method flags]] [--out RUN_DIR] [options]
+export const TRAIN_HELP = `usage: peft-studio train --model DIR|RUN_DIR|CHECKPOINT --train FILE [--eval FILE] [--method NAME [method flags]] [--out RUN_DIR] [options]
        peft-studio train --model DIR --adapter ADAPTER_DIR --train FILE …   (continue from a saved PEFT / AdapterHub adapter)
        peft-studio train --config run.json [options overriding the file]
 
@@ -47,6 +47,7 @@ Flags use HuggingFace TrainingArguments names:
 Data: --text-column C --text-pair-column C --label-column C (names or 0-based indices; detected when omitted)
       --eval-split ${DEFAULTS.eval_split} (held out when there is no --eval)   --on-bad-row fail|skip
 BitFit: --bias-terms all | sparse | query,intermediate,… | 'glob*' | /regex/   --no-train-head
+--model RUN_DIR or CHECKPOINT starts from that run's trained model (its best checkpoint, merged) and labels.
 Other: --adapter DIR (start from a saved adapter; its config sets the method)   --resume-from-checkpoint DIR   --backend NAME   --json (events as JSON lines on stdout)   --control stdin
 Ctrl-C stops gracefully (a checkpoint is written); a second Ctrl-C exits at once.
 `;

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { BACKEND_NAMES, type BackendName } from '../backend/select';
+import { resolveModelSource, runBaseModel } from '../api/resolve-model-source';
 import { PeftStudioError } from '../errors';
 import { resolveDistill, splitDistillSpec, type DistillSettings } from '../distill/config';
 import { readAdapter } from '../peft/adapter-import';
@@ -13,8 +14,13 @@ import type { MethodSpec } from '../peft/types';
 import type { ScheduleType } from './optim/schedule';
 
 export interface RunConfig {
-  /** HF model folder. */
+  /** HF model folder. Given a run folder or a checkpoint, the run's base model (and `init_checkpoint` that checkpoint). */
   model: string;
+  /**
+   * A checkpoint of an earlier run whose trained model (merged, as `export --merged` writes it) this run
+   * starts from, with that run's labels. Set when `model` names a run folder (its best checkpoint) or a checkpoint.
+   */
+  init_checkpoint?: string;
   train_file: string;
   /** Separate evaluation file; without one, `eval_split` of the training data is held out (seeded). */
   eval_file?: string;
@@ -135,7 +141,7 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
   if (typeof partialIn !== 'object' || partialIn === null || Array.isArray(partialIn)) fail(`a run config is an object of settings, got ${JSON.stringify(partialIn)}`);
   let partial = partialIn;
   const flat = methodSettingKeys();
-  const known = new Set([...Object.keys(DEFAULTS), ...flat.keys(), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', 'distill', '$schema']);
+  const known = new Set([...Object.keys(DEFAULTS), ...flat.keys(), 'model', 'train_file', 'eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', 'distill', 'init_checkpoint', '$schema']);
   const unknown = Object.keys(partial).filter((k) => !known.has(k) && partial[k] !== undefined);
   if (unknown.length) fail(`unknown setting(s): ${unknown.join(', ')}`);
   // `method: distill` is distillation with a student method: split it into the two.
@@ -169,7 +175,7 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
   }
   if (typeof c.model !== 'string' || !c.model) fail('"model" (a HuggingFace model folder) is required');
   if (typeof c.train_file !== 'string' || !c.train_file) fail('"train_file" (CSV, TSV, JSONL or Parquet) is required');
-  for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'runs_dir', 'resume_from_checkpoint', 'adapter'] as const) {
+  for (const k of ['model', 'train_file', 'eval_file', 'output_dir', 'runs_dir', 'resume_from_checkpoint', 'adapter', 'init_checkpoint'] as const) {
     const v = c[k];
     if (typeof v === 'string') (c as unknown as Record<string, string>)[k] = path.resolve(baseDir, v);
   }
@@ -191,6 +197,12 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
     if (!((typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0))) fail(`${k} must be a column name or a 0-based column index, got ${JSON.stringify(v)}`);
   }
   if (c.num_train_epochs > 1e6) fail(`num_train_epochs must be at most 1e6, got ${c.num_train_epochs}`);
+  const source = resolveModelSource(c.model);
+  if (source.kind === 'run') {
+    if (c.init_checkpoint) fail(`"model" names a run (${c.model}) and init_checkpoint is set too: give one`);
+    c.model = runBaseModel(source.runDir);
+    c.init_checkpoint = source.checkpoint;
+  }
   const positive = ['learning_rate', 'adam_epsilon', 'per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps', 'max_length', 'eval_steps', 'bias_change_steps'] as const;
   for (const k of positive) if (!(typeof c[k] === 'number' && c[k] > 0)) fail(`${k} must be a positive number, got ${JSON.stringify(c[k])}`);
   const ints = ['per_device_train_batch_size', 'per_device_eval_batch_size', 'gradient_accumulation_steps', 'max_length', 'eval_steps', 'save_steps', 'save_total_limit', 'bias_change_steps', 'bias_change_top_k', 'warmup_steps', 'seed'] as const;

@@ -16,7 +16,7 @@ import { loadModel } from '../model/load';
 import { EncoderModel } from '../model/model';
 import { OverlayParamStore, type ParamStore } from '../model/params';
 import { isHeadParam } from '../peft/names';
-import type { ProblemType } from '../model/config';
+import type { EncoderConfig, ProblemType } from '../model/config';
 import { TRAINABLE_INIT } from '../peft/adapter-files';
 import { createPeftMethod } from '../peft/registry';
 import type { AdapterExport, PeftMethod } from '../peft/types';
@@ -69,12 +69,50 @@ export function loadRunBaseModel(info: RunInfo, shared?: SharedBases): { model: 
     problemType: PROBLEM[d.task],
     seed: info.config.seed,
   };
+  // A run that started from another run's trained model has an encoder of its own: never the shared one.
+  if (info.config.init_checkpoint) {
+    const { model } = loadModel(info.config.model, opts);
+    try {
+      loadInitCheckpoint(model, info.config.init_checkpoint);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return { model, initialized: [] };
+  }
   if (!shared) return loadModel(info.config.model, opts);
   // Only the run's head is built; the encoder is the shared one, read through an overlay.
   const { model: head, initialized } = loadModel(info.config.model, { ...opts, only: isHeadParam });
   const params = new OverlayParamStore(shared.encoder(info.config.model));
   for (const [name, t] of head.params.entries()) params.set(name, t);
   return { model: new EncoderModel(head.config, params, head.head), initialized };
+}
+
+/**
+ * A run started from another run's trained model (`train --model RUN|CHECKPOINT`): that model, merged
+ * (what `export --merged` writes), becomes this run's starting weights, tensor by tensor.
+ */
+export function loadInitCheckpoint(model: EncoderModel, checkpoint: string): void {
+  const from = loadTrainedModel(path.dirname(path.dirname(checkpoint)), checkpoint);
+  try {
+    from.method.merge();
+    for (const [name, t] of from.model.params.entries()) {
+      if (!model.params.has(name) || model.params.get(name).shape.join() !== t.shape.join()) {
+        throw new PeftStudioError('WEIGHTS_MISMATCH', `${checkpoint}: its ${name} does not fit this run's model — is it the same base model and the same labels?`, checkpoint);
+      }
+    }
+    for (const [name, t] of from.model.params.entries()) model.params.set(name, tf.clone(t));
+  } finally {
+    from.model.dispose();
+  }
+}
+
+/** The model config a run that starts from `checkpoint` sees: its base model's, with the trained run's labels and task. */
+export function initCheckpointConfig(base: EncoderConfig, checkpoint: string): EncoderConfig {
+  const d = readRunInfo(path.dirname(path.dirname(checkpoint))).started.data;
+  const id2label = Object.fromEntries(Object.entries(d.id2label).map(([k, v]) => [Number(k), v]));
+  const label2id = Object.fromEntries(Object.entries(id2label).map(([k, v]) => [v, Number(k)]));
+  return { ...base, architecture: ARCH[base.family] ?? base.architecture, numLabels: d.numLabels, id2label, label2id, problemType: PROBLEM[d.task] ?? null };
 }
 
 /**

@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { tf } from '../backend/tf';
 import { describeBackend, initBackend } from '../backend/select';
+import { describeModelSource, resolveModelSource } from '../api/resolve-model-source';
 import { loadDataset, makeBatches, splitDataset, deriveSeed, type BadRow, type Dataset, type Task } from '../data';
 import { PeftStudioError } from '../errors';
 import { isImprovement, metricNames, primaryMetric } from '../metrics';
@@ -30,6 +31,7 @@ import { CHECKPOINTS, checkpointName, listCheckpoints, loadCheckpoint, pruneChec
 import type { RunConfig } from './config';
 import { TrainingControl } from './control';
 import { evaluate, taskOf, type EvalResult } from './evaluate';
+import { initCheckpointConfig, loadInitCheckpoint } from './export';
 import { AdamW } from './optim/adamw';
 import { clipGradNorm } from './optim/clip';
 import { lrAt, resolveWarmupSteps } from './optim/schedule';
@@ -92,7 +94,8 @@ export async function prepareRun(configIn: RunConfig): Promise<PreparedRun> {
 
 async function prepareWith(config: RunConfig, notices: string[], distill?: OpenDistill): Promise<PreparedRun> {
   if (distill) notices.push(...distill.notices);
-  const modelConfig = readConfig(config.model);
+  // A run that starts from an earlier run's trained model takes that run's labels, as from a fine-tuned checkpoint.
+  const modelConfig = config.init_checkpoint ? initCheckpointConfig(readConfig(config.model), config.init_checkpoint) : readConfig(config.model);
   // A distilled student takes its labels and task from the teacher.
   const labelConfig = distill ? distill.teacher.model.config : modelConfig;
   const isClassifier = distill !== undefined || modelConfig.architecture.endsWith('ForSequenceClassification');
@@ -135,9 +138,12 @@ async function prepareWith(config: RunConfig, notices: string[], distill?: OpenD
     problemType: distill ? distill.teacher.problem : PROBLEM_OF[trainAll.task],
     seed: config.seed,
   });
-  notices.push(...loadNotices);
   const problem: ProblemType = distill ? distill.teacher.problem : PROBLEM_OF[trainAll.task];
   try {
+    if (config.init_checkpoint) {
+      loadInitCheckpoint(model, config.init_checkpoint);
+      notices.push(`starting from the trained model of ${describeModelSource(resolveModelSource(config.init_checkpoint))}`);
+    } else notices.push(...loadNotices);
     const tokenizer = await loadTokenizer(config.model, { modelMaxLength: maxTokens(model) });
     const maxLength = Math.min(config.max_length, maxTokens(model));
     if (maxLength < config.max_length) notices.push(`max_length ${config.max_length} exceeds the model's ${maxLength} positions; using ${maxLength}`);

@@ -34,6 +34,8 @@ export type PredictRequest =
 export interface OpenedRun {
   runDir: string;
   checkpoint: string;
+  /** Which checkpoint and why, for the page: "checkpoint step-00000125 (its best: accuracy 0.7100)". */
+  checkpointNote: string;
   step: number;
   task: 'classification' | 'regression' | 'multi_label';
   labels: string[];
@@ -130,6 +132,7 @@ function describe(m: RunModels): OpenedRun {
   return {
     runDir: m.info.runDir,
     checkpoint: m.checkpoint,
+    checkpointNote: m.used.replace(/^run .*?, (?=checkpoint )/, ''),
     step: m.step,
     task: TASK[m.problem],
     labels: m.labels,

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { initBackend } from '../../engine/backend/select';
+import { listCheckpoints } from '../../engine/train/checkpoint';
 import { resolveRunConfig } from '../../engine/train/config';
 import { train } from '../../engine/train/trainer';
 import { PredictClient, PredictError, type PredictWorkerHandle } from '../../extension/src/playground/predictClient';
@@ -105,6 +106,13 @@ describe('predict worker', () => {
     const finished = ofType(readEventLines(runDir).events, 'finished')[0]!;
     assert.equal(run.checkpoint, finished.bestCheckpoint);
     assert.equal(path.basename(run.checkpoint), `step-${String(run.step).padStart(8, '0')}`);
+    assert.match(run.checkpointNote, new RegExp(`^checkpoint ${path.basename(run.checkpoint)} \\(its best: accuracy \\d\\.\\d{4}\\)$`));
+    // A checkpoint folder opens the run at that checkpoint.
+    const other = listCheckpoints(runDir).find((c) => c !== run.checkpoint)!;
+    const atOther = await client.open(other);
+    assert.equal(atOther.checkpoint, other);
+    assert.equal(atOther.runDir, runDir);
+    assert.match(atOther.checkpointNote, /\(as given/);
     assert.equal(run.backend, 'cpu');
     assert.ok(fs.existsSync(path.join(run.checkpoint, 'trainable.safetensors')));
     assert.equal((await client.open(pairRunDir)).pair, true);

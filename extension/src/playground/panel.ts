@@ -115,7 +115,7 @@ export class PlaygroundPanel {
     if (!rec) return;
     try {
       const run = await this.deps.client.open(rec.runDir);
-      this.post({ v: 1, kind: 'playground/didOpenRun', run: { runId, labels: run.labels, task: run.task, pair: run.pair, step: run.step, backend: run.backend, method: runMethodLabel(rec, 'long'), notices: run.notices } });
+      this.post({ v: 1, kind: 'playground/didOpenRun', run: { runId, labels: run.labels, task: run.task, pair: run.pair, step: run.step, checkpoint: run.checkpointNote, backend: run.backend, method: runMethodLabel(rec, 'long'), notices: run.notices } });
     } catch (e) {
       this.deps.log.error(`playground: could not load ${runId}: ${(e as Error).message}`);
       this.post({ v: 1, kind: 'playground/didFail', runId, message: (e as Error).message });

@@ -91,7 +91,7 @@ function renderInputs(): void {
   fileBtn.disabled = !state.runId;
   if (opened && opened.runId === state.runId) {
     const task = opened.task === 'regression' ? 'regression' : `${opened.labels.length} classes${opened.task === 'multi_label' ? ', multi-label' : ''}`;
-    setText(runInfo, `${opened.method ? `${opened.method} · ` : ''}step ${opened.step} · ${task}${opened.pair ? ' · sentence pairs' : ''} · ${opened.backend}`);
+    setText(runInfo, `${opened.method ? `${opened.method} · ` : ''}${opened.checkpoint ?? `step ${opened.step}`} · ${task}${opened.pair ? ' · sentence pairs' : ''} · ${opened.backend}`);
   } else setText(runInfo, '');
 }
 
