@@ -26,7 +26,11 @@ export const GENERAL_PROPERTIES: Record<string, Json> = {
     },
     model: {
       type: "string",
-      description: "HuggingFace model folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json). Relative to this file."
+      description: "HuggingFace model folder (config.json, model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json), or a run folder or checkpoint to start from that run's trained model. Relative to this file."
+    },
+    init_checkpoint: {
+      type: "string",
+      description: "A checkpoint of an earlier run whose trained model (merged) and labels this run starts from; set for you when \"model\" names a run folder (its best checkpoint) or a checkpoint."
     },
     train_file: {
       type: "string",

@@ -9,7 +9,7 @@ const schema = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../schemas
 
 describe('run config', () => {
   it('the JSON schema documents exactly the settings the engine accepts, with the same defaults', () => {
-    const optional = ['eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', 'distill'];
+    const optional = ['eval_file', 'text_column', 'text_pair_column', 'label_column', 'output_dir', 'run_name', 'metric_for_best_model', 'resume_from_checkpoint', 'adapter', 'distill', 'init_checkpoint'];
     const keys = [...new Set(['$schema', 'model', 'train_file', ...optional, ...Object.keys(DEFAULTS), ...methodSettingKeys().keys()])].sort();
     assert.deepEqual(Object.keys(schema.properties).sort(), keys);
     for (const [k, v] of Object.entries(DEFAULTS)) if (k !== 'method') assert.deepEqual(schema.properties[k].default, v, `default of ${k}`);
