@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { BACKEND_NAMES, type BackendName } from '../backend/select';
 import { resolveModelSource, runBaseModel } from '../api/resolve-model-source';
+import { findEvalBeside } from '../data/eval-beside';
 import { PeftStudioError } from '../errors';
 import { resolveDistill, splitDistillSpec, type DistillSettings } from '../distill/config';
 import { readAdapter } from '../peft/adapter-import';
@@ -22,9 +23,13 @@ export interface RunConfig {
    */
   init_checkpoint?: string;
   train_file: string;
-  /** Separate evaluation file; without one, `eval_split` of the training data is held out (seeded). */
+  /**
+   * Separate evaluation file. When neither it nor `eval_split` is given, the split file beside the training
+   * file in the GLUE / HF layout (`dev.tsv`, `validation.*`, a labelled `test.*`) is used when there is one;
+   * else `eval_split` of the training data is held out (seeded).
+   */
   eval_file?: string;
-  /** Fraction held out for evaluation when there is no eval_file. 0 disables evaluation. */
+  /** Fraction held out for evaluation when there is no eval_file. 0 disables evaluation. Given explicitly, it wins over a split file beside the training file. */
   eval_split: number;
   text_column?: string | number;
   text_pair_column?: string | number | null;
@@ -197,6 +202,8 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
     if (!((typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0))) fail(`${k} must be a column name or a 0-based column index, got ${JSON.stringify(v)}`);
   }
   if (c.num_train_epochs > 1e6) fail(`num_train_epochs must be at most 1e6, got ${c.num_train_epochs}`);
+  // No eval file and no split asked for: the GLUE / HF layout's dev (validation, labelled test) file beside the training file.
+  if (c.eval_file === undefined && partial.eval_split === undefined) c.eval_file = findEvalBeside(c.train_file, c.label_column)?.file;
   const source = resolveModelSource(c.model);
   if (source.kind === 'run') {
     if (c.init_checkpoint) fail(`"model" names a run (${c.model}) and init_checkpoint is set too: give one`);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { tf } from '../backend/tf';
 import { describeBackend, initBackend } from '../backend/select';
 import { describeModelSource, resolveModelSource } from '../api/resolve-model-source';
+import { findEvalBeside } from '../data/eval-beside';
 import { loadDataset, makeBatches, splitDataset, deriveSeed, type BadRow, type Dataset, type Task } from '../data';
 import { PeftStudioError } from '../errors';
 import { isImprovement, metricNames, primaryMetric } from '../metrics';
@@ -116,6 +117,9 @@ async function prepareWith(config: RunConfig, notices: string[], distill?: OpenD
   let evalData: Dataset | undefined;
   if (config.eval_file) {
     evalData = (await loadDataset(config.eval_file, { ...dataOpts, task: trainAll.task, labelMap: trainAll.label2id ?? dataOpts.labelMap } as Parameters<typeof loadDataset>[1])) as Dataset;
+    if (findEvalBeside(config.train_file, config.label_column)?.file === config.eval_file) {
+      notices.push(`evaluating on ${path.basename(config.eval_file)} (${evalData.examples.length} examples), the split beside ${path.basename(config.train_file)}; --eval-split R holds out part of the training data instead`);
+    }
   } else if (config.eval_split > 0 && trainAll.examples.length >= 2) {
     const split = splitDataset(trainAll, { evalFraction: config.eval_split, seed: config.seed, stratify: trainAll.task === 'classification' });
     trainData = split.train;

@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import type { MethodSpec } from '../../engine/peft/types';
 import { methodInfo } from '../../protocol/method';
 import { methodPicks, newRunConfig, settingAnswer, settingQuestions, trainingDefaults, type MethodMemory, type SettingQuestion } from './newRunPlan';
+import { findEvalBeside } from '../../engine/data/eval-beside';
 import type { Settings } from './settings';
 
 const LAST = 'peftStudio.lastNewRun';
@@ -40,8 +41,10 @@ export async function newRunFlow(context: vscode.ExtensionContext, settings: Set
   if (!model) return undefined;
   const trainFile = await pickFile('Training data (CSV, TSV, JSONL, Parquet)', last.trainFile, path.join(exampleDir, 'sentiment', 'train.tsv'));
   if (!trainFile) return undefined;
+  const beside = findEvalBeside(trainFile);
   const evalChoice = await vscode.window.showQuickPick(
     [
+      ...(beside ? [{ label: `$(file) ${path.basename(beside.file)}`, description: `the ${beside.split} split beside the training data`, id: 'beside' }] : []),
       { label: '$(split-horizontal) Hold out 10% of the training data', id: 'split' },
       { label: '$(file) Choose an evaluation file…', id: 'file' },
       ...(last.evalFile && fs.existsSync(last.evalFile) ? [{ label: `$(history) ${path.basename(last.evalFile)}`, description: last.evalFile, id: 'last' }] : []),
@@ -54,6 +57,7 @@ export async function newRunFlow(context: vscode.ExtensionContext, settings: Set
     evalFile = await pickFile('Evaluation data', undefined, undefined);
     if (!evalFile) return undefined;
   } else if (evalChoice.id === 'last') evalFile = last.evalFile;
+  else if (evalChoice.id === 'beside') evalFile = beside!.file;
 
   const spec: MethodSpec = { name: method };
   for (const q of settingQuestions(method, memory.settings)) {

@@ -116,7 +116,8 @@ export function newRunConfig(c: NewRunChoice): Record<string, unknown> {
     run_name: `${data} · ${methodLabel(c.method, 'long')} · lr ${c.training.learningRate}`,
     model: c.model,
     train_file: c.trainFile,
-    ...(c.evalFile ? { eval_file: c.evalFile } : {}),
+    // Holding out is said explicitly: a config without either would take the split beside the training file.
+    ...(c.evalFile ? { eval_file: c.evalFile } : { eval_split: 0.1 }),
     method: c.method,
     learning_rate: c.training.learningRate,
     num_train_epochs: c.training.epochs,

@@ -69,6 +69,14 @@ describe('New Run: training numbers and the saved config', () => {
     assert.equal(resolved.method.r, 4);
     assert.equal(resolved.learning_rate, 5e-4);
   });
+
+  it('"hold out 10%" is written as eval_split, so a dev file beside the data does not replace it; a chosen eval file as eval_file', () => {
+    const training = { learningRate: 5e-4, epochs: 2, batchSize: 8, maxLength: 32 };
+    assert.equal(newRunConfig({ model: '/m', trainFile: '/d/train.tsv', method: { name: 'bitfit' }, training }).eval_split, 0.1);
+    const withFile = newRunConfig({ model: '/m', trainFile: '/d/train.tsv', evalFile: '/d/dev.tsv', method: { name: 'bitfit' }, training });
+    assert.equal(withFile.eval_file, '/d/dev.tsv');
+    assert.equal(withFile.eval_split, undefined);
+  });
 });
 
 describe('run ids of method objects', () => {
