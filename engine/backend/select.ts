@@ -164,12 +164,4 @@ export function currentBackend(): BackendReport | undefined {
   return current;
 }
 
-/**
- * One line for logs and the CLI: `backend: wasm (skipped tensorflow-gpu: not installed …; webgpu: no adapter …)`,
- * or `backend: webgpu on <adapter> (forced; <note>)`.
- */
-export function describeBackend(r: BackendReport): string {
-  const skipped = r.attempts.filter((a) => !a.ok).map((a) => `${a.name}: ${a.reason}`);
-  const why = r.forced ? 'forced' : skipped.length ? `skipped ${skipped.join('; ')}` : 'fastest available';
-  return `backend: ${r.active}${r.device ? ` on ${r.device}` : ''} (${[why, r.note].filter(Boolean).join('; ')})`;
-}
+export { describeBackend, describeBackendBrief } from './describe';

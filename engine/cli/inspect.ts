@@ -1,17 +1,27 @@
-import { describeBackend } from '../backend/select';
+import { describeBackendAttempts, describeBackendBrief } from '../backend/describe';
+import { initBackend } from '../backend/select';
 import { openModel } from '../api/model-handle';
 import { formatTrainable, summarize } from '../api/summary';
 import { inspectPromptAdapter } from '../peft/prompt';
 import { backendOption, parse, printNotices } from './args';
 
 const HELP = `usage: peft-studio inspect <model-dir> [--adapter DIR] [--json] [--backend NAME]
+       peft-studio inspect --backends [--json] [--backend NAME]
 
 Shows the architecture, sizes, parameter count, biases per layer, and what each method would train
 (HF PEFT's print_trainable_parameters format). With --adapter: the adapter's method, settings and counts.
+--backends: every TF.js backend tried, fastest first, and why each one before the active one was skipped.
 `;
 
 export async function inspectCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, backend: { type: 'string' }, adapter: { type: 'string' } }, HELP, 1);
+  const backends = argv.includes('--backends');
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' }, backend: { type: 'string' }, adapter: { type: 'string' }, backends: { type: 'boolean' } }, HELP, backends ? 0 : 1);
+  if (backends) {
+    const r = await initBackend({ backend: backendOption(values.backend) });
+    if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
+    else process.stdout.write([`backend: ${r.active}${r.forced ? ' (forced)' : ''}`, ...describeBackendAttempts(r)].join('\n') + '\n');
+    return;
+  }
   const h = await openModel(positionals[0]!, { backend: backendOption(values.backend), adapter: values.adapter as string | undefined });
   const adapter = h.method ? { method: h.method.name, settings: h.method.spec, ...h.method.describe() } : undefined;
   // What a soft prompt "means": each virtual token's nearest vocabulary tokens (prompt tuning, P-tuning).
@@ -33,7 +43,7 @@ export async function inspectCommand(argv: string[]): Promise<void> {
       `parameters   ${s.parameters.toLocaleString('en-US')}`,
       `biases       ${s.biases.count} tensors, ${s.biases.parameters.toLocaleString('en-US')} parameters`,
       ...Object.entries(s.biases.byRow).map(([row, list]) => `  ${row.padEnd(11)} ${list.map((b) => `${b.kind}[${b.size}]`).join(' ')}`),
-      describeBackend(h.backend),
+      describeBackendBrief(h.backend),
       '',
       ...s.bitfit.flatMap((v) => [`${v.label}:`, `  ${formatTrainable(v)}`]),
       ...s.methods.flatMap((v) => [`${v.label}:`, `  ${formatTrainable(v)}`]),

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { tf } from '../backend/tf';
-import { describeBackend, initBackend } from '../backend/select';
+import { describeBackendBrief, initBackend } from '../backend/select';
 import { describeModelSource, resolveModelSource } from '../api/resolve-model-source';
 import { findEvalBeside } from '../data/eval-beside';
 import { loadDataset, makeBatches, splitDataset, deriveSeed, type BadRow, type Dataset, type Task } from '../data';
@@ -251,7 +251,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
     stepsPerEpoch,
     resumedFrom,
     heatmap: (({ rows, columns, measure }) => ({ rows, kinds: columns, measure }))(method.changeLayout()),
-    notices: [describeBackend(backend), ...prep.notices],
+    notices: [describeBackendBrief(backend), ...prep.notices],
     ...(prep.distill
       ? {
           distill: {

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { methodInfo, methodOfConfig } from '../../protocol/method';
 import { RUN_CONFIG_SELECTOR, TrainCodeLensProvider } from './codeLens';
 import { runCli } from './cliTask';
+import { describeBackend } from '../../engine/backend/describe';
 import { RunManager } from './core/runManager';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
 import { LOSS_VIEW_ID, LossViewProvider } from './lossView';
@@ -48,6 +49,14 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
     if (e.affectsConfiguration('peftStudio')) settings = readSettings(context);
   }));
   sub(runs.onDidChange((c) => {
+    // A run's notices go to the log, the backend with every reason a faster one was skipped.
+    if (c.kind === 'events') {
+      for (const e of c.events) {
+        if (e.type !== 'started') continue;
+        log.info(`[${c.runId}] ${describeBackend(e.backend)}`);
+        for (const n of e.notices.filter((n) => !n.startsWith('backend: '))) log.info(`[${c.runId}] note: ${n}`);
+      }
+    }
     if (c.kind !== 'status') return;
     const rec = runs.get(c.runId);
     if (c.status === 'failed' && rec?.view.end?.reason) {

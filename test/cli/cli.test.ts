@@ -234,9 +234,21 @@ describe('peft-studio inspect', { concurrency: true }, () => {
     assert.match(r.stdout, new RegExp(`^labels\\s+${fixtureConfig.numLabels}:`, 'm'));
     assert.match(r.stdout, new RegExp(`^parameters\\s+${fmt(fixtureExpected.total)}$`, 'm'));
     assertBitfitLines(r.stdout, fixtureExpected);
-    // The backend line says which backend ran and why faster ones were skipped.
-    assert.match(r.stdout, /^backend: \S+/m);
-    if (!NATIVE) assert.match(r.stdout, /^backend: wasm .*tensorflow: not installed/m);
+    // One short backend line: which backend ran, and where to read why faster ones were skipped.
+    const line = r.stdout.split('\n').find((l) => l.startsWith('backend: '))!;
+    assert.ok(line && line.length <= 120, `one short line, got: ${line}`);
+    if (!NATIVE) assert.match(line, /^backend: wasm \(.*\d faster ones? skipped: `peft-studio inspect --backends` says why\)$/);
+    assert.doesNotMatch(line, /not installed|no adapter/);
+  });
+
+  it('--backends: every backend tried, with the reason each faster one was skipped', async () => {
+    const r = await cli('inspect', '--backends');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^backend: \S+/);
+    if (!NATIVE) {
+      assert.match(r.stdout, /^ {2}tensorflow-gpu +skipped: not installed/m);
+      assert.match(r.stdout, /^ {2}wasm +active/m);
+    }
   });
 
   it('--json has the same numbers, and stdout holds only the JSON', async () => {
