@@ -209,7 +209,7 @@ export class HeatmapView {
     this.layoutKey = key;
     this.detailsKey = '';
     this.focus = { r: 0, k: 0 };
-    const head = h('tr', {}, h('th', { scope: 'col', class: 'corner' }), ...kinds.map((k) => h('th', { scope: 'col', text: shortKind(k), title: k })));
+    const head = h('tr', {}, h('th', { scope: 'col', class: 'corner' }), ...kinds.map((k) => h('th', { scope: 'col', text: shortKind(k).replace('.', '.\u200b'), title: k })));
     this.cells = rows.map((row, r) =>
       kinds.map((kind, k) => h('td', { role: 'gridcell', tabindex: r === 0 && k === 0 ? 0 : -1, 'data-r': r, 'data-k': k, 'data-row': row, 'data-kind': kind })),
     );

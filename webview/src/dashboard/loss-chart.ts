@@ -31,7 +31,14 @@ export interface ChartRun {
   runId: string;
   label: string;
   color: string;
+  /** Colours of the eval loss and metric lines when they differ from the run's (a lone run: colors.ts seriesColors). */
+  evalLossColor?: string;
+  metricColor?: string;
   series: RunSeries;
+}
+
+function colorOf(run: ChartRun, role: Line['role']): string {
+  return (role === 'evalLoss' ? run.evalLossColor : role === 'metric' ? run.metricColor : undefined) ?? run.color;
 }
 
 type Line = ChartDataset<'line', Point[]> & { runId: string; role: 'raw' | 'smoothed' | 'evalLoss' | 'metric' | 'lr' };
@@ -45,6 +52,8 @@ export class LossCharts {
   private theme: Theme;
   private shown: ChartRun[] = [];
   private lossAxisWidth = 0;
+  /** The colours last drawn, per line: when they change, one update re-resolves the points' shared options. */
+  private colorKey = '';
   private lrAxisWidth = 0;
 
   constructor(lossCanvas: HTMLCanvasElement, lrCanvas: HTMLCanvasElement, theme: Theme) {
@@ -74,11 +83,12 @@ export class LossCharts {
       l.lr.data = run.series.lr;
       l.smoothed.label = run.label;
       l.raw.label = `${run.label} (raw)`;
-      l.evalLoss.label = `${run.label} eval loss`;
-      l.metric.label = `${run.label} ${run.series.metricName ?? 'metric'}`;
+      const alone = runs.length === 1;
+      l.evalLoss.label = alone ? 'eval loss' : `${run.label} eval loss`;
+      l.metric.label = `${alone ? '' : `${run.label} `}${run.series.metricName ?? 'metric'}`;
       l.lr.label = run.label;
       for (const line of Object.values(l)) {
-        this.style(line, run.color);
+        this.style(line, colorOf(run, line.role));
         line.hidden = this.hiddenRuns.has(run.runId);
       }
       loss.push(l.raw, l.smoothed, l.evalLoss, l.metric);
@@ -93,7 +103,11 @@ export class LossCharts {
     const y2 = scales.y2!;
     y2.display = runs.some((r) => r.series.metric.length > 0);
     if (y2.title) y2.title.text = o.metricLabel;
-    this.loss.update('none');
+    // update('none') never refreshes the point options chart.js shares across a dataset's points, so a line
+    // that changed colour (a run shown alone, or again with others) needs one full update (no animation).
+    const colorKey = loss.map((l) => l.borderColor).join();
+    this.loss.update(colorKey === this.colorKey ? 'none' : undefined);
+    this.colorKey = colorKey;
     this.lr.update('none');
     // The LR axis turned out wider than the loss axis it was matched to: lay the loss chart out once more.
     if ((this.loss.scales.y?.width ?? 0) < this.lrAxisWidth) this.loss.update('none');
@@ -111,7 +125,7 @@ export class LossCharts {
     if (this.loss.options.scales!.y2!.title && y2.title) this.loss.options.scales!.y2!.title.text = y2.title.text;
     this.lr.options = this.lrOptions();
     if (zoomed) Object.assign(this.loss.options.scales!.x!, zoomed);
-    for (const run of this.shown) for (const line of Object.values(this.lines.get(run.runId) ?? {})) this.style(line, run.color);
+    for (const run of this.shown) for (const line of Object.values(this.lines.get(run.runId) ?? {})) this.style(line, colorOf(run, line.role));
     this.loss.update('none');
     this.syncLrRange();
   }
@@ -203,8 +217,15 @@ export class LossCharts {
             color: t.foreground,
             boxWidth: 14,
             boxHeight: 2,
-            // One entry per run (its smoothed line); the line styles are explained under the chart.
-            filter: (item: LegendItem, data) => (data.datasets[item.datasetIndex!] as Line | undefined)?.role === 'smoothed',
+            // One entry per run (its smoothed line; the line styles are explained under the chart); a run shown
+            // alone also lists its eval loss and metric, which then have colours of their own.
+            filter: (item: LegendItem, data) => {
+              const line = data.datasets[item.datasetIndex!] as Line | undefined;
+              if (line?.role === 'smoothed') return true;
+              return this.shown.length === 1 && (line?.role === 'evalLoss' || line?.role === 'metric') && line.data.length > 0;
+            },
+            // In drawing order (chart.js would sort by `order`, which puts eval lines before the run's).
+            sort: (a: LegendItem, b: LegendItem) => a.datasetIndex! - b.datasetIndex!,
           },
           onClick: (_e, item) => this.toggleRun(item),
         },

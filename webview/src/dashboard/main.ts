@@ -17,7 +17,7 @@ import { RunStore, type Snapshot } from '../shared/store';
 import { observeTheme, readTheme } from '../shared/theme';
 import { throttle, vscodeApi } from '../shared/vscode-api';
 import { MetricCards } from './cards';
-import { assignColors } from './colors';
+import { assignColors, seriesColors } from './colors';
 import { buildGrid, layoutOf, nonZeroCells, type HeatMode } from './heatmap-model';
 import { HeatmapView } from './heatmap-view';
 import { LossCharts } from './loss-chart';
@@ -101,10 +101,11 @@ const heatmap = new HeatmapView(ui.heatMode, (mode) => {
 app.replaceChildren(
   h('header', { class: 'topbar' }, title, h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'Run controls' }, pauseBtn, resumeBtn, stopBtn)),
   cards.root,
+  // Two columns in an editor-wide panel: the loss charts, and beside them the runs and the heatmap (a
+  // 12-layer model's rows fit beside the charts instead of below them); one column when narrow.
   h(
     'div',
     { class: 'layout' },
-    picker.root,
     h(
       'main',
       { class: 'main' },
@@ -119,9 +120,7 @@ app.replaceChildren(
           h('label', { class: 'field', for: 'log-scale' }, logScale, 'Log scale'),
           h('label', { class: 'field', for: 'metric' }, 'Metric', metricSelect),
           h('span', { class: 'spacer' }),
-          zoomIn,
-          zoomOut,
-          zoomReset,
+          h('span', { class: 'zoom-buttons' }, zoomIn, zoomOut, zoomReset),
         ),
         h('div', { class: 'chart-box loss-box' }, lossCanvas),
         h('div', { class: 'chart-box lr-box' }, lrCanvas),
@@ -132,8 +131,8 @@ app.replaceChildren(
           'Wheel zooms, drag pans, Shift+drag zooms to a box, double-click resets.',
         ),
       ),
-      heatmap.root,
     ),
+    h('aside', { class: 'side' }, picker.root, heatmap.root),
   ),
 );
 
@@ -176,7 +175,7 @@ function render(): void {
   const shown = store.shown();
   const focus = shown[0];
   colorIndex = assignColors(shown.map((r) => r.runId), colorIndex);
-  const colors = new Map(shown.map((r) => [r.runId, theme.palette[colorIndex.get(r.runId)!]!]));
+  const colors = new Map(shown.map((r) => [r.runId, theme.palette[colorIndex.get(r.runId)! % theme.palette.length]!]));
 
   picker.update(store.snapshot.runs, shown.map((r) => r.runId), colors);
   setText(title, focus ? `PEFT Studio · ${focus.label}` : 'PEFT Studio');
@@ -194,8 +193,10 @@ function render(): void {
   }
   charts.forget(new Set(colors.keys()));
   const metricLabel = ui.metric || [...new Set(shown.map((r) => series.get(r.runId)!.metricName).filter(Boolean))].join(' / ') || 'metric';
+  // A lone run's eval loss and metric get colours of their own; overlaid runs keep one colour each, dashes apart.
+  const lone = shown.length === 1 ? seriesColors(theme.palette, colorIndex.get(shown[0]!.runId)!) : undefined;
   charts.update(
-    shown.map((r) => ({ runId: r.runId, label: r.label, color: colors.get(r.runId)!, series: series.get(r.runId)! })),
+    shown.map((r) => ({ runId: r.runId, label: r.label, color: colors.get(r.runId)!, evalLossColor: lone?.evalLoss, metricColor: lone?.metric, series: series.get(r.runId)! })),
     { logScale: ui.logScale, metricLabel },
   );
   const fs = focus && series.get(focus.runId);

@@ -32,7 +32,7 @@ export class CompareOutputView extends OutputView<CompareOutput> {
 
   protected draw(c: CompareOutput): void {
     const index = assignColors(c.runs.map((r) => r.runId));
-    const colors = c.runs.map((r) => this.theme.palette[index.get(r.runId)!]!);
+    const colors = c.runs.map((r) => this.theme.palette[index.get(r.runId)! % this.theme.palette.length]!);
     this.chart.update(c.runs.map((r, i) => ({ label: r.label, color: colors[i]!, points: lossPoints(r.loss).smoothed })));
 
     const swatch = (i: number) => {

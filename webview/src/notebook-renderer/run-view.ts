@@ -1,5 +1,6 @@
 /** One run cell's output: status line (method and its settings), loss chart (raw + smoothed + eval loss), metrics, what-moved grid. */
 import { BITFIT_MEASURE } from '../../../engine/protocol/events';
+import { seriesColors } from '../dashboard/colors';
 import type { RunOutput } from '../../../protocol/notebook-output';
 import { h, setText } from '../shared/dom';
 import { formatCount, formatPercent, formatValue } from '../shared/format';
@@ -49,13 +50,13 @@ export class RunOutputView extends OutputView<RunOutput> {
     const took = o.seconds !== undefined ? ` · ${o.seconds.toFixed(1)} s` : '';
     setText(this.progress, `${progressText(o)}${trainable}${took}`);
 
-    const color = this.theme.palette[0]!;
+    const { train: color, evalLoss: evalColor } = seriesColors(this.theme.palette, 0);
     const { raw, smoothed } = lossPoints(o.loss);
     const evalLoss = o.evals.map((e) => ({ x: e.step, y: e.loss })).filter((p) => Number.isFinite(p.y));
     this.chart.update([
       { label: `${o.label} (raw)`, color, points: raw, raw: true },
       { label: o.label, color, points: smoothed },
-      { label: `${o.label} (eval)`, color: this.theme.palette[2]!, points: evalLoss, eval: true },
+      { label: `${o.label} (eval)`, color: evalColor, points: evalLoss, eval: true },
     ]);
     this.root.dataset.points = String(raw.length);
 

@@ -5,7 +5,7 @@
  * vscode-high-contrast / vscode-high-contrast-light) and rewriting the variables, so one MutationObserver on
  * both elements is enough.
  */
-import { PALETTE_FALLBACK, PALETTE_VARS } from '../dashboard/colors';
+import { runPalette } from '../dashboard/colors';
 
 export interface Theme {
   foreground: string;
@@ -13,7 +13,7 @@ export interface Theme {
   muted: string;
   grid: string;
   focus: string;
-  /** Chart palette (blue, red, green, yellow, orange, purple), resolved. */
+  /** Run and series colours for this theme kind (dashboard/colors.ts `runPalette`): blue, orange, green, pink, … */
   palette: string[];
   fontFamily: string;
   fontSize: number;
@@ -41,7 +41,7 @@ export function readTheme(): Theme {
     // charts.lines is VS Code's own colour for chart grid lines; high contrast themes draw them in full.
     grid: v('--vscode-charts-lines', light ? 'rgba(0,0,0,0.12)' : 'rgba(255,255,255,0.12)'),
     focus: v('--vscode-focusBorder', '#007fd4'),
-    palette: PALETTE_VARS.map((name, i) => v(name, PALETTE_FALLBACK[i]!)),
+    palette: runPalette(kind),
     fontFamily: v('--vscode-font-family', 'system-ui, sans-serif'),
     fontSize: Number.parseFloat(v('--vscode-font-size', '13')) || 13,
     highContrast: kind.startsWith('high-contrast'),
