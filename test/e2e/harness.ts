@@ -415,11 +415,11 @@ export interface TrainingWorkspace {
 }
 
 /** The workspace the PEFT Studio e2e tests train in: a tiny BERT folder and `rows` review rows. */
-export function makeTrainingWorkspace(prefix: string, rows: number, labels?: string[]): TrainingWorkspace {
+export function makeTrainingWorkspace(prefix: string, rows: number, labels?: string[], layers = 2): TrainingWorkspace {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const workspace = path.join(tmp, 'workspace');
   fs.mkdirSync(path.join(workspace, 'data'), { recursive: true });
-  const made = makeModelDir({ family: 'bert', layers: 2, hidden: 32, heads: 2, intermediate: 64 });
+  const made = makeModelDir({ family: 'bert', layers, hidden: 32, heads: 2, intermediate: 64 });
   const modelDir = path.join(workspace, 'tiny-bert');
   fs.cpSync(made.dir, modelDir, { recursive: true });
   const trainFile = writeTsv(path.join(workspace, 'data', 'reviews.tsv'), makeRows(rows), labels);

@@ -1,8 +1,8 @@
 /**
  * PEFT Studio end to end, in real VS Code (code-server) driven by Playwright in Chromium:
  * install the .vsix → "PEFT: New Run" through its quick picks (method BitFit) → the dashboard fills with loss
- * points and a bias-change heatmap → pause / resume from the dashboard → the run finishes and shows in the
- * Runs tree → reload the window → the dashboard comes back from the run folder → a second New Run with LoRA
+ * points and a bias-change heatmap, both in view without scrolling for a 12-layer model → pause / resume from the dashboard → the run finishes and shows in the
+ * Runs tree (the status bar keeps its last step) → reload the window → the dashboard comes back from the run folder → a second New Run with LoRA
  * (its own questions) → its dashboard shows LoRA's what-moved grid, and a selected cell its singular values
  * and unit lists; the Runs tree names both methods. Then the host-side suite runs inside
  * the real extension host (extensionTestsPath). Screenshots go to test-output/e2e/.
@@ -16,7 +16,8 @@ import type { FrameLocator, Page } from 'playwright-core';
 import { makeTrainingWorkspace, packageRepoVsix, runCommand, runExtensionTests, screenshot, until, webviewFrame, withWorkbench } from './harness';
 
 const EXT_ID = 'peft-studio.peft-studio';
-const LAYERS = 2; // makeTrainingWorkspace's tiny-bert
+/** As deep as BERT-Base: the dashboard must show all of its heatmap beside the loss chart. */
+const LAYERS = 12;
 const KINDS = 8;
 
 type Hooks = {
@@ -46,7 +47,7 @@ async function answer(page: Page, text?: string): Promise<void> {
 }
 
 test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree → reload restores', { timeout: 420_000 }, async (t) => {
-  const { tmp, workspace } = makeTrainingWorkspace('peft-e2e-', 160);
+  const { tmp, workspace } = makeTrainingWorkspace('peft-e2e-', 160, undefined, LAYERS);
   const vsix = packageRepoVsix(tmp);
   t.diagnostic(`.vsix: ${(fs.statSync(vsix).size / 2 ** 20).toFixed(2)} MiB`);
 
@@ -58,13 +59,25 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
     await answer(page); // 4 hold out 10%
     await answer(page); // 5 BitFit's bias_terms: 'all' by default
     await answer(page, '0.002'); // 6 learning rate
-    await answer(page, '30'); // epochs: long enough to pause mid-run
+    await answer(page, '12'); // epochs: long enough to pause mid-run
     await answer(page, '8'); // batch size
     await answer(page, '32'); // max length
 
     const dash = webviewFrame(page, EXT_ID);
     const runId = (await until('the run to be focused', () => dashboard(dash, (h) => h.state().focused), (v) => typeof v === 'string'))!;
     await until('loss points', () => dashboard(dash, (h) => h.pointCount(h.state().focused!)), (n) => n >= 5);
+    // In an editor column of the default window, the loss chart and every heatmap row (embeddings … 12
+    // layers … classifier) are in view without scrolling.
+    const viewport = page.viewportSize()!;
+    const inView = async (what: string, box: { x: number; y: number; width: number; height: number } | null) => {
+      assert.ok(box, `${what} is laid out`);
+      assert.ok(box.y >= 0 && box.y + box.height <= viewport.height && box.x + box.width <= viewport.width, `${what} is in view: ${JSON.stringify(box)} in ${JSON.stringify(viewport)}`);
+    };
+    await inView('the loss chart', await dash.locator('[data-testid="loss-chart"]').boundingBox());
+    const rows = dash.locator('[data-testid="heatmap"] tbody tr');
+    assert.equal(await rows.count(), LAYERS + 3, 'embeddings, the layers, pooler, classifier');
+    await inView('the heatmap\'s first row', await rows.first().boundingBox());
+    await inView('the heatmap\'s last row', await rows.last().boundingBox());
     await screenshot(page, 'dashboard-live');
 
     await dash.locator('[data-testid="pause-button"]').click();
@@ -87,7 +100,9 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
     await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click();
     const row = page.locator('.monaco-list-row:has-text("reviews · BitFit all · lr 0.002")').first();
     await row.waitFor({ timeout: 20_000 });
-    assert.match((await row.textContent()) ?? '', /BitFit all · step 540\/540/);
+    assert.match((await row.textContent()) ?? '', /BitFit all · step 216\/216/);
+    // The status bar ends on the run's last step too.
+    await until('the status bar on the last step', () => page.locator('.part.statusbar').textContent(), (s) => /PEFT BitFit 216\/216/.test(s ?? ''), 10_000);
     assert.match((await page.locator('.monaco-list-row:has-text("Finished")').first().textContent()) ?? '', /Finished/);
     // The sidebar's live-loss view shows the run too.
     const sidebar = webviewFrame(page, EXT_ID, { view: true });
