@@ -14,6 +14,9 @@ export class ProgressView {
   private lastLoss = NaN;
   /** Warnings of the run (divergence), repeated under the final line so they are not scrolled away. */
   private readonly warnings: string[] = [];
+  /** Every step's loss and every eval loss, for the summary's first → last lines. */
+  private readonly losses: number[] = [];
+  private readonly evalLosses: number[] = [];
 
   onEvent(e: RunEvent): void {
     const out = process.stderr;
@@ -31,6 +34,7 @@ export class ProgressView {
       }
       case 'step': {
         this.lastLoss = e.loss;
+        this.losses.push(e.loss);
         this.stepTimes.push(e.time);
         if (this.stepTimes.length > 20) this.stepTimes.shift();
         const rate = this.stepTimes.length > 1 ? ((this.stepTimes.length - 1) * 1000) / (this.stepTimes.at(-1)! - this.stepTimes[0]!) : NaN;
@@ -42,6 +46,7 @@ export class ProgressView {
         break;
       }
       case 'eval':
+        this.evalLosses.push(e.loss);
         this.printAbove(`eval @ step ${e.step}: loss ${e.loss.toFixed(4)}  ${Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ')}${e.isBest ? '  (best)' : ''}`);
         break;
       case 'checkpoint':
@@ -80,8 +85,15 @@ export class ProgressView {
 
   private summary(metrics?: Record<string, number>, best?: string): void {
     const rows: Array<[string, string]> = [];
-    if (Number.isFinite(this.lastLoss)) rows.push(['last train loss', this.lastLoss.toFixed(4)]);
-    for (const [k, v] of Object.entries(metrics ?? {})) rows.push([`eval ${k}`, v.toFixed(4)]);
+    // One step's loss is one batch's: noisy. The first and last epochs' means say whether training went down.
+    const per = Math.min(this.started?.stepsPerEpoch ?? 0, Math.floor(this.losses.length / 2));
+    if (per >= 2) {
+      const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+      rows.push([`train loss (mean of ${per} steps)`, `${mean(this.losses.slice(0, per)).toFixed(4)} first → ${mean(this.losses.slice(-per)).toFixed(4)} last`]);
+    } else if (Number.isFinite(this.lastLoss)) rows.push(['last train loss', this.lastLoss.toFixed(4)]);
+    if (this.evalLosses.length > 1) rows.push(['eval loss', `${this.evalLosses[0]!.toFixed(4)} first → ${this.evalLosses.at(-1)!.toFixed(4)} last`]);
+    const majority = this.started?.data.evalMajority;
+    for (const [k, v] of Object.entries(metrics ?? {})) rows.push([`eval ${k}`, `${v.toFixed(4)}${k === 'accuracy' && majority !== undefined ? `   (majority class: ${majority.toFixed(4)})` : ''}`]);
     if (best) rows.push(['best checkpoint', best]);
     if (!rows.length) return;
     const w = Math.max(...rows.map((r) => r[0].length));

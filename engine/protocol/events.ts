@@ -23,7 +23,8 @@ export interface StartedEvent {
   method: string;
   trainable: { count: number; total: number; percent: number; tensors: TrainableTensor[] };
   backend: { active: string; attempts: Array<{ name: string; ok: boolean; reason?: string }> };
-  data: { train: number; eval: number; badRows: number; task: string; numLabels: number; id2label: Record<string, string> };
+  /** `evalMajority`: for classification, the share of the eval set's most common label (the majority-class baseline's accuracy). */
+  data: { train: number; eval: number; badRows: number; task: string; numLabels: number; id2label: Record<string, string>; evalMajority?: number };
   totalSteps: number;
   stepsPerEpoch: number;
   /** Set when this run continues from a checkpoint. */

@@ -10,6 +10,7 @@ import { tf } from '../backend/tf';
 import { describeBackendBrief, initBackend } from '../backend/select';
 import { describeModelSource, resolveModelSource } from '../api/resolve-model-source';
 import { findEvalBeside } from '../data/eval-beside';
+import { majorityShare } from '../data/majority';
 import { loadDataset, makeBatches, splitDataset, deriveSeed, type BadRow, type Dataset, type Task } from '../data';
 import { PeftStudioError } from '../errors';
 import { isImprovement, metricNames, primaryMetric } from '../metrics';
@@ -243,6 +244,7 @@ export async function train(config: RunConfig, hooks: TrainHooks = {}): Promise<
       train: prep.train.lengths.length,
       eval: prep.eval?.lengths.length ?? 0,
       badRows: prep.badRows.length,
+      evalMajority: majorityShare(prep.evalData),
       task: taskOf(problem),
       numLabels: model.config.numLabels,
       id2label: Object.fromEntries(Object.entries(model.config.id2label).map(([k, v]) => [String(k), v])),
