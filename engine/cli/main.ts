@@ -20,7 +20,7 @@ const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; usage: stri
   eval: { run: evalCommand, usage: 'eval (--run RUN_DIR | --model DIR|RUN) --data FILE', summary: 'loss and metrics on a labelled file' },
   export: { run: exportCommand, usage: 'export RUN_DIR [--adapter OUT] [--delta OUT] [--merged OUT]', summary: 'adapter files / delta / merged HF model' },
   inspect: { run: inspectCommand, usage: 'inspect <model-dir> [--adapter DIR] [--json]', summary: 'architecture, sizes, parameter counts per method' },
-  predict: { run: predictCommand, usage: 'predict <model|run|checkpoint> --text T [--json]', summary: 'label and probabilities' },
+  predict: { run: predictCommand, usage: 'predict <model|run|ckpt> [--adapter DIR] --text T', summary: 'label and probabilities' },
 };
 
 export const GLOBAL_HELP = `usage: peft-studio <command> [options]
