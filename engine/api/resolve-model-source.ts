@@ -56,6 +56,14 @@ export function runBaseModel(runDir: string): string {
   return model;
 }
 
+/** The name of a run's method (its config's `method`, a name or `{ name, … }`; runs before methods had names were BitFit's). */
+export function runMethodName(runDir: string): string {
+  const method = (JSON.parse(fs.readFileSync(path.join(runDir, CONFIG_FILE), 'utf8')) as { method?: unknown }).method;
+  if (typeof method === 'string') return method;
+  if (typeof method === 'object' && method !== null && typeof (method as { name?: unknown }).name === 'string') return (method as { name: string }).name;
+  return 'bitfit';
+}
+
 /** "run R, checkpoint step-00000125 (its best: accuracy 0.7100)", for the line that says what was loaded. */
 export function describeModelSource(src: ModelSource): string {
   if (src.kind === 'model') return src.dir;

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { BACKEND_NAMES, type BackendName } from '../backend/select';
-import { resolveModelSource, runBaseModel } from '../api/resolve-model-source';
+import { resolveModelSource, runBaseModel, runMethodName } from '../api/resolve-model-source';
 import { findEvalBeside } from '../data/eval-beside';
 import { PeftStudioError } from '../errors';
 import { resolveDistill, splitDistillSpec, type DistillSettings } from '../distill/config';
@@ -207,6 +207,12 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
   const source = resolveModelSource(c.model);
   if (source.kind === 'run') {
     if (c.init_checkpoint) fail(`"model" names a run (${c.model}) and init_checkpoint is set too: give one`);
+    // Only a trained model that folds into plain weights can be a starting point (the new run applies its own method).
+    const from = runMethodName(source.runDir);
+    const merge = methodFactory(from).info.merge;
+    if (merge !== true) {
+      fail(`"model" names a ${from} run (${source.runDir}), whose trained model is not plain weights to start from: ${merge}. Continue that run with resume_from_checkpoint, or export its adapter (export --adapter) and start from it with adapter`);
+    }
     c.model = runBaseModel(source.runDir);
     c.init_checkpoint = source.checkpoint;
   }

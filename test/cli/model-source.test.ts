@@ -12,7 +12,7 @@ import { currentBackend, initBackend } from '../../engine/backend/select';
 import { predict } from '../../engine/api/model-handle';
 import { resolveModelSource } from '../../engine/api/resolve-model-source';
 import type { EncoderModel } from '../../engine/model/model';
-import { peftMethodNames } from '../../engine/peft/registry';
+import { methodFactory, peftMethodNames } from '../../engine/peft/registry';
 import { listCheckpoints } from '../../engine/train/checkpoint';
 import { resolveRunConfig } from '../../engine/train/config';
 import { loadRunBaseModel, loadTrainedModel, readRunInfo } from '../../engine/train/export';
@@ -111,7 +111,7 @@ describe('a run or a checkpoint as the model', () => {
     assert.match(a.stderr, /evaluating run .*checkpoint step-\d+ \(its best/);
   });
 
-  for (const method of peftMethodNames()) {
+  for (const method of peftMethodNames().filter((m) => methodFactory(m).info.merge === true)) {
     it(`train --model RUN (a ${method} run) starts from that run's trained model, with its labels`, async () => {
       const from = runOf.get(method)!;
       const out = path.join(tempDir('peft-continue-'), 'run');
@@ -130,6 +130,12 @@ describe('a run or a checkpoint as the model', () => {
       close(await logitsOf(start.model, modelDir), await logitsOf(trained.model, modelDir), 1e-6);
       start.model.dispose();
       trained.model.dispose();
+    });
+  }
+
+  for (const method of peftMethodNames().filter((m) => methodFactory(m).info.merge !== true)) {
+    it(`train --model RUN (a ${method} run, not mergeable) is refused before any run folder, saying what to do instead`, () => {
+      assert.throws(() => resolveRunConfig({ model: runOf.get(method)!, train_file: trainFile }), /not plain weights to start from: .*resume_from_checkpoint.*export --adapter/);
     });
   }
 
