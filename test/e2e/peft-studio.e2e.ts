@@ -102,7 +102,7 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
     await row.waitFor({ timeout: 20_000 });
     assert.match((await row.textContent()) ?? '', /BitFit all · step 216\/216/);
     // The status bar ends on the run's last step too.
-    await until('the status bar on the last step', () => page.locator('.part.statusbar').textContent(), (s) => /PEFT BitFit 216\/216/.test(s ?? ''), 10_000);
+    await until('the status bar on the last step', () => page.locator('.part.statusbar').textContent(), (s) => /PEFT BitFit[^/]* 216\/216/.test(s ?? ''), 10_000);
     assert.match((await page.locator('.monaco-list-row:has-text("Finished")').first().textContent()) ?? '', /Finished/);
     // The sidebar's live-loss view shows the run too.
     const sidebar = webviewFrame(page, EXT_ID, { view: true });

@@ -57,7 +57,7 @@ test('Try it: a sentence against the trained and base model', { timeout: 480_000
     await frame.locator('[data-testid="predict"]:not([disabled])').waitFor({ timeout: 90_000 });
     // A LoRA run: the picker and the run line name the method; the trained model is the base with its LoRA update.
     assert.match((await frame.locator('[data-testid="run-select"]').textContent()) ?? '', /try-run — LoRA r=4/);
-    await until('the run line', () => frame.locator('[data-testid="run-info"]').textContent(), (s) => /^LoRA r=4 lora_alpha=8 query\+value · step 6/.test(s ?? ''));
+    await until('the run line', () => frame.locator('[data-testid="run-info"]').textContent(), (s) => /^LoRA r=4 lora_alpha=8 query\+value · checkpoint step-00000006 \((its best|its latest)[^)]*\) · /.test(s ?? ''));
     await frame.locator('[data-testid="text"]').fill(SENTENCE);
     await frame.locator('[data-testid="text"]').press('Enter');
     const summary = await until('a prediction', () => frame.locator('[data-testid="summary"]').textContent(), (s) => /Trained:/.test(s ?? ''));
