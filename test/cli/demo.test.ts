@@ -58,9 +58,10 @@ describe('peft-studio demo', () => {
     assert.match(stderr, /^ {2}eval accuracy +0\.\d{4} {3}\(majority class: 0\.5000\)$/m);
     assert.match(stderr, new RegExp(`^ {2}train loss \\(mean of ${r.started.stepsPerEpoch} steps\\) +${r.firstEpoch.toFixed(4)} first → ${r.lastEpoch.toFixed(4)} last$`, 'm'));
     assert.match(stderr, new RegExp(`^ {2}eval loss +${r.evals[0]!.loss.toFixed(4)} first → ${r.evals.at(-1)!.loss.toFixed(4)} last$`, 'm'));
-    // The backend is one short line.
+    // The backend is one line that says where the reasons for skipped backends are, not the reasons themselves.
     const backend = stderr.split('\n').find((l) => l.startsWith('note: backend: '))!;
-    assert.ok(backend && backend.length <= 126, backend);
+    assert.ok(backend, 'a backend line');
+    assert.doesNotMatch(backend, /not installed|no adapter/);
   });
 
   it(

@@ -59,7 +59,7 @@ before(async () => {
     const r = await train(
       resolveRunConfig({
         model: modelDir, train_file: trainFile, output_dir: path.join(dir, method), method, learning_rate: 1e-2,
-        max_steps: 8, per_device_train_batch_size: 16, eval_split: 0.25, eval_strategy: 'steps', eval_steps: 4, save_steps: 4, save_total_limit: 0, backend: 'cpu',
+        max_steps: 8, per_device_train_batch_size: 16, max_length: 32, eval_split: 0.25, eval_strategy: 'steps', eval_steps: 4, save_steps: 4, save_total_limit: 0, backend: 'cpu',
       }),
     );
     assert.equal(r.status, 'finished', r.reason);
