@@ -147,9 +147,10 @@ export function expandStudy(config: StudyConfig, baseDir: string, opts: { file?:
       // A method's settings by their own keys (`r`) stay in the spec; by their run-config keys (`lora_r`)
       // they move to the top level, where resolveRunConfig applies them to the method.
       const { label: _label, ...spec } = merged.method as MethodSpec;
-      const own = new Set(methodInfo(spec.name)?.settings.map((s) => s.key) ?? []);
+      const info = methodInfo(spec.name);
+      const own = new Set(info?.settings.map((s) => s.key) ?? []);
       for (const k of Object.keys(spec)) {
-        if (k === 'name' || own.has(k) || !own.size) continue;
+        if (k === 'name' || own.has(k) || !info) continue;
         merged[k] = spec[k];
         delete spec[k];
       }
