@@ -1,8 +1,9 @@
 /**
  * A study: one base run config and axes to vary (`method` with per-method settings, `seed`, `train_rows`,
  * `learning_rate`, any run-config key). `expandStudy` turns it into the list of runs — every combination
- * of the axes, in the order the axes are written, last axis fastest — each with a deterministic folder
- * name made of its axis values, so running the study again finds the runs it already finished.
+ * of the axes, done in the order the axes are written, last axis fastest (put `seed` first to get every
+ * method's first seed early) — each with a deterministic folder name made of its axis values, so running
+ * the study again finds the runs it already finished.
  *
  * Every run's config is resolved (resolveRunConfig) when the study is loaded, so a bad key, a bad value or
  * a method this version does not have is reported, naming the key and the run, before anything trains.
@@ -184,10 +185,15 @@ function shown(v: unknown): string | number | boolean {
   return Array.isArray(v) ? v.join('+') : JSON.stringify(v);
 }
 
-/** `method-lora__seed-0__train_rows-500`: readable, a valid folder name everywhere; long ones get a hash. */
+/**
+ * `method-lora__seed-0__train_rows-500`: readable, a valid folder name everywhere; long ones get a hash.
+ * Keys in a fixed order (method first, then alphabetical), not the file's: reordering the axes (to change
+ * the order runs are done in) keeps every finished run's folder.
+ */
 export function runId(axisKeys: string[], axes: StudyRun['axes']): string {
   if (!axisKeys.length) return 'run';
-  const raw = axisKeys.map((k) => `${k}-${String(axes[k])}`).join('__');
+  const keys = [...axisKeys].sort((a, b) => (a === 'method' ? -1 : b === 'method' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  const raw = keys.map((k) => `${k}-${String(axes[k])}`).join('__');
   const safe = raw.replace(/[^A-Za-z0-9_.+=-]+/g, '_');
   if (safe.length <= 120 && safe === raw) return safe;
   return `${safe.slice(0, 100)}-${createHash('sha256').update(raw).digest('hex').slice(0, 8)}`;
