@@ -4,10 +4,10 @@
  *
  * Single entries are drawn uniformly without replacement (seeded) from every tensor but the task head, so
  * a weight matrix may have a few trained entries and keep the rest. Exactness: the frozen tensor stays in
- * the model untouched; each tensor with chosen entries is, at every use, gathered from [trained values;
- * frozen values] by a fixed index map, so an entry that was not chosen is a copy of the frozen one — bit
- * for bit, before, during and after training — and only the chosen entries get gradients and optimizer
- * state. The trainable tensors are saved under the tensor's HF name with shape [entries chosen in it]; the
+ * the model untouched; each tensor with chosen entries is, at every use, `where(mask, scatter(trained),
+ * frozen)`, so an entry that was not chosen is a copy of the frozen one — bit for bit, before, during and
+ * after training — and only the chosen entries get gradients (the output gradient at their offsets) and
+ * optimizer state. The trainable tensors are saved under the tensor's HF name with shape [entries chosen in it]; the
  * choice is a function of (model shapes, size, seed), made again identically when a run is loaded.
  */
 import { tf } from '../../backend/tf';
@@ -27,8 +27,10 @@ export const RANDOM_SUBSET_MEASURE = 'mean |Δ| of trained entries';
 interface Chosen {
   /** Flat offsets of the trained entries in the tensor, ascending. */
   offsets: Int32Array;
-  /** [m + size] → position: offsets map to 0..m−1 (the trained values), the rest to m + i (the frozen ones). */
-  map: tf.Tensor1D;
+  /** The offsets as [m, 1] scatter/gather indices into the flattened tensor. */
+  indices: tf.Tensor2D;
+  /** True at the trained entries. */
+  mask: tf.Tensor1D;
   shape: number[];
   initial: Float32Array;
 }
@@ -68,19 +70,31 @@ export class RandomSubset extends MethodBase {
       const flat = frozen.dataSync() as Float32Array;
       const offsets = Int32Array.from(offs);
       const m = offsets.length;
-      const mapData = new Int32Array(flat.length);
-      for (let i = 0; i < flat.length; i++) mapData[i] = m + i;
+      const maskData = new Int32Array(flat.length);
       const initial = new Float32Array(m);
       offsets.forEach((o, j) => {
-        mapData[o] = j;
+        maskData[o] = 1;
         initial[j] = flat[o]!;
       });
       const v = tf.variable(tf.tensor1d(initial, 'float32'), true, `${name}#subset@${uniqueSuffix()}`);
       this.vars.set(name, v);
       this.why.set(name, `${m} random entr${m === 1 ? 'y' : 'ies'} of ${flat.length}`);
-      const c: Chosen = { offsets, map: tf.keep(tf.tensor1d(mapData, 'int32')), shape: frozen.shape, initial };
+      const c: Chosen = {
+        offsets,
+        indices: tf.keep(tf.tensor2d(offsets, [m, 1], 'int32')),
+        mask: tf.keep(tf.tensor1d(maskData, 'bool')),
+        shape: frozen.shape,
+        initial,
+      };
       this.chosen.set(name, c);
-      model.params.setComputed(name, () => tf.reshape(tf.gather(tf.concat([v, tf.reshape(model.params.peekStored(name), [-1])]), c.map), c.shape));
+      // where(mask, scatter(trained), frozen): the frozen entries are copied, never computed; the gradient
+      // of the trained values is the output gradient gathered at their offsets (no dense pass over the tensor).
+      const size = flat.length;
+      const assemble = tf.customGrad(((values: tf.Tensor) => {
+        const out = tf.reshape(tf.where(c.mask, tf.scatterND(c.indices, values, [size]), tf.reshape(model.params.peekStored(name), [size])), c.shape);
+        return { value: out, gradFunc: (dy: tf.Tensor) => tf.gatherND(tf.reshape(dy, [size]), c.indices) };
+      }) as unknown as Parameters<typeof tf.customGrad>[0]);
+      model.params.setComputed(name, () => assemble(v as tf.Tensor));
     }
     if (this.spec.train_head !== false) this.trainHead();
   }
@@ -136,13 +150,13 @@ export class RandomSubset extends MethodBase {
       const full = tf.tidy(() => this.model.params.get(name));
       this.model.params.set(name, full);
     }
-    for (const c of this.chosen.values()) c.map.dispose();
+    for (const c of this.chosen.values()) tf.dispose([c.indices, c.mask]);
     this.chosen.clear();
   }
 
   override dispose(): void {
     for (const [name, v] of this.vars) if (this.chosen.has(name)) v.dispose();
-    for (const c of this.chosen.values()) c.map.dispose();
+    for (const c of this.chosen.values()) tf.dispose([c.indices, c.mask]);
     this.chosen.clear();
     super.dispose();
   }

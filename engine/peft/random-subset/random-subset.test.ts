@@ -10,6 +10,9 @@ import { exportMerged, loadTrainedModel } from '../../train/export';
 import { train } from '../../train/trainer';
 import { removeModelDirs } from '../../../test/helpers/make-model';
 import { makeRows, makeTinyModel, removeTempDirs, tempDir, writeTsv } from '../../../test/helpers/train-fixtures';
+import { randomBatch } from '../../../test/helpers/make-model';
+import { gradientsOf } from '../../../test/helpers/method-fixtures';
+import type { TensorBatch } from '../../train/batches';
 import { createPeftMethod } from '../registry';
 import { RandomSubset, sampleDistinct } from './method';
 
@@ -50,6 +53,39 @@ describe('random-subset', () => {
     assert.equal(small.describe().trainable, 7);
     m2.dispose();
     assert.throws(() => createPeftMethod({ name: 'random-subset', size: 0 }), (e: unknown) => e instanceof PeftStudioError && /size/.test(e.message));
+  });
+
+  it("its gradients are full fine-tuning's at the chosen entries", async () => {
+    const gen = makeTinyModel({ seed: 6, dropout: false });
+    const r = randomBatch(2, 4, 9, gen.config.vocab_size as number, 0);
+    const batch: TensorBatch = {
+      inputs: { inputIds: tf.tensor2d(r.input_ids, undefined, 'int32'), attentionMask: tf.tensor2d(r.attention_mask, undefined, 'int32'), tokenTypeIds: tf.tensor2d(r.token_type_ids, undefined, 'int32') },
+      labels: tf.tensor1d([0, 1, 1, 0], 'int32'),
+      tokens: 0,
+      size: 4,
+    };
+    const load = () => loadModel(gen.dir, { head: 'sequence-classification', numLabels: 2, seed: 1 }).model;
+    const a = load();
+    const subset = createPeftMethod({ name: 'random-subset', size: 500 });
+    subset.apply(a, { seed: 7, notices: [] });
+    const b = load();
+    const full = createPeftMethod({ name: 'full' });
+    full.apply(b, { seed: 7, notices: [] });
+    const gs = await gradientsOf(a, subset, batch);
+    const gf = await gradientsOf(b, full, batch);
+    const chosen = (subset as unknown as { chosen: Map<string, { offsets: Int32Array }> }).chosen;
+    let n = 0;
+    for (const [name, { offsets }] of chosen) {
+      const g = gs.get(name)!;
+      const f = gf.get(name)!;
+      offsets.forEach((o, j) => {
+        assert.ok(Math.abs(g[j]! - f[o]!) <= 1e-6 + 1e-4 * Math.abs(f[o]!), `${name}[${o}]: ${g[j]} vs ${f[o]}`);
+        n++;
+      });
+    }
+    assert.equal(n, 500);
+    a.dispose();
+    b.dispose();
   });
 
   it('after training, every entry it did not choose is bit-identical, and the chosen ones moved', async () => {
