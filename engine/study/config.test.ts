@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PeftStudioError } from '../errors';
-import { expandStudy, loadStudyFile, methodLabel, runId, validateStudyConfig } from './config';
+import { expandStudy, loadStudyFile, methodLabel, runId, STUDY_KEYS, validateStudyConfig } from './config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-study-cfg-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -76,5 +76,15 @@ describe('study config', () => {
     assert.match(odd, /^[A-Za-z0-9_.+=-]+$/);
     assert.notEqual(odd, runId(['method'], { method: 'bitfit(bias_terms=q,m2)' }));
     assert.equal(methodLabel({ name: 'lora', r: 4 }), 'lora(r=4)');
+  });
+});
+
+describe('study schema', () => {
+  it('schemas/study.schema.json names exactly the study keys the loader accepts', () => {
+    const schema = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../schemas/study.schema.json'), 'utf8'));
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['$schema', 'axes', 'base', 'metric', 'name']);
+    assert.deepEqual(Object.keys(schema.properties.base.properties).sort(), [...STUDY_KEYS].sort());
+    for (const k of STUDY_KEYS) assert.ok(k in schema.properties.axes.properties, k);
+    assert.throws(() => validateStudyConfig({ base, axes: {}, extra: 1 }), badInput(/extra is not a study key/));
   });
 });
