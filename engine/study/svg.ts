@@ -75,9 +75,9 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   series.forEach((s, i) => {
     const c = PALETTE[i % PALETTE.length]!;
     const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logX || p.x > 0)).sort((a, b) => a.x - b.x);
-    if (s.line && pts.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
     // Series that share an x (methods of the same size) are set slightly apart so their error bars stay readable.
-    const nudge = s.line ? 0 : (i - (series.length - 1) / 2) * Math.min(6, 40 / Math.max(1, series.length));
+    const nudge = (i - (series.length - 1) / 2) * Math.min(6, 40 / Math.max(1, series.length));
+    if (s.line && pts.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${(sx(p.x) + nudge).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ')}"/>`);
     for (const p of pts) {
       const x = sx(p.x) + nudge;
       if (p.err) out.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${sy(p.y - p.err).toFixed(1)}" y2="${sy(p.y + p.err).toFixed(1)}" stroke="${c}" stroke-width="1.5"/>`);
