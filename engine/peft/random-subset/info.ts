@@ -12,7 +12,6 @@ export const RANDOM_SUBSET_INFO: MethodInfo = {
       type: 'integer',
       default: null,
       min: 1,
-      ask: true,
       description: 'How many parameters (single entries, drawn from every tensor but the task head) train; default: as many as BitFit trains with all biases.',
     },
     { key: 'subset_seed', flag: 'subset-seed', type: 'integer', default: null, min: 0, description: "Seed of the random choice; default: the run's seed." },
