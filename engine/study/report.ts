@@ -229,7 +229,7 @@ export function writeReport(study: Study, outDir: string): ReportFiles {
   return { dir: outDir, files };
 }
 
-/** One grid per method (the group with the most training rows when train_rows varies), averaged over seeds. */
+/** One grid per method (its group with the most training rows, else its first), averaged over seeds; the title names the group. */
 export function whatMoved(study: Study, groups: Group[]): Heatmap[] {
   const byMethod = new Map<string, Group[]>();
   for (const g of groups) {
@@ -261,7 +261,8 @@ export function whatMoved(study: Study, groups: Group[]): Heatmap[] {
       const e = sums.get(`${row}\n${c}`);
       return e ? e.s / e.n : undefined;
     }));
-    const title = g.axes.train_rows !== undefined && study.axisKeys.includes('train_rows') ? `${name} (${g.axes.train_rows} rows)` : name;
+    const others = Object.entries(g.axes).filter(([k]) => k !== 'method').map(([k, v]) => (k === 'train_rows' ? `${v} rows` : `${k}=${v}`));
+    const title = others.length ? `${name} (${others.join(', ')})` : name;
     maps.push({ title, rows, columns, values, measure: runs[0]!.change!.measure });
   }
   return maps;
