@@ -48,11 +48,12 @@ export function lineChart(series: Series[], o: ChartOptions): string {
     x0 = Math.floor(x0 * 2) / 2 - 0.1;
     x1 = Math.ceil(x1 * 2) / 2 + 0.1;
   } else {
-    const pad = (x1 - x0 || Math.abs(x0) || 1) * 0.06;
+    const pad = Math.max(x1 - x0, Math.abs(x0) * 0.01, 1e-6) * 0.06 + (x1 - x0 < 1e-9 ? Math.max(Math.abs(x0) * 0.05, 1) : 0);
     x0 -= pad;
     x1 += pad;
   }
-  const ypad = (y1 - y0 || Math.abs(y0) || 1) * 0.08;
+  // Values that agree to rounding (every seed at the majority class) still get a readable range.
+  const ypad = Math.max(y1 - y0, Math.abs(y0) * 0.01, 1e-6) * 0.08 + (y1 - y0 < 1e-9 ? Math.max(Math.abs(y0) * 0.01, 1e-6) : 0);
   y0 -= ypad;
   y1 += ypad;
   const sx = (x: number) => m.l + ((fx(x) - x0) / (x1 - x0)) * pw;
@@ -158,7 +159,9 @@ function niceTicks(a: number, b: number, n: number): number[] {
   const mag = 10 ** Math.floor(Math.log10(step0));
   const step = [1, 2, 2.5, 5, 10].map((k) => k * mag).find((s) => s >= step0) ?? 10 * mag;
   const out: number[] = [];
-  for (let t = Math.ceil(a / step) * step; t <= b + 1e-12; t += step) out.push(Number(t.toPrecision(12)));
+  const first = Math.ceil(a / step);
+  // By index, never t += step: a step below the rounding of a would never advance.
+  for (let k = 0; k <= n * 3 && (first + k) * step <= b + step * 1e-9; k++) out.push(Number(((first + k) * step).toPrecision(12)));
   return out;
 }
 
