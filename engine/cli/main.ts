@@ -11,6 +11,7 @@ import { evalCommand } from './eval';
 import { exportCommand } from './export';
 import { demoCommand } from './demo';
 import { distillCommand } from './train';
+import { studyCommand } from './study';
 
 /** In the order a newcomer meets them: try it, train, measure, ship, look inside, use. */
 const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; usage: string; summary: string }> = {
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; usage: stri
   distill: { run: distillCommand, usage: 'distill --teacher RUN|DIR --train FILE [--student-layers K] …', summary: 'a smaller, faster student of a trained model' },
   eval: { run: evalCommand, usage: 'eval (--run RUN_DIR | --model DIR|RUN) --data FILE', summary: 'loss and metrics on a labelled file' },
   export: { run: exportCommand, usage: 'export RUN_DIR [--adapter OUT] [--delta OUT] [--merged OUT]', summary: 'adapter files / delta / merged HF model' },
+  study: { run: studyCommand, usage: 'study FILE [--out DIR]', summary: 'methods × seeds × data sizes, one report (study --help)' },
   inspect: { run: inspectCommand, usage: 'inspect <model-dir> [--adapter DIR] [--json]', summary: 'architecture, sizes, parameter counts per method' },
   predict: { run: predictCommand, usage: 'predict <model|run|ckpt> [--adapter DIR] --text T', summary: 'label and probabilities' },
 };

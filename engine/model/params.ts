@@ -12,8 +12,15 @@ export class ParamStore {
   private readonly transposed = new Map<string, tf.Tensor>();
   /** Frozen 2-D weights stacked along their output axis, and the stack's transpose, by their names. */
   private readonly stacked = new Map<string, { names: string[]; w: tf.Tensor; wt: tf.Tensor }>();
+  /**
+   * Tensors made from others at each use (a method that trains single entries of a frozen tensor builds it
+   * from the frozen values and its trained ones). `get` returns a new tensor each call: call it inside tidy.
+   */
+  private readonly computed = new Map<string, () => tf.Tensor>();
 
   get(name: string): tf.Tensor {
+    const make = this.computed.get(name);
+    if (make) return make();
     const t = this.tensors.get(name);
     if (!t) throw new PeftStudioError('WEIGHTS_MISMATCH', `model parameter "${name}" is not loaded`);
     return t;
@@ -29,6 +36,7 @@ export class ParamStore {
     if (old && old !== t && !keepOld) old.dispose();
     this.transposed.get(name)?.dispose();
     this.transposed.delete(name);
+    this.computed.delete(name);
     for (const [key, s] of this.stacked) {
       if (!s.names.includes(name)) continue;
       tf.dispose([s.w, s.wt]);
@@ -43,6 +51,7 @@ export class ParamStore {
    * transposed products to a scalar loop), and a frozen weight is transposed once per model, not per call.
    */
   frozenTransposed(name: string): tf.Tensor | undefined {
+    if (this.computed.has(name)) return undefined;
     const w = this.get(name);
     if (w instanceof tf.Variable || w.rank !== 2) return undefined;
     let t = this.transposed.get(name);
@@ -59,6 +68,7 @@ export class ParamStore {
    * that reads the same x (BERT's query, key and value) in one pass over x, with the same sums as separate ones.
    */
   frozenStacked(names: string[]): { w: tf.Tensor; wt: tf.Tensor } | undefined {
+    if (names.some((n) => this.computed.has(n))) return undefined;
     const key = names.join('\n');
     const cached = this.stacked.get(key);
     if (cached) return cached;
@@ -69,6 +79,28 @@ export class ParamStore {
     const entry = { names: [...names], w, wt: tf.keep(tf.transpose(w)) };
     this.stacked.set(key, entry);
     return entry;
+  }
+
+  /**
+   * Makes `name` a computed tensor (`make()` at every `get`), or plain again with `make` undefined. The
+   * stored tensor stays (its frozen values, what `entries()` and parameter counts see).
+   */
+  setComputed(name: string, make: (() => tf.Tensor) | undefined): void {
+    this.get(name); // must exist
+    this.set(name, this.tensors.get(name)!, true); // drops cached transposes and stacks that include it
+    if (make) this.computed.set(name, make);
+    else this.computed.delete(name);
+  }
+
+  /** The stored tensor under `name`, also when `get` computes it (the frozen values it is made from). */
+  peekStored(name: string): tf.Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new PeftStudioError('WEIGHTS_MISMATCH', `model parameter "${name}" is not loaded`);
+    return t;
+  }
+
+  isComputed(name: string): boolean {
+    return this.computed.has(name);
   }
 
   /** Removes and disposes a tensor (a method's own tensor after it was merged into the weights). */
@@ -105,6 +137,7 @@ export class ParamStore {
     this.tensors.clear();
     this.transposed.clear();
     this.stacked.clear();
+    this.computed.clear();
   }
 }
 

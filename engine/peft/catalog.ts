@@ -8,6 +8,7 @@ import { BITFIT_INFO } from './bitfit/info';
 import { FULL_INFO } from './full/info';
 import { LORA_INFO } from './lora/config';
 import { P_TUNING_INFO, P_TUNING_V2_INFO, PREFIX_TUNING_INFO, PROMPT_TUNING_INFO } from './prompt/config';
+import { RANDOM_SUBSET_INFO } from './random-subset/info';
 import type { MethodInfo } from './types';
 
 export const METHOD_INFOS: readonly MethodInfo[] = [
@@ -21,6 +22,7 @@ export const METHOD_INFOS: readonly MethodInfo[] = [
   P_TUNING_INFO,
   PREFIX_TUNING_INFO,
   P_TUNING_V2_INFO,
+  RANDOM_SUBSET_INFO,
 ];
 
 export function methodInfo(name: string): MethodInfo | undefined {

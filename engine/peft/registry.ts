@@ -5,6 +5,7 @@ import { bitfit } from './bitfit';
 import { full } from './full';
 import { lora } from './lora';
 import { prefixTuning, promptTuning, pTuning, pTuningV2 } from './prompt';
+import { randomSubset } from './random-subset';
 import type { MethodInfo, MethodSpec, PeftMethod, PeftMethodFactory } from './types';
 
 const METHODS = new Map<string, PeftMethodFactory<unknown>>();
@@ -20,6 +21,7 @@ registerPeftMethod(houlsby);
 registerPeftMethod(pfeiffer);
 registerPeftMethod(parallelAdapter);
 for (const f of [promptTuning, pTuning, prefixTuning, pTuningV2]) registerPeftMethod(f);
+registerPeftMethod(randomSubset);
 
 export function peftMethodNames(): string[] {
   return [...METHODS.keys()];

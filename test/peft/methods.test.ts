@@ -161,6 +161,14 @@ export const ROWS: Row[] = [
     learningRate: 1e-2,
     config: { max_length: 48 },
   },
+  {
+    // The BitFit paper's control: as many single entries as BitFit has biases, drawn from every tensor but the head.
+    name: 'random-subset',
+    spec: { name: 'random-subset' },
+    families: ['bert', 'roberta', 'distilbert'],
+    expected: (g) => size(g, (n) => n.endsWith('.bias') && !HEAD.test(n)) + size(g, (n) => HEAD.test(n)),
+    learningRate: 1e-2,
+  },
 ];
 
 /** Hidden size and layer count of a generated checkpoint, from its tensors' shapes. */
