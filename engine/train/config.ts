@@ -204,7 +204,8 @@ export function resolveRunConfig(partialIn: Partial<Omit<RunConfig, 'method' | '
   if (c.num_train_epochs > 1e6) fail(`num_train_epochs must be at most 1e6, got ${c.num_train_epochs}`);
   // No eval file and no split asked for: the GLUE / HF layout's dev (validation, labelled test) file beside the training file.
   if (c.eval_file === undefined && partial.eval_split === undefined) c.eval_file = findEvalBeside(c.train_file, c.label_column)?.file;
-  const source = resolveModelSource(c.model);
+  // A distillation's student is built from the teacher (or is a model folder): `model` is not a run to start from.
+  const source = c.distill ? { kind: 'model' as const } : resolveModelSource(c.model);
   if (source.kind === 'run') {
     if (c.init_checkpoint) fail(`"model" names a run (${c.model}) and init_checkpoint is set too: give one`);
     // Only a trained model that folds into plain weights can be a starting point (the new run applies its own method).
