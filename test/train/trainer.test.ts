@@ -70,7 +70,8 @@ describe('a training run and its events', () => {
     assert.equal(started.type, 'started');
     assert.equal(started.totalSteps, STEPS);
     assert.equal(started.stepsPerEpoch, 10);
-    assert.deepEqual(started.data, { train: 40, eval: 16, badRows: 0, task: 'classification', numLabels: 2, id2label: { 0: 'LABEL_0', 1: 'LABEL_1' } });
+    // evalMajority: the eval file's labels alternate 0, 1, so the majority class is half of it.
+    assert.deepEqual(started.data, { train: 40, eval: 16, badRows: 0, evalMajority: 0.5, task: 'classification', numLabels: 2, id2label: { 0: 'LABEL_0', 1: 'LABEL_1' } });
     assert.deepEqual(started.heatmap.rows, ['embeddings', 'layer.0', 'layer.1', 'pooler', 'classifier']);
     assert.equal(started.resumedFrom, undefined);
     // BitFit 'all' + head on BERT: every bias in the checkpoint, plus classifier.weight.
