@@ -5,13 +5,12 @@
  * step with a checkpoint; `--report` only rewrites the report from the run folders.
  */
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { initBackend } from '../backend/select';
-import { parseControlLine } from '../train/control';
 import { loadStudyFile } from '../study/config';
 import { runStudy, StudyControl, type StudyEvent } from '../study/runner';
+import { attachControl } from './train';
 import { writeReport } from '../study/report';
-import { backendOption, parse, UsageError } from './args';
+import { backendOption, parse } from './args';
 
 export const STUDY_HELP = `usage: peft-studio study FILE [--out DIR] [--report] [--dry-run] [--json] [--control stdin] [--backend NAME]
 
@@ -48,7 +47,7 @@ export async function studyCommand(argv: string[]): Promise<void> {
   }
   await initBackend({ backend: study.runs[0]?.config.backend });
   const control = new StudyControl();
-  const detach = attachControl(control, values.control as string | undefined);
+  const detach = attachControl(control, values.control as string | undefined, 'stopping the study after this step (a checkpoint is written; run it again to resume)');
   const view = new StudyView(Boolean(values.json));
   let result;
   try {
@@ -103,39 +102,4 @@ class StudyView {
         break;
     }
   }
-}
-
-function attachControl(control: StudyControl, mode: string | undefined): () => void {
-  if (mode !== undefined && mode !== 'stdin') throw new UsageError('--control expects "stdin"');
-  let interrupts = 0;
-  const onSignal = (sig: string) => {
-    interrupts += 1;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(`\n${sig}: stopping the study after this step (a checkpoint is written; run it again to resume)\n`);
-    control.send('stop', `interrupted (${sig})`);
-  };
-  const onSigint = () => onSignal('SIGINT');
-  const onSigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
-  const onMessage = (m: unknown) => {
-    const cmd = typeof m === 'object' && m !== null ? parseControlLine(JSON.stringify(m)) : undefined;
-    if (cmd) control.send(cmd);
-  };
-  process.on('message', onMessage);
-  let rl: readline.Interface | undefined;
-  if (mode === 'stdin') {
-    rl = readline.createInterface({ input: process.stdin });
-    rl.on('line', (line) => {
-      const cmd = parseControlLine(line);
-      if (cmd) control.send(cmd);
-    });
-  }
-  return () => {
-    process.off('message', onMessage);
-    if (rl) {
-      rl.close();
-      process.stdin.pause();
-    }
-  };
 }

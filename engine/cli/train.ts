@@ -207,14 +207,21 @@ export function splitTerms(s: string): string[] {
   return s.split(',').map((t) => t.trim()).filter(Boolean);
 }
 
-/** Wires signals, IPC messages and (with `--control stdin`) stdin lines to `control`; returns a detach function. */
-function attachControl(control: TrainingControl, mode: string | undefined): () => void {
+/**
+ * Wires signals, IPC messages and (with `--control stdin`) stdin lines to `control` (a run's, or a study's);
+ * returns a detach function. `stopping` is what a first Ctrl-C says.
+ */
+export function attachControl(
+  control: Pick<TrainingControl, 'send'>,
+  mode: string | undefined,
+  stopping = 'stopping after this step and writing a checkpoint (again to quit at once)',
+): () => void {
   if (mode !== undefined && mode !== 'stdin') throw new UsageError(`--control expects "stdin"`);
   let interrupts = 0;
   const onSignal = (sig: string) => {
     interrupts += 1;
     if (interrupts > 1) process.exit(130);
-    process.stderr.write(`\n${sig}: stopping after this step and writing a checkpoint (again to quit at once)\n`);
+    process.stderr.write(`\n${sig}: ${stopping}\n`);
     control.send('stop', `interrupted (${sig})`);
   };
   const onSigint = () => onSignal('SIGINT');
