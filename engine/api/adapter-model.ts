@@ -31,7 +31,7 @@ export function loadModelWithAdapter(baseDir: string, adapterDir: string, opts: 
     const method = createPeftMethod(a.spec);
     const notices: string[] = [];
     method.apply(loaded.model, { seed: opts.seed ?? 42, notices, training: false });
-    notices.push(...loadAdapterInto(method, adapterDir).notices);
+    notices.push(...loadAdapterInto(method, adapterDir, { adapter: a, tensors }).notices);
     return { ...loaded, method, adapterNotices: notices };
   } catch (e) {
     loaded.model.dispose();

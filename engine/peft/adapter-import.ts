@@ -38,9 +38,12 @@ export function readAdapter(dir: string): ReadAdapter {
   return { dir, factory, spec, config };
 }
 
-/** Loads an adapter folder's tensors into an applied method of the same kind. */
-export function loadAdapterInto(method: PeftMethod, dir: string): { notices: string[]; tensors: HostTensors } {
-  const a = readAdapter(dir);
+/**
+ * Loads an adapter folder's tensors into an applied method of the same kind. `read`: the folder as a caller
+ * already read it (its config and the library file's tensors), so nothing is read twice.
+ */
+export function loadAdapterInto(method: PeftMethod, dir: string, read?: { adapter: ReadAdapter; tensors: HostTensors }): { notices: string[]; tensors: HostTensors } {
+  const a = read?.adapter ?? readAdapter(dir);
   if (a.factory.info.name !== method.name) {
     throw new PeftStudioError('BAD_INPUT', `${dir}: a ${a.factory.info.title} adapter cannot be loaded into a ${method.name} run (leave the method out: the adapter sets it)`, dir);
   }
@@ -50,7 +53,7 @@ export function loadAdapterInto(method: PeftMethod, dir: string): { notices: str
   if (fs.existsSync(exact)) {
     tensors = renameTensors(readSafetensors(exact).tensors, a.factory.adapter!.fromLibraryName ?? fromPeftName);
   } else {
-    tensors = a.factory.adapter!.readTensors(dir, a.config);
+    tensors = read?.tensors ?? a.factory.adapter!.readTensors(dir, a.config);
   }
   const trainable = method.trainable();
   const missingHead = [...trainable.keys()].filter((n) => isHeadParam(n) && !tensors.has(n));
