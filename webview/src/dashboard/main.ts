@@ -93,6 +93,10 @@ const zoomOut = iconButton('zoom-out', 'Zoom out (steps)');
 const zoomReset = iconButton('screen-normal', 'Reset zoom', 'zoom-reset');
 const lossCanvas = h('canvas', { 'data-testid': 'loss-chart', role: 'img', 'aria-label': 'Training loss' });
 const lrCanvas = h('canvas', { 'data-testid': 'lr-chart', role: 'img', 'aria-label': 'Learning rate' });
+/** A distillation run's closing teacher-vs-student table (the engine's final log), shown once the run ends. */
+const distillPanel = h('section', { class: 'panel distill-panel', 'aria-labelledby': 'distill-title', 'data-testid': 'distill-summary', hidden: true });
+const distillPre = h('pre', { class: 'distill-table' });
+distillPanel.append(h('h2', { id: 'distill-title', text: 'Teacher vs student' }), distillPre);
 const heatmap = new HeatmapView(ui.heatMode, (mode) => {
   ui.heatMode = mode;
   persist();
@@ -128,9 +132,11 @@ app.replaceChildren(
           'p',
           { class: 'muted hint' },
           'Solid: smoothed train loss · faint: raw · dashed: eval loss · dotted ◆: eval metric (right axis). ',
-          'Wheel zooms, drag pans, Shift+drag zooms to a box, double-click resets.',
+          'Wheel zooms, drag pans, Shift+drag zooms to a box, double-click resets. ',
+          'Distillation: kd, task and cos parts dashed in the run\'s colour; the teacher\'s score a flat line, agreement ▲.',
         ),
       ),
+      distillPanel,
     ),
     h('aside', { class: 'side' }, picker.root, heatmap.root),
   ),
@@ -203,6 +209,9 @@ function render(): void {
   const lastSmoothed = fs?.smoothed[fs.smoothed.length - 1]?.y;
   lossCanvas.setAttribute('aria-label', focus ? `Training loss of ${shown.map((r) => r.label).join(', ')}; ${focus.label} latest smoothed ${formatValue(lastSmoothed)}` : 'Training loss: no run');
 
+  const summary = focus?.distillSummary;
+  distillPanel.hidden = !summary;
+  if (summary) setText(distillPre, summary.split('\n').slice(1).join('\n'));
   cards.update(focus, lastSmoothed);
   heatmap.update(focus);
   renderToolbar(shown);
