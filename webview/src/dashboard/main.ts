@@ -46,6 +46,8 @@ declare global {
       pointCount(runId: string): number;
       heatmapNonZeroCells(runId: string): number;
       heatmapLayout(runId: string): { measure: string; kinds: string[] } | undefined;
+      /** A shown distillation run's extra lines: loss parts with their point counts, the teacher's level, agreement points. */
+      distillLines(runId: string): { components: Record<string, number>; teacher: number | undefined; agreement: number; summary: boolean };
       state(): unknown;
       renderStats(): { renders: number; lastMs: number; maxMs: number; latencySamples: number; latencyLastMs: number; latencyMaxMs: number; latencySumMs: number };
     };
@@ -274,6 +276,10 @@ window.__peftDashboard = {
     if (!run) return undefined;
     const l = layoutOf(run.started, run.changes);
     return { measure: l.measure, kinds: l.kinds };
+  },
+  distillLines: (runId) => {
+    const d = series.get(runId)?.distill;
+    return { components: Object.fromEntries((d?.components ?? []).map((c) => [c.name, c.points.length])), teacher: d?.teacher, agreement: d?.agreement.length ?? 0, summary: !!store.run(runId)?.distillSummary };
   },
   state: () => ({ snapshot: store.snapshot, ui, focused: store.focused()?.runId, shown: store.shown().map((r) => r.runId), zoomed: charts.loss.isZoomedOrPanned() }),
   renderStats: () => ({ ...stats }),
