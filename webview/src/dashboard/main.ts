@@ -95,6 +95,7 @@ const zoomOut = iconButton('zoom-out', 'Zoom out (steps)');
 const zoomReset = iconButton('screen-normal', 'Reset zoom', 'zoom-reset');
 const lossCanvas = h('canvas', { 'data-testid': 'loss-chart', role: 'img', 'aria-label': 'Training loss' });
 const lrCanvas = h('canvas', { 'data-testid': 'lr-chart', role: 'img', 'aria-label': 'Learning rate' });
+const distillHint = h('span', { hidden: true, text: " Distillation: the loss's kd, task and cos parts dashed in the run's colour; the teacher's score a flat line on the metric axis; agreement with the teacher ▲." });
 /** A distillation run's closing teacher-vs-student table (the engine's final log), shown once the run ends. */
 const distillPanel = h('section', { class: 'panel distill-panel', 'aria-labelledby': 'distill-title', 'data-testid': 'distill-summary', hidden: true });
 const distillPre = h('pre', { class: 'distill-table' });
@@ -134,8 +135,8 @@ app.replaceChildren(
           'p',
           { class: 'muted hint' },
           'Solid: smoothed train loss · faint: raw · dashed: eval loss · dotted ◆: eval metric (right axis). ',
-          'Wheel zooms, drag pans, Shift+drag zooms to a box, double-click resets. ',
-          'Distillation: kd, task and cos parts dashed in the run\'s colour; the teacher\'s score a flat line, agreement ▲.',
+          'Wheel zooms, drag pans, Shift+drag zooms to a box, double-click resets.',
+          distillHint,
         ),
       ),
       distillPanel,
@@ -211,6 +212,7 @@ function render(): void {
   const lastSmoothed = fs?.smoothed[fs.smoothed.length - 1]?.y;
   lossCanvas.setAttribute('aria-label', focus ? `Training loss of ${shown.map((r) => r.label).join(', ')}; ${focus.label} latest smoothed ${formatValue(lastSmoothed)}` : 'Training loss: no run');
 
+  distillHint.hidden = !shown.some((r) => r.started?.distill || r.components);
   const summary = focus?.distillSummary;
   distillPanel.hidden = !summary;
   if (summary) setText(distillPre, summary.split('\n').slice(1).join('\n'));
