@@ -1,9 +1,9 @@
 /**
  * Adapters, one base with many task runs, and distillation end to end, in real VS Code (code-server) driven
  * by Playwright in Chromium, in one workbench session: a notebook trains Houlsby adapters on reviews,
- * Pfeiffer adapters on a second task (topics) from the same tiny BERT, BitFit and LoRA on reviews, and a
+ * Pfeiffer adapters on a second task (topics) from the same tiny BERT, BitFit, LoRA and prompt tuning on reviews, and a
  * distilled student of a finished full fine-tuning run → the adapter outputs show their what-moved grid →
- * "PEFT: Compare Cells" lists the four methods side by side → the distilled run's output and dashboard show
+ * "PEFT: Compare Cells" lists the methods side by side → the distilled run's output and dashboard show
  * its loss parts (kd, task) and the teacher's score as a reference line → "Try It" switches between the two
  * task adapters of the base. Screenshots go to test-output/e2e/. Needs scripts/e2e/setup.sh.
  */
@@ -26,6 +26,7 @@ function notebookFile(teacherDir: string): string {
     ['pppppp', ['run_name: pfeiffer topics', ...common, 'train_file: data/topics/train.tsv', 'method: pfeiffer', 'learning_rate: 0.01']],
     ['bbbbbb', ['run_name: bitfit reviews', ...common, 'train_file: data/reviews.tsv', 'method: bitfit', 'learning_rate: 0.005']],
     ['llllll', ['run_name: lora reviews', ...common, 'train_file: data/reviews.tsv', 'method: lora', 'lora_r: 4', 'learning_rate: 0.01']],
+    ['tttttt', ['run_name: prompt reviews', ...common, 'train_file: data/reviews.tsv', 'method: prompt-tuning', 'learning_rate: 0.01']],
     ['dddddd', ['run_name: distilled', 'train_file: data/reviews.tsv', 'max_steps: 8', 'per_device_train_batch_size: 8', 'max_length: 32', 'eval_split: 0.25', 'learning_rate: 0.005', 'method:', '  name: distill', `  teacher: ${JSON.stringify(teacherDir)}`, '  student_layers: 1', '  student_method: bitfit']],
   ];
   const code = (id: string, lines: string[]) => ({ kind: 'code', id, language: 'yaml', source: [...lines, ''].map((l, i, a) => (i < a.length - 1 ? `${l}\n` : l)).filter(Boolean) });
@@ -70,9 +71,9 @@ async function panelFrame(page: Page, testid: string): Promise<FrameLocator> {
   ))!;
 }
 
-const LABELS = ['houlsby reviews', 'pfeiffer topics', 'bitfit reviews', 'lora reviews', 'distilled'];
+const LABELS = ['houlsby reviews', 'pfeiffer topics', 'bitfit reviews', 'lora reviews', 'prompt reviews', 'distilled'];
 
-test('adapters on two tasks of one base, compare, distillation, Try It task switching', { timeout: 600_000 }, async (t) => {
+test('adapters on two tasks of one base, compare with BitFit, LoRA and prompt tuning, distillation, Try It task switching', { timeout: 600_000 }, async (t) => {
   const { tmp, workspace, modelDir, trainFile } = makeTrainingWorkspace('peft-methods-e2e-', 64, ['neg', 'pos']);
   fs.mkdirSync(path.join(workspace, 'data', 'topics'), { recursive: true });
   writeTsv(path.join(workspace, 'data', 'topics', 'train.tsv'), makeRows(64, 11), ['sports', 'politics']);
@@ -122,13 +123,13 @@ test('adapters on two tasks of one base, compare, distillation, Try It task swit
 
       await runCommand(page, 'PEFT: Compare Cells');
       const methods = await until('the comparison', () => frame.locator('[data-testid="peft-compare-output"]').first().getAttribute('data-methods', { timeout: 2000 }), (m) => typeof m === 'string' && m.length > 0, 60_000);
-      for (const m of [/Houlsby/, /Pfeiffer/, /BitFit/, /LoRA r=4/]) assert.match(methods!, m);
+      for (const m of [/Houlsby/, /Pfeiffer/, /BitFit/, /LoRA r=4/, /Prompt tuning/]) assert.match(methods!, m);
       await frame.locator('[data-testid="peft-compare-output"]').first().scrollIntoViewIfNeeded().catch(() => undefined);
       await screenshot(page, 'notebook-compare-methods');
 
       // The distilled run's dashboard: kd and task curves, the teacher's score as a flat line.
       await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click();
-      const row = page.locator('.monaco-list-row:has-text("distilled")').first();
+      const row = page.locator('.part.sidebar .monaco-list-row:has-text("distilled")').first();
       await row.waitFor({ timeout: 20_000 });
       await row.click();
       const dash = await panelFrame(page, 'pause-button');
@@ -145,7 +146,7 @@ test('adapters on two tasks of one base, compare, distillation, Try It task swit
       assert.ok(lines.summary, 'the teacher-vs-student table arrived');
       assert.match((await dash.locator('[data-testid="distill-summary"]').textContent()) ?? '', /parameters/);
       await screenshot(page, 'dashboard-distill');
-      assert.match((await page.locator('.monaco-list-row:has-text("tiny-bert")').first().textContent()) ?? '', /2 tasks · 5 finished/);
+      assert.match((await page.locator('.part.sidebar .monaco-list-row:has-text("tiny-bert")').first().textContent()) ?? '', /2 tasks · 6 finished/);
       await screenshot(page, 'runs-tree-bases');
 
       // Try It: the Houlsby reviews run, then its base's other task run (Pfeiffer on topics).
