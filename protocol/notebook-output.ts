@@ -57,6 +57,12 @@ export interface RunOutput {
   seconds?: number;
   /** Worker wall clock of the newest step summarised: the renderer measures event → drawn latency from it. */
   lastStepTime?: number;
+  /** A distillation run: each loss part at the steps of `loss` (kd, task, cos). */
+  components?: Record<string, number[]>;
+  /** A distillation run: the teacher and its eval metrics (the score the student is measured against). */
+  teacher?: { label: string; metrics?: Record<string, number> };
+  /** A distillation run's closing teacher-vs-student table. */
+  distillSummary?: string;
 }
 
 export interface CompareRun {
@@ -133,6 +139,10 @@ export function summarizeRun(view: RunView, config: Record<string, unknown>, las
       cells: lastChange.cells.map((c) => ({ name: c.name, row: c.row, kind: c.kind, value: c.value, relative: c.relative })),
     };
   }
+  if (view.components) out.components = Object.fromEntries(Object.entries(view.components).map(([k, col]) => [k, keep.map((i) => col[i] ?? NaN)]));
+  const d = view.started?.distill;
+  if (d) out.teacher = { label: d.teacher, ...(d.teacherMetrics ? { metrics: { ...d.teacherMetrics } } : {}) };
+  if (view.distillSummary) out.distillSummary = view.distillSummary;
   // RunView keeps no step times; the controller remembers the newest one from the event batches.
   if (lastStepTime !== undefined) out.lastStepTime = lastStepTime;
   return out;

@@ -17,6 +17,11 @@ export interface PlaygroundRun {
   method?: string;
   /** Best eval metric, already formatted (`accuracy 0.912`), when the run has one. */
   metric?: string;
+  /** The base model it was trained from: the grouping key (its folder) and its name (`bert-tiny`). */
+  baseKey?: string;
+  base?: string;
+  /** The task, in a word (its training data's name: `sentiment`). */
+  task?: string;
 }
 
 /** What the webview needs to lay out the inputs and the result table for a loaded run. */

@@ -27,6 +27,13 @@ export interface RunView {
   end?: EndEvent;
   /** The run's warnings (`log` events of level warn: divergence), in order. */
   warnings?: string[];
+  /**
+   * The loss's parts per step when the run reports them (distillation: kd, task, cos), each column aligned
+   * with `steps.step` (NaN where a step left one out).
+   */
+  components?: Record<string, number[]>;
+  /** A distillation run's closing teacher-vs-student table (its final `log` event), as the engine wrote it. */
+  distillSummary?: string;
   /** How many events of the run's stream are folded in; batches say where they start, so none applies twice. */
   applied: number;
 }
@@ -89,6 +96,7 @@ export function applyEvent(view: RunView, e: RunEvent): void {
       view.steps.gradNorm.push(s.gradNorm);
       view.steps.tokensPerSec.push(s.tokensPerSec);
       view.steps.epoch.push(s.epoch);
+      if (s.components || view.components) appendComponents(view, s.components ?? {});
       break;
     }
     case 'eval':
@@ -112,15 +120,32 @@ export function applyEvent(view: RunView, e: RunEvent): void {
       break;
     case 'log':
       if (e.level === 'warn') (view.warnings ??= []).push(e.message);
+      else if (e.message.startsWith(DISTILL_SUMMARY_HEAD)) view.distillSummary = e.message;
       break;
     default:
       break;
   }
 }
 
+/** The first line of the engine's teacher-vs-student table (engine/train/trainer.ts distillSummary). */
+export const DISTILL_SUMMARY_HEAD = 'distillation: teacher vs student';
+
+/** Appends one step's loss parts, keeping every column as long as `steps.step` (NaN for a part left out). */
+function appendComponents(view: RunView, parts: Record<string, number>): void {
+  const cols = (view.components ??= {});
+  const n = view.steps.step.length;
+  for (const k of Object.keys(parts)) cols[k] ??= new Array<number>(n - 1).fill(NaN);
+  for (const [k, col] of Object.entries(cols)) {
+    col.length = Math.min(col.length, n - 1);
+    while (col.length < n - 1) col.push(NaN);
+    col.push(parts[k] ?? NaN);
+  }
+}
+
 function truncateAfter(view: RunView, step: number): void {
   const keep = view.steps.step.findIndex((s) => s > step);
   if (keep >= 0) for (const k of Object.keys(view.steps) as Array<keyof RunView['steps']>) view.steps[k].length = keep;
+  if (keep >= 0 && view.components) for (const col of Object.values(view.components)) col.length = Math.min(col.length, keep);
   view.evals = view.evals.filter((e) => e.step <= step);
   view.changes = view.changes.filter((e) => e.step <= step);
 }

@@ -12,7 +12,7 @@ import { describeBackend } from '../../engine/backend/describe';
 import { RunManager } from './core/runManager';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboardPanel';
 import { LOSS_VIEW_ID, LossViewProvider } from './lossView';
-import { newRunFlow, saveRunConfig } from './newRun';
+import { distillFlow, newRunFlow, saveRunConfig } from './newRun';
 import { registerNotebook } from './notebook';
 import { registerPlayground } from './playground';
 import { RunsTreeProvider, type RunsNode } from './runsTree';
@@ -83,15 +83,21 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
   };
   const command = (id: string, fn: (...args: any[]) => unknown) => sub(vscode.commands.registerCommand(id, fn));
 
-  command('peftStudio.newRun', async () => {
-    const config = await newRunFlow(context, settings, path.join(context.extensionPath, 'examples'));
-    if (!config) return;
+  const saveAndStart = (config: Record<string, unknown>) => {
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     if (folder && vscode.workspace.isTrusted) {
       const file = saveRunConfig(path.join(folder, '.peft-studio'), config);
       log.info(`run config saved to ${file}`);
     }
     return start(config);
+  };
+  command('peftStudio.newRun', async () => {
+    const config = await newRunFlow(context, settings, path.join(context.extensionPath, 'examples'), runs);
+    return config ? saveAndStart(config) : undefined;
+  });
+  command('peftStudio.distillRun', async (arg?: unknown) => {
+    const config = await distillFlow(context, settings, path.join(context.extensionPath, 'examples'), runs, runIdOf(arg));
+    return config ? saveAndStart(config) : undefined;
   });
 
   command('peftStudio.startFromConfig', async (uri?: vscode.Uri) => {

@@ -8,8 +8,25 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MethodSpec } from '../../engine/peft/types';
+import { DISTILL_DEFAULTS } from '../../engine/distill/config';
 import { methodInfo } from '../../protocol/method';
-import { methodPicks, newRunConfig, settingAnswer, settingQuestions, trainingDefaults, type MethodMemory, type SettingQuestion } from './newRunPlan';
+import {
+  DISTILL_NUMBERS,
+  distillNumberDefaults,
+  distillNumberError,
+  distillRunConfig,
+  methodPicks,
+  newRunConfig,
+  settingAnswer,
+  settingQuestions,
+  studentLayerPicks,
+  trainingDefaults,
+  type DistillNumberKey,
+  type MethodMemory,
+  type SettingQuestion,
+} from './newRunPlan';
+import type { RunManager } from './core/runManager';
+import { canTry } from './playground/runs';
 import { findEvalBeside } from '../../engine/data/eval-beside';
 import type { Settings } from './settings';
 
@@ -23,17 +40,26 @@ interface LastChoices {
   evalFile?: string;
   /** Settings and training numbers last used with each method. */
   byMethod?: Record<string, MethodMemory>;
+  /** The distillation numbers last used. */
+  distill?: Partial<Record<DistillNumberKey, number>>;
 }
+
+const DISTIL = 'distil';
 
 const title = (step: number, what: string) => `New PEFT run (${step}/${STEPS}): ${what}`;
 
-export async function newRunFlow(context: vscode.ExtensionContext, settings: Settings, exampleDir: string): Promise<Record<string, unknown> | undefined> {
+export async function newRunFlow(context: vscode.ExtensionContext, settings: Settings, exampleDir: string, runs?: RunManager): Promise<Record<string, unknown> | undefined> {
   const last = context.globalState.get<LastChoices>(LAST) ?? {};
   const methodPick = await vscode.window.showQuickPick(
-    methodPicks(last.method).map((p) => ({ label: p.label, description: p.description, detail: p.detail, method: p.method })),
+    [
+      ...methodPicks(last.method).map((p) => ({ label: p.label, description: p.description, detail: p.detail, method: p.method })),
+      { label: '', kind: vscode.QuickPickItemKind.Separator, method: '' },
+      { label: '$(mortar-board) Distil a trained run', description: 'a smaller or cheaper student learns from a finished run', detail: 'teacher → student layers or model → student method → temperature and weights', method: DISTIL },
+    ],
     { title: title(1, 'method'), placeHolder: 'How to fine-tune: which parameters train', matchOnDescription: true, ignoreFocusOut: true },
   );
   if (!methodPick) return undefined;
+  if (methodPick.method === DISTIL) return distillFlow(context, settings, exampleDir, runs);
   const method = methodPick.method;
   const memory = last.byMethod?.[method] ?? {};
 
@@ -179,7 +205,124 @@ export function saveRunConfig(dir: string, config: Record<string, unknown>): str
   const file = path.join(dir, name);
   const rel = (p: unknown) => (typeof p === 'string' && path.isAbsolute(p) ? path.relative(dir, p) || '.' : p);
   // No $schema: the extension maps *.peft.json to the schema itself (jsonValidation in package.json).
-  const body = { ...config, model: rel(config.model), train_file: rel(config.train_file), ...(config.eval_file ? { eval_file: rel(config.eval_file) } : {}) };
+  const d = config.distill as Record<string, unknown> | undefined;
+  const body = {
+    ...config,
+    ...(config.model ? { model: rel(config.model) } : {}),
+    train_file: rel(config.train_file),
+    ...(config.eval_file ? { eval_file: rel(config.eval_file) } : {}),
+    ...(d ? { distill: { ...d, teacher: rel(d.teacher), ...(d.student ? { student: rel(d.student) } : {}) } } : {}),
+  };
   fs.writeFileSync(file, JSON.stringify(body, null, 2) + '\n');
   return file;
+}
+
+// ── "Distil a trained run" ───────────────────────────────────────────────────
+
+const dtitle = (what: string) => `Distil a trained run: ${what}`;
+
+/** Layers of a model folder's encoder (BERT's num_hidden_layers, DistilBERT's n_layers); undefined when unreadable. */
+function layersOfModel(dir: string): number | undefined {
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const n = c.num_hidden_layers ?? c.n_layers;
+    return typeof n === 'number' && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface TeacherPick {
+  dir: string;
+  label: string;
+  layers?: number;
+  trainFile?: string;
+  evalFile?: string;
+}
+
+function teacherOfRun(runs: RunManager, runId: string): TeacherPick | undefined {
+  const rec = runs.get(runId);
+  if (!rec) return undefined;
+  const c = (rec.view.started?.config ?? rec.config) as Record<string, unknown>;
+  const abs = (p: unknown) => (typeof p === 'string' ? path.resolve(rec.baseDir ?? process.cwd(), p) : undefined);
+  const model = abs(c.model);
+  return { dir: rec.runDir, label: rec.view.label, layers: model ? layersOfModel(model) : undefined, trainFile: abs(c.train_file), evalFile: abs(c.eval_file) };
+}
+
+/**
+ * "Distil a trained run": teacher (a finished run, or a fine-tuned model folder) → student (half the
+ * teacher's layers by default, or a model folder) → the student's method and its asked settings →
+ * temperature and loss weights → data → training numbers. `teacherRunId` starts from a Runs-tree run.
+ */
+export async function distillFlow(context: vscode.ExtensionContext, settings: Settings, exampleDir: string, runs?: RunManager, teacherRunId?: string): Promise<Record<string, unknown> | undefined> {
+  const last = context.globalState.get<LastChoices>(LAST) ?? {};
+  let teacher = runs && teacherRunId ? teacherOfRun(runs, teacherRunId) : undefined;
+  if (!teacher) {
+    type Item = vscode.QuickPickItem & { runId?: string; browse?: boolean };
+    const items: Item[] = (runs?.list().filter((r) => r.view.status === 'finished' && canTry(r)) ?? []).map((r) => ({ label: `$(pass) ${r.view.label}`, description: r.runId, runId: r.runId }));
+    items.push({ label: '$(folder-opened) A fine-tuned model folder…', browse: true });
+    const pick = await vscode.window.showQuickPick(items, { title: dtitle('teacher'), placeHolder: 'The model the student learns from: a finished run or an HF fine-tuned model folder', ignoreFocusOut: true });
+    if (!pick) return undefined;
+    if (pick.runId && runs) teacher = teacherOfRun(runs, pick.runId);
+    else {
+      const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use as teacher', title: 'Fine-tuned model folder (config.json with its labels, model.safetensors)' });
+      const dir = uri?.[0]?.fsPath;
+      if (!dir) return undefined;
+      teacher = { dir, label: path.basename(dir), layers: layersOfModel(dir) };
+    }
+  }
+  if (!teacher) return undefined;
+
+  type StudentItem = vscode.QuickPickItem & { layers?: number; browse?: boolean };
+  const studentItems: StudentItem[] = [
+    ...(teacher.layers ? studentLayerPicks(teacher.layers).map((p) => ({ label: `$(layers) ${p.label}`, description: p.isDefault ? 'default: half, every other layer (DistilBERT)' : undefined, layers: p.layers })) : []),
+    { label: '$(folder-opened) A student model folder…', description: 'a smaller BERT or a DistilBERT with the same tokenizer', browse: true },
+  ];
+  const studentPick = await vscode.window.showQuickPick(studentItems, { title: dtitle(`student (teacher: ${teacher.label})`), ignoreFocusOut: true });
+  if (!studentPick) return undefined;
+  let student: { layers: number } | { model: string };
+  if (studentPick.layers) student = { layers: studentPick.layers };
+  else {
+    const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use as student', title: 'Student model folder' });
+    if (!uri?.[0]) return undefined;
+    student = { model: uri[0].fsPath };
+  }
+
+  const methodPick = await vscode.window.showQuickPick(
+    methodPicks(last.byMethod?.full ? 'full' : last.method).map((p) => ({ label: p.label, description: p.description, detail: p.detail, method: p.method })),
+    { title: dtitle("the student's method"), placeHolder: 'How the student trains (full fine-tuning is DistilBERT\'s recipe)', ignoreFocusOut: true },
+  );
+  if (!methodPick) return undefined;
+  const method = methodPick.method;
+  const memory = last.byMethod?.[method] ?? {};
+  const spec: MethodSpec = { name: method };
+  for (const q of settingQuestions(method, memory.settings)) {
+    const value = await askSetting(method, q);
+    if (value === undefined) return undefined;
+    spec[q.setting.key] = value;
+  }
+
+  const start = distillNumberDefaults(DISTILL_DEFAULTS, last.distill);
+  const numbers = { ...start };
+  for (const n of DISTILL_NUMBERS) {
+    const text = await vscode.window.showInputBox({ title: dtitle(n.label), value: String(start[n.key]), prompt: n.prompt, ignoreFocusOut: true, validateInput: (v) => distillNumberError(n.key, v) });
+    if (text === undefined) return undefined;
+    numbers[n.key] = Number(text);
+  }
+
+  const trainFile = await pickFile('Training data (the teacher’s own data is a good start)', teacher.trainFile ?? last.trainFile, path.join(exampleDir, 'sentiment', 'train.tsv'));
+  if (!trainFile) return undefined;
+  const evalFile = teacher.evalFile && fs.existsSync(teacher.evalFile) ? teacher.evalFile : undefined;
+
+  const t0 = trainingDefaults(method, memory, settings.defaults);
+  const lr = await askNumber('Learning rate', t0.learningRate, `${methodInfo(method)?.title ?? method}: a typical learning rate is ${t0.learningRate}`);
+  if (lr === undefined) return undefined;
+  const epochs = await askNumber('Epochs', t0.epochs);
+  if (epochs === undefined) return undefined;
+  const batchSize = await askNumber('Batch size', t0.batchSize, undefined, true);
+  if (batchSize === undefined) return undefined;
+  const maxLength = await askNumber('Max length (tokens)', t0.maxLength, undefined, true);
+  if (maxLength === undefined) return undefined;
+  await context.globalState.update(LAST, { ...last, distill: numbers });
+  return distillRunConfig({ teacher: teacher.dir, teacherLabel: teacher.label, student, studentMethod: spec, numbers, trainFile, evalFile, training: { learningRate: lr, epochs, batchSize, maxLength } });
 }

@@ -126,3 +126,84 @@ export function newRunConfig(c: NewRunChoice): Record<string, unknown> {
   };
 }
 
+
+// ── "Distil a trained run" ───────────────────────────────────────────────────
+
+/** The student's size when the user does not say: half the teacher's layers (DistilBERT's 12 → 6), at least one. */
+export function defaultStudentLayers(teacherLayers: number): number {
+  return Math.max(1, Math.floor(teacherLayers / 2));
+}
+
+/** The layer counts New Run offers for a student built from the teacher's layers, the default first. */
+export function studentLayerPicks(teacherLayers: number): Array<{ layers: number; label: string; isDefault: boolean }> {
+  const d = defaultStudentLayers(teacherLayers);
+  const counts = [d, ...Array.from({ length: Math.max(0, teacherLayers - 1) }, (_, i) => i + 1).filter((n) => n !== d)];
+  return counts.map((n) => ({ layers: n, label: `${n} of ${teacherLayers} layers`, isDefault: n === d }));
+}
+
+/** What the distillation asks after the student's method, with the engine's defaults. */
+export const DISTILL_NUMBERS = [
+  { key: 'temperature', label: 'Temperature', prompt: 'Softens both models’ outputs before they are compared (DistilBERT used 2)' },
+  { key: 'alpha_kd', label: 'Weight of the teacher’s soft targets (alpha_kd)', prompt: 'KL divergence to the teacher’s softened outputs' },
+  { key: 'alpha_task', label: 'Weight of the task loss (alpha_task)', prompt: 'The usual loss on the labels; 0 learns from the teacher alone' },
+  { key: 'alpha_cos', label: 'Weight of the hidden-state cosine loss (alpha_cos)', prompt: 'Aligns the [CLS] hidden states with the teacher’s; 0 leaves it out' },
+] as const;
+export type DistillNumberKey = (typeof DISTILL_NUMBERS)[number]['key'];
+
+export interface DistillChoice {
+  /** A finished run folder or a fine-tuned model folder. */
+  teacher: string;
+  /** How the teacher is named in the run's name (a run's label, a folder's name). */
+  teacherLabel: string;
+  /** The student: this many of the teacher's layers, or a model folder of the same tokenizer. */
+  student: { layers: number } | { model: string };
+  /** The method the student trains with ({ name: 'full' } is DistilBERT's recipe). */
+  studentMethod: MethodSpec;
+  numbers: Record<DistillNumberKey, number>;
+  trainFile: string;
+  evalFile?: string;
+  training: TrainingChoice;
+}
+
+/** Starting values of the distillation numbers: the last ones used, else the engine's defaults. */
+export function distillNumberDefaults(defaults: Record<DistillNumberKey, number>, last?: Partial<Record<DistillNumberKey, number>>): Record<DistillNumberKey, number> {
+  const out = { ...defaults };
+  for (const k of Object.keys(out) as DistillNumberKey[]) if (typeof last?.[k] === 'number' && Number.isFinite(last[k])) out[k] = last[k]!;
+  return out;
+}
+
+/** A distillation number's check: the temperature positive, the weights at least 0. */
+export function distillNumberError(key: DistillNumberKey, text: string): string | undefined {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) return 'a number';
+  if (key === 'temperature' ? n <= 0 : n < 0) return key === 'temperature' ? 'a positive number' : 'a number ≥ 0';
+  return undefined;
+}
+
+/**
+ * The run config of a distillation: a `distill` block (teacher, student layers or student folder, the
+ * temperature and weights) and the student's method, as engine/train/config.ts resolves them. No `model`:
+ * the student is the teacher's layers or its own folder.
+ */
+export function distillRunConfig(c: DistillChoice): Record<string, unknown> {
+  const data = path.basename(c.trainFile).replace(/\.[^.]+$/, '');
+  const student = 'layers' in c.student ? `${c.student.layers} layers` : path.basename(c.student.model);
+  return {
+    run_name: `${data} · distil ${c.teacherLabel} → ${student} · ${methodLabel(c.studentMethod, 'short')}`,
+    train_file: c.trainFile,
+    ...(c.evalFile ? { eval_file: c.evalFile } : {}),
+    distill: {
+      teacher: c.teacher,
+      ...('layers' in c.student ? { student_layers: c.student.layers } : { student: c.student.model }),
+      temperature: c.numbers.temperature,
+      alpha_kd: c.numbers.alpha_kd,
+      alpha_task: c.numbers.alpha_task,
+      alpha_cos: c.numbers.alpha_cos,
+    },
+    method: c.studentMethod,
+    learning_rate: c.training.learningRate,
+    num_train_epochs: c.training.epochs,
+    per_device_train_batch_size: c.training.batchSize,
+    max_length: c.training.maxLength,
+  };
+}

@@ -1,15 +1,26 @@
-/** The Runs tree: a thin mapping of run-manager state to TreeItems, grouped by status. */
+/**
+ * The Runs tree: a thin mapping of run-manager state to TreeItems, grouped by base model (one base, many
+ * task runs: protocol/runs-by-base.ts). Each run keeps its status icon; a base's description counts them.
+ */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunManager, RunRecord } from './core/runManager';
 import { describeOrigin, readOrigin, type RunOrigin } from './notebook/origin';
 import { methodOfConfig, methodSettingsList, runMethodLabel } from '../../protocol/method';
 import type { RunStatus } from '../../protocol/webview';
+import { groupByBase, statusCounts, taskOf, type BaseGroup } from '../../protocol/runs-by-base';
 
-type Group = 'Active' | 'Finished' | 'Stopped or failed';
-const GROUP_OF: Record<RunStatus, Group> = { queued: 'Active', running: 'Active', paused: 'Active', finished: 'Finished', stopped: 'Stopped or failed', failed: 'Stopped or failed' };
 const ICON: Record<RunStatus, string> = { queued: 'clock', running: 'sync~spin', paused: 'debug-pause', finished: 'pass', stopped: 'debug-stop', failed: 'error' };
 
-export type RunsNode = { kind: 'group'; group: Group } | { kind: 'run'; runId: string };
+export type RunsNode = { kind: 'base'; key: string } | { kind: 'run'; runId: string };
+
+/** A run's config as grouping reads it: the resolved one once it started, its folder paths made absolute. */
+export function runGroups(runs: RunManager): BaseGroup<{ runId: string; config: Record<string, unknown> | undefined; rec: RunRecord }>[] {
+  return groupByBase(
+    runs.list().map((rec) => ({ runId: rec.runId, config: (rec.view.started?.config as Record<string, unknown> | undefined) ?? rec.config, rec })),
+    (p, r) => (path.isAbsolute(p) ? path.normalize(p) : path.resolve(r.rec.baseDir ?? process.cwd(), p)),
+  );
+}
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode> {
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
@@ -41,22 +52,32 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode> {
   }
 
   getChildren(node?: RunsNode): RunsNode[] {
-    if (!node) {
-      const present = new Set(this.runs.list().map((r) => GROUP_OF[r.view.status]));
-      return (['Active', 'Finished', 'Stopped or failed'] as Group[]).filter((g) => present.has(g)).map((group) => ({ kind: 'group', group }));
-    }
-    if (node.kind === 'group') return this.runs.list().filter((r) => GROUP_OF[r.view.status] === node.group).map((r) => ({ kind: 'run', runId: r.runId }));
+    const groups = runGroups(this.runs);
+    if (!node) return groups.map((g) => ({ kind: 'base', key: g.key }));
+    if (node.kind === 'base') return (groups.find((g) => g.key === node.key)?.runs ?? []).map((r) => ({ kind: 'run', runId: r.runId }));
     return [];
   }
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
-    if (node.kind === 'group') return new vscode.TreeItem(node.group, vscode.TreeItemCollapsibleState.Expanded);
+    if (node.kind === 'base') {
+      const g = runGroups(this.runs).find((x) => x.key === node.key);
+      const item = new vscode.TreeItem(g?.label ?? node.key, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `base:${node.key}`;
+      item.iconPath = new vscode.ThemeIcon('database');
+      const counts = statusCounts((g?.runs ?? []).map((r) => r.rec.view.status));
+      const tasks = [...new Set((g?.runs ?? []).map((r) => taskOf(r.config)))];
+      item.description = `${tasks.length} task${tasks.length === 1 ? '' : 's'} · ${counts}`;
+      item.tooltip = `Base model ${node.key}\nTasks: ${tasks.join(', ')}`;
+      item.contextValue = 'base';
+      return item;
+    }
     const rec = this.runs.get(node.runId)!;
     const item = new vscode.TreeItem(rec.view.label, vscode.TreeItemCollapsibleState.None);
     item.id = rec.runId;
     const origin = this.originOf(rec);
     // The method and its key setting come first: runs of one dataset differ mostly by them ("LoRA r=8").
-    const described = `${runMethodLabel(rec, 'short')} · ${describe(rec)}`;
+    const task = taskOf((rec.view.started?.config as Record<string, unknown> | undefined) ?? rec.config);
+    const described = `${task} · ${runMethodLabel(rec, 'short')} · ${describe(rec)}`;
     item.description = origin ? `${described} · ${describeOrigin(origin)}` : described;
     item.tooltip = tooltip(rec, origin);
     item.iconPath = new vscode.ThemeIcon(ICON[rec.view.status]);

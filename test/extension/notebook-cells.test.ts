@@ -140,6 +140,13 @@ describe('config checks from the JSON schema', () => {
     ]) assert.deepEqual(validateConfig({ model: 'm', train_file: 't', ...extra }), [], JSON.stringify(extra));
   });
 
+  it('a distillation needs no model (its student is the teacher\'s layers or distill.student); any other run does', () => {
+    assert.deepEqual(validateConfig({ train_file: 't', method: { name: 'distill', teacher: 'runs/t', student_layers: 1, student_method: 'bitfit' } }), []);
+    assert.deepEqual(validateConfig({ train_file: 't', distill: { teacher: 'runs/t' }, method: 'lora' }), []);
+    assert.deepEqual(validateConfig({ train_file: 't', method: 'lora' }).map((i) => i.message), ['"model" is required (set it here or in a cell this one extends)']);
+    assert.deepEqual(validateConfig({ model: 'm', method: 'distill' }).map((i) => i.message).filter((m) => /required/.test(m)), ['"train_file" is required (set it here or in a cell this one extends)']);
+  });
+
   it('accepts either branch of a union', () => {
     for (const v of ['auto', 4]) assert.deepEqual(validateConfig({ model: 'm', train_file: 't', per_device_train_micro_batch_size: v }), []);
   });

@@ -65,7 +65,9 @@ describe('runs offered to try', () => {
     fs.mkdirSync(dir, { recursive: true });
     // Today's runs store `method: { name, … }`; older ones `method: 'bitfit'` with its settings at the top.
     const method = id.startsWith('b') ? { method: { name: 'lora', r: 4, lora_alpha: 8, target_modules: ['query', 'value'] } } : { method: 'bitfit', bias_terms: ['sparse'] };
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ run_name: `name-${id}`, ...method }));
+    // One base, two tasks: every run starts from /models/bert-tiny; `b` runs learn topics.
+    const data = id.startsWith('b') ? '/data/topics.csv' : '/data/sentiment/train.tsv';
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ run_name: `name-${id}`, model: '/models/bert-tiny', train_file: data, ...method }));
     const events: object[] = [];
     if (bestAccuracy !== undefined) events.push({ v: 1, type: 'eval', step: 4, epoch: 1, loss: 0.5, metrics: { accuracy: bestAccuracy }, primary: 'accuracy', isBest: true, examples: 8, seconds: 0 });
     if (end) events.push({ v: 1, type: end, step: 4, time: '', seconds: 1 });
@@ -85,8 +87,8 @@ describe('runs offered to try', () => {
     assert.deepEqual(
       playgroundRuns(runs).sort((x, y) => x.runId.localeCompare(y.runId)),
       [
-        { runId: 'a-finished', label: 'name-a-finished', status: 'finished', method: 'BitFit sparse', metric: 'accuracy 0.875' },
-        { runId: 'b-stopped', label: 'name-b-stopped', status: 'stopped', method: 'LoRA r=4', metric: undefined },
+        { runId: 'a-finished', label: 'name-a-finished', status: 'finished', method: 'BitFit sparse', metric: 'accuracy 0.875', baseKey: '/models/bert-tiny', base: 'bert-tiny', task: 'sentiment' },
+        { runId: 'b-stopped', label: 'name-b-stopped', status: 'stopped', method: 'LoRA r=4', metric: undefined, baseKey: '/models/bert-tiny', base: 'bert-tiny', task: 'topics' },
       ],
     );
   });

@@ -107,7 +107,10 @@ export function isDefault(key: string, value: unknown): boolean {
 
 export function validateConfig(config: Record<string, unknown>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  for (const key of schema.required) if (config[key] === undefined) issues.push({ message: `"${key}" is required (set it here or in a cell this one extends)` });
+  // A distillation needs no `model`: its student is the teacher's own layers or `distill.student` (engine/train/config.ts).
+  const m = config.method as { name?: unknown } | string | undefined;
+  const distilling = config.distill !== undefined || m === 'distill' || (typeof m === 'object' && m !== null && m.name === 'distill');
+  for (const key of schema.required) if (config[key] === undefined && !(distilling && key === 'model')) issues.push({ message: `"${key}" is required (set it here or in a cell this one extends)` });
   // The method a top-level setting key is checked against: the config's, else the adapter's (unknown here), else the default.
   const given = config.method !== undefined || config.adapter === undefined ? methodOfConfig(config).name : undefined;
   // Aliases (AdapterHub's `seq_bn` for pfeiffer) own the same keys as the method they name.

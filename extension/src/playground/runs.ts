@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { RunManager, RunRecord } from '../core/runManager';
 import { runMethodLabel } from '../../../protocol/method';
 import type { PlaygroundRun } from '../../../protocol/playground';
+import { baseModelOf, taskOf } from '../../../protocol/runs-by-base';
 
 /** A trained model needs a checkpoint: every finished run has one, a stopped run once it saved (it does on stop). */
 export function hasCheckpoint(runDir: string): boolean {
@@ -21,7 +22,11 @@ export function canTry(rec: RunRecord): boolean {
 }
 
 export function playgroundRuns(runs: RunManager): PlaygroundRun[] {
-  return runs.list().filter(canTry).map((rec) => ({ runId: rec.runId, label: rec.view.label, status: rec.view.status, method: runMethodLabel(rec, 'short'), metric: bestMetric(rec) }));
+  return runs.list().filter(canTry).map((rec) => {
+    const config = (rec.view.started?.config as Record<string, unknown> | undefined) ?? rec.config;
+    const base = baseModelOf(config, (p) => (path.isAbsolute(p) ? path.normalize(p) : path.resolve(rec.baseDir ?? process.cwd(), p)));
+    return { runId: rec.runId, label: rec.view.label, status: rec.view.status, method: runMethodLabel(rec, 'short'), metric: bestMetric(rec), baseKey: base.key, base: base.label, task: taskOf(config) };
+  });
 }
 
 function bestMetric(rec: RunRecord): string | undefined {

@@ -41,13 +41,18 @@ function colorOf(run: ChartRun, role: Line['role']): string {
   return (role === 'evalLoss' ? run.evalLossColor : role === 'metric' ? run.metricColor : undefined) ?? run.color;
 }
 
-type Line = ChartDataset<'line', Point[]> & { runId: string; role: 'raw' | 'smoothed' | 'evalLoss' | 'metric' | 'lr' };
+type Line = ChartDataset<'line', Point[]> & { runId: string; role: 'raw' | 'smoothed' | 'evalLoss' | 'metric' | 'lr' | 'component' | 'teacher' | 'agreement' };
+type MainRole = 'raw' | 'smoothed' | 'evalLoss' | 'metric' | 'lr';
+/** Dash patterns that tell a distillation run's loss parts apart (the colour is the run's). */
+const COMPONENT_DASH: Record<string, number[]> = { kd: [8, 3], task: [3, 3], cos: [1, 3] };
 type LineChart = Chart<'line', Point[]>;
 
 export class LossCharts {
   readonly loss: LineChart;
   readonly lr: LineChart;
-  private readonly lines = new Map<string, Record<Line['role'], Line>>();
+  private readonly lines = new Map<string, Record<MainRole, Line>>();
+  /** Distillation lines per run, by key (`component:kd`, `teacher`, `agreement`). */
+  private readonly extra = new Map<string, Map<string, Line>>();
   private readonly hiddenRuns = new Set<string>();
   private theme: Theme;
   private shown: ChartRun[] = [];
@@ -93,6 +98,7 @@ export class LossCharts {
       }
       loss.push(l.raw, l.smoothed, l.evalLoss, l.metric);
       lr.push(l.lr);
+      loss.push(...this.distillLines(run));
     }
     this.loss.data.datasets = loss;
     this.lr.data.datasets = lr;
@@ -101,7 +107,7 @@ export class LossCharts {
     const wantType = o.logScale ? 'logarithmic' : 'linear';
     if (scales.y!.type !== wantType) scales.y = this.yScale(wantType);
     const y2 = scales.y2!;
-    y2.display = runs.some((r) => r.series.metric.length > 0);
+    y2.display = runs.some((r) => r.series.metric.length > 0 || r.series.teacherLine.length > 0 || r.series.distill.agreement.length > 0);
     if (y2.title) y2.title.text = o.metricLabel;
     // update('none') never refreshes the point options chart.js shares across a dataset's points, so a line
     // that changed colour (a run shown alone, or again with others) needs one full update (no animation).
@@ -143,9 +149,50 @@ export class LossCharts {
   /** Runs' colours are passed in on every update; this only clears state for runs no longer shown. */
   forget(keep: ReadonlySet<string>): void {
     for (const id of this.lines.keys()) if (!keep.has(id)) this.lines.delete(id);
+    for (const id of this.extra.keys()) if (!keep.has(id)) this.extra.delete(id);
   }
 
-  private linesFor(run: ChartRun): Record<Line['role'], Line> {
+  /**
+   * A distillation run's own lines: each loss part (kd, task, cos) on the loss axis, the teacher's eval score
+   * as a flat reference line and the student's agreement with the teacher on the metric axis.
+   */
+  private distillLines(run: ChartRun): Line[] {
+    const d = run.series.distill;
+    if (!d.components.length && !run.series.teacherLine.length && !d.agreement.length) return [];
+    let m = this.extra.get(run.runId);
+    if (!m) this.extra.set(run.runId, (m = new Map()));
+    const get = (key: string, role: Line['role'], extra: Partial<ChartDataset<'line', Point[]>>): Line => {
+      let line = m!.get(key);
+      if (!line) m!.set(key, (line = { type: 'line', data: [], runId: run.runId, role, ...extra }));
+      return line;
+    };
+    const out: Line[] = [];
+    for (const c of d.components) {
+      const line = get(`component:${c.name}`, 'component', { order: 2, borderDash: COMPONENT_DASH[c.name] ?? [4, 2] });
+      line.data = c.points;
+      line.label = `${run.label} · ${c.name}`;
+      out.push(line);
+    }
+    if (run.series.teacherLine.length) {
+      const line = get('teacher', 'teacher', { order: 0, yAxisID: 'y2', borderDash: [10, 4] });
+      line.data = run.series.teacherLine;
+      line.label = `teacher ${run.series.metricName ?? ''}`.trim();
+      out.push(line);
+    }
+    if (d.agreement.length) {
+      const line = get('agreement', 'agreement', { order: 0, yAxisID: 'y2', borderDash: [1, 2], pointStyle: 'triangle' });
+      line.data = d.agreement;
+      line.label = `${run.label} teacher agreement`;
+      out.push(line);
+    }
+    for (const line of out) {
+      this.style(line, run.color);
+      line.hidden = this.hiddenRuns.has(run.runId);
+    }
+    return out;
+  }
+
+  private linesFor(run: ChartRun): Record<MainRole, Line> {
     let l = this.lines.get(run.runId);
     if (!l) {
       const make = (role: Line['role'], extra: Partial<ChartDataset<'line', Point[]>> = {}): Line => ({ type: 'line', data: [], runId: run.runId, role, ...extra });
@@ -163,12 +210,13 @@ export class LossCharts {
 
   private style(line: Line, color: string): void {
     const hc = this.theme.highContrast;
-    const width = { raw: hc ? 1.5 : 1, smoothed: hc ? 3 : 2, evalLoss: hc ? 2.5 : 1.5, metric: hc ? 2.5 : 1.5, lr: hc ? 2.5 : 1.5 }[line.role];
-    // The raw line is context, the smoothed one the signal; high contrast keeps raw readable.
-    line.borderColor = line.role === 'raw' ? withAlpha(color, hc ? 0.55 : 0.25) : color;
+    const width = { raw: hc ? 1.5 : 1, smoothed: hc ? 3 : 2, evalLoss: hc ? 2.5 : 1.5, metric: hc ? 2.5 : 1.5, lr: hc ? 2.5 : 1.5, component: hc ? 2 : 1.25, teacher: hc ? 2.5 : 1.5, agreement: hc ? 2 : 1.25 }[line.role];
+    // The raw line is context, the smoothed one the signal; high contrast keeps raw readable. The teacher's
+    // line is the theme's foreground: it belongs to no student run.
+    line.borderColor = line.role === 'raw' ? withAlpha(color, hc ? 0.55 : 0.25) : line.role === 'teacher' ? this.theme.foreground : line.role === 'component' ? withAlpha(color, hc ? 0.9 : 0.7) : color;
     line.backgroundColor = line.borderColor;
     line.borderWidth = width;
-    const isEval = line.role === 'evalLoss' || line.role === 'metric';
+    const isEval = line.role === 'evalLoss' || line.role === 'metric' || line.role === 'agreement';
     line.pointRadius = isEval ? (hc ? 4 : 3) : 0;
     line.pointHoverRadius = isEval ? 5 : 3;
     line.pointHitRadius = 4;
@@ -221,7 +269,8 @@ export class LossCharts {
             // alone also lists its eval loss and metric, which then have colours of their own.
             filter: (item: LegendItem, data) => {
               const line = data.datasets[item.datasetIndex!] as Line | undefined;
-              if (line?.role === 'smoothed') return true;
+              // A distillation run adds its loss parts, the teacher's line and the agreement.
+              if (line?.role === 'smoothed' || line?.role === 'component' || line?.role === 'teacher' || line?.role === 'agreement') return true;
               return this.shown.length === 1 && (line?.role === 'evalLoss' || line?.role === 'metric') && line.data.length > 0;
             },
             // In drawing order (chart.js would sort by `order`, which puts eval lines before the run's).

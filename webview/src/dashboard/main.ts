@@ -46,6 +46,8 @@ declare global {
       pointCount(runId: string): number;
       heatmapNonZeroCells(runId: string): number;
       heatmapLayout(runId: string): { measure: string; kinds: string[] } | undefined;
+      /** A shown distillation run's extra lines: loss parts with their point counts, the teacher's level, agreement points. */
+      distillLines(runId: string): { components: Record<string, number>; teacher: number | undefined; agreement: number; summary: boolean };
       state(): unknown;
       renderStats(): { renders: number; lastMs: number; maxMs: number; latencySamples: number; latencyLastMs: number; latencyMaxMs: number; latencySumMs: number };
     };
@@ -93,6 +95,11 @@ const zoomOut = iconButton('zoom-out', 'Zoom out (steps)');
 const zoomReset = iconButton('screen-normal', 'Reset zoom', 'zoom-reset');
 const lossCanvas = h('canvas', { 'data-testid': 'loss-chart', role: 'img', 'aria-label': 'Training loss' });
 const lrCanvas = h('canvas', { 'data-testid': 'lr-chart', role: 'img', 'aria-label': 'Learning rate' });
+const distillHint = h('span', { hidden: true, text: " Distillation: the loss's kd, task and cos parts dashed in the run's colour; the teacher's score a flat line on the metric axis; agreement with the teacher ▲." });
+/** A distillation run's closing teacher-vs-student table (the engine's final log), shown once the run ends. */
+const distillPanel = h('section', { class: 'panel distill-panel', 'aria-labelledby': 'distill-title', 'data-testid': 'distill-summary', hidden: true });
+const distillPre = h('pre', { class: 'distill-table' });
+distillPanel.append(h('h2', { id: 'distill-title', text: 'Teacher vs student' }), distillPre);
 const heatmap = new HeatmapView(ui.heatMode, (mode) => {
   ui.heatMode = mode;
   persist();
@@ -129,8 +136,10 @@ app.replaceChildren(
           { class: 'muted hint' },
           'Solid: smoothed train loss · faint: raw · dashed: eval loss · dotted ◆: eval metric (right axis). ',
           'Wheel zooms, drag pans, Shift+drag zooms to a box, double-click resets.',
+          distillHint,
         ),
       ),
+      distillPanel,
     ),
     h('aside', { class: 'side' }, picker.root, heatmap.root),
   ),
@@ -203,6 +212,10 @@ function render(): void {
   const lastSmoothed = fs?.smoothed[fs.smoothed.length - 1]?.y;
   lossCanvas.setAttribute('aria-label', focus ? `Training loss of ${shown.map((r) => r.label).join(', ')}; ${focus.label} latest smoothed ${formatValue(lastSmoothed)}` : 'Training loss: no run');
 
+  distillHint.hidden = !shown.some((r) => r.started?.distill || r.components);
+  const summary = focus?.distillSummary;
+  distillPanel.hidden = !summary;
+  if (summary) setText(distillPre, summary.split('\n').slice(1).join('\n'));
   cards.update(focus, lastSmoothed);
   heatmap.update(focus);
   renderToolbar(shown);
@@ -265,6 +278,10 @@ window.__peftDashboard = {
     if (!run) return undefined;
     const l = layoutOf(run.started, run.changes);
     return { measure: l.measure, kinds: l.kinds };
+  },
+  distillLines: (runId) => {
+    const d = series.get(runId)?.distill;
+    return { components: Object.fromEntries((d?.components ?? []).map((c) => [c.name, c.points.length])), teacher: d?.teacher, agreement: d?.agreement.length ?? 0, summary: !!store.run(runId)?.distillSummary };
   },
   state: () => ({ snapshot: store.snapshot, ui, focused: store.focused()?.runId, shown: store.shown().map((r) => r.runId), zoomed: charts.loss.isZoomedOrPanned() }),
   renderStats: () => ({ ...stats }),

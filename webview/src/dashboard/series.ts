@@ -56,6 +56,9 @@ export class RunSeries {
   evalLoss: Point[] = [];
   metric: Point[] = [];
   metricName: string | undefined;
+  /** Distillation runs only: loss parts, the teacher's reference line, agreement with the teacher. */
+  distill: DistillSeries = { components: [], teacher: undefined, agreement: [] };
+  teacherLine: Point[] = [];
 
   private gen = -1;
   private consumed = 0;
@@ -105,6 +108,40 @@ export class RunSeries {
       this.metric = name === undefined ? [] : evalPoints(view.evals, (e) => e.metrics[name]);
       changed = true;
     }
+    if (changed && (view.components || view.started?.distill)) {
+      const tm = view.started?.distill?.teacherMetrics;
+      this.distill = distillSeries(view, this.metricName ?? (tm ? Object.keys(tm)[0] : undefined));
+      const xs = view.steps.step;
+      this.teacherLine = referenceLine(this.distill.teacher, xs[0] ?? 0, Math.max(xs.at(-1) ?? 0, view.started?.totalSteps ?? 0));
+    }
     return changed;
   }
+}
+
+/** A distillation run's extra chart lines: each loss part, the teacher's score and the student's agreement with it. */
+export interface DistillSeries {
+  /** One line per loss part (kd, task, cos), in the order the run first reported them. */
+  components: Array<{ name: string; points: Point[] }>;
+  /** The teacher's eval score on the charted metric: a horizontal reference line; undefined when the run has none. */
+  teacher: number | undefined;
+  /** The student's `teacher_agreement` at each evaluation. */
+  agreement: Point[];
+}
+
+/** The distillation lines of a run (empty for any other run); `metric` is the metric the chart shows. */
+export function distillSeries(view: RunView, metric: string | undefined): DistillSeries {
+  const components = Object.entries(view.components ?? {}).map(([name, ys]) => {
+    const points: Point[] = [];
+    appendPoints(points, view.steps.step, ys, 0);
+    return { name, points };
+  });
+  const tm = view.started?.distill?.teacherMetrics;
+  const teacher = metric !== undefined && tm && Number.isFinite(tm[metric]) ? tm[metric] : undefined;
+  const agreement = metric === 'teacher_agreement' ? [] : evalPoints(view.evals, (e) => e.metrics.teacher_agreement);
+  return { components, teacher, agreement };
+}
+
+/** A horizontal line at `y` across [x0, x1] (the teacher's score over the run's steps). */
+export function referenceLine(y: number | undefined, x0: number, x1: number): Point[] {
+  return y === undefined || !Number.isFinite(y) ? [] : [{ x: x0, y }, { x: Math.max(x1, x0), y }];
 }

@@ -19,6 +19,8 @@ export interface Line {
   raw?: boolean;
   /** Evaluation points: dashed, with markers. */
   eval?: boolean;
+  /** One part of a distillation loss (kd, task, cos): thin, dotted, in the legend. */
+  part?: boolean;
 }
 
 export class MiniLossChart {
@@ -37,14 +39,17 @@ export class MiniLossChart {
         data: l.points,
         borderColor: l.raw ? withAlpha(l.color, hc ? 0.55 : 0.3) : l.color,
         backgroundColor: l.color,
-        borderWidth: l.raw ? 1 : hc ? 3 : 2,
-        borderDash: l.eval ? [6, 4] : undefined,
+        borderWidth: l.raw || l.part ? (hc ? 2 : 1.25) : hc ? 3 : 2,
+        borderDash: l.eval ? [6, 4] : l.part ? [2, 3] : undefined,
         pointRadius: l.eval ? 3 : 0,
         pointHitRadius: 4,
         tension: 0,
         order: l.raw ? 2 : 1,
       }),
     );
+    // A run output shows a legend only when it has loss parts to tell apart.
+    const legend = this.chart.options.plugins?.legend;
+    if (legend) legend.display = this.legend || lines.some((l) => l.part);
     this.chart.update('none');
   }
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunOutput } from '../../../protocol/notebook-output';
-import { heatGridOf, lossPoints, methodOf, metricRows, parseCompareOutput, parseRunOutput, progressText } from './model';
+import { componentLines, heatGridOf, lossPoints, methodOf, metricRows, parseCompareOutput, parseRunOutput, progressText, teacherScore } from './model';
 
 const output = (extra: Partial<RunOutput> = {}): RunOutput => ({
   v: 1,
@@ -114,5 +114,33 @@ describe('notebook renderer data', () => {
     assert.equal(typeof parseCompareOutput(ok), 'object');
     assert.equal(typeof parseCompareOutput({ ...ok, diff: [{ key: 'x', values: ['1'] }] }), 'string');
     assert.equal(typeof parseCompareOutput({ ...ok, runs: [{ ...run, loss: null }] }), 'string');
+  });
+});
+
+describe('notebook output of a distillation run', () => {
+  it('carries the loss parts at the kept steps, the teacher and its table; the renderer draws them', async () => {
+    const { applyEvent, emptyRunView, DISTILL_SUMMARY_HEAD } = await import('../../../protocol/webview');
+    const { summarizeRun, MAX_POINTS } = await import('../../../protocol/notebook-output');
+    const { syntheticRun } = await import('../shared/test-fixtures');
+    const v = emptyRunView('d', 'D', 'queued');
+    const started = syntheticRun('d', { steps: 0, totalSteps: 500 })[0]!;
+    applyEvent(v, { ...(started as Extract<typeof started, { type: 'started' }>), distill: { teacher: '/runs/t', teacherMetrics: { accuracy: 0.9, f1: 0.8 }, temperature: 2, alpha_kd: 0.5, alpha_task: 0.5, alpha_cos: 0 } });
+    for (let s = 1; s <= 500; s++) applyEvent(v, { v: 1, type: 'step', step: s, epoch: 0, loss: 1 / s, lr: 0, gradNorm: 0, tokensPerSec: 0, time: s, components: { kd: 2 / s, task: s === 500 ? NaN : 3 / s } });
+    applyEvent(v, { v: 1, type: 'log', level: 'info', message: `${DISTILL_SUMMARY_HEAD}\n  accuracy 0.9 → 0.8`, time: '' });
+    const o = summarizeRun(v, {});
+    assert.equal(o.loss.step.length, MAX_POINTS);
+    assert.equal(o.components!.kd!.length, MAX_POINTS);
+    o.loss.step.forEach((s, i) => assert.equal(o.components!.kd![i], 2 / s));
+    assert.deepEqual(o.teacher, { label: '/runs/t', metrics: { accuracy: 0.9, f1: 0.8 } });
+    assert.match(o.distillSummary!, /accuracy 0.9 → 0.8/);
+    const parsed = parseRunOutput(JSON.parse(JSON.stringify(o)));
+    assert.ok(typeof parsed !== 'string');
+    const lines = componentLines(o);
+    assert.deepEqual(lines.map((l) => l.name), ['kd', 'task']);
+    assert.equal(lines[0]!.points.length, MAX_POINTS);
+    assert.equal(lines[1]!.points.length, MAX_POINTS - 1, 'the last task value is NaN');
+    assert.deepEqual(teacherScore({ ...o, primary: 'f1' }), { name: 'f1', value: 0.8 });
+    assert.deepEqual(teacherScore({ teacher: o.teacher, primary: 'mcc' }), { name: 'accuracy', value: 0.9 });
+    assert.equal(teacherScore({ primary: 'accuracy' }), undefined);
   });
 });

@@ -87,3 +87,19 @@ export function progressText(o: Pick<RunOutput, 'step' | 'totalSteps'>): string 
   if (!o.totalSteps) return o.step ? `step ${o.step}` : '';
   return `step ${o.step} / ${o.totalSteps} · ${Math.round((100 * o.step) / o.totalSteps)}%`;
 }
+
+/** A distillation output's loss parts as chart points (non-finite values left out), in the run's order. */
+export function componentLines(o: Pick<RunOutput, 'loss' | 'components'>): Array<{ name: string; points: Array<{ x: number; y: number }> }> {
+  return Object.entries(o.components ?? {}).map(([name, ys]) => ({
+    name,
+    points: o.loss.step.map((x, i) => ({ x, y: ys[i]! })).filter((p) => Number.isFinite(p.y)),
+  }));
+}
+
+/** The teacher's score on the output's primary metric (the first it reported otherwise), for the metrics table. */
+export function teacherScore(o: Pick<RunOutput, 'teacher' | 'primary'>): { name: string; value: number } | undefined {
+  const m = o.teacher?.metrics;
+  if (!m) return undefined;
+  const name = o.primary && m[o.primary] !== undefined ? o.primary : Object.keys(m)[0];
+  return name !== undefined && Number.isFinite(m[name]) ? { name, value: m[name]! } : undefined;
+}

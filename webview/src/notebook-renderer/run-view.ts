@@ -7,7 +7,7 @@ import { formatCount, formatPercent, formatValue } from '../shared/format';
 import type { Theme } from '../shared/theme';
 import { MiniLossChart } from './chart';
 import { heatTable } from './heat-table';
-import { heatGridOf, lossPoints, methodOf, metricRows, parseRunOutput, progressText } from './model';
+import { componentLines, heatGridOf, lossPoints, methodOf, metricRows, parseRunOutput, progressText, teacherScore } from './model';
 import { OutputView } from './output-view';
 
 export class RunOutputView extends OutputView<RunOutput> {
@@ -20,6 +20,7 @@ export class RunOutputView extends OutputView<RunOutput> {
   private readonly metrics = h('table', { class: 'metrics', 'data-testid': 'metrics' });
   private readonly heat = h('div', { class: 'heat-box' });
   private readonly reason = h('pre', { class: 'reason', hidden: true });
+  private readonly distill = h('pre', { class: 'distill-summary', hidden: true, 'data-testid': 'distill-summary' });
   protected readonly chart: MiniLossChart;
   private heatKey = '';
 
@@ -28,6 +29,7 @@ export class RunOutputView extends OutputView<RunOutput> {
     this.root.append(
       h('div', { class: 'head' }, this.badge, this.title, this.method, this.progress),
       h('div', { class: 'body' }, h('div', { class: 'chart-box' }, this.canvas), h('div', { class: 'side' }, this.metrics, this.heat)),
+      this.distill,
       this.reason,
     );
     this.chart = new MiniLossChart(this.canvas, theme, false);
@@ -57,7 +59,10 @@ export class RunOutputView extends OutputView<RunOutput> {
       { label: `${o.label} (raw)`, color, points: raw, raw: true },
       { label: o.label, color, points: smoothed },
       { label: `${o.label} (eval)`, color: evalColor, points: evalLoss, eval: true },
+      // A distillation run: each part of its loss, dashed, in colours of their own.
+      ...componentLines(o).map((c, i) => ({ label: c.name, color: this.theme.palette[(3 + i) % this.theme.palette.length]!, points: c.points, part: true })),
     ]);
+    this.root.dataset.components = Object.keys(o.components ?? {}).join(',');
     this.root.dataset.points = String(raw.length);
 
     const rows = metricRows(o);
@@ -65,7 +70,11 @@ export class RunOutputView extends OutputView<RunOutput> {
       h('caption', { text: o.finalMetrics ? 'Final metrics' : rows.length ? `Eval at step ${o.evals.at(-1)!.step}` : 'No evaluation yet' }),
       ...rows.map((r) => h('tr', { class: r.primary ? 'primary' : '' }, h('th', { scope: 'row', text: r.name }), h('td', { text: formatValue(r.value) }))),
       ...(o.evals.length ? [h('tr', {}, h('th', { scope: 'row', text: 'eval loss' }), h('td', { text: formatValue(o.evals.at(-1)!.loss) }))] : []),
+      ...teacherRow(o),
     );
+    const summary = o.distillSummary?.split('\n').slice(1).join('\n');
+    this.distill.hidden = !summary;
+    setText(this.distill, summary ? `Teacher vs student\n${summary}` : '');
 
     const heat = heatGridOf(o);
     this.root.dataset.heatCells = String(heat?.nonZero ?? 0);
@@ -80,4 +89,10 @@ export class RunOutputView extends OutputView<RunOutput> {
     this.reason.classList.toggle('muted', o.status !== 'failed');
     setText(this.reason, o.reason ?? '');
   }
+}
+
+/** The teacher's score beside the student's: what the distillation aims at. */
+function teacherRow(o: RunOutput): HTMLTableRowElement[] {
+  const t = teacherScore(o);
+  return t ? [h('tr', { class: 'teacher', 'data-testid': 'teacher-metric' }, h('th', { scope: 'row', text: `teacher ${t.name}` }), h('td', { text: formatValue(t.value) }))] : [];
 }

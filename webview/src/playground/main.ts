@@ -7,7 +7,7 @@
 import type { HostToPlayground, OpenedRunView, PlaygroundRun, PlaygroundToHost, PredictionView } from '../../../protocol/playground';
 import { h, setText } from '../shared/dom';
 import { vscodeApi } from '../shared/vscode-api';
-import { formatLatency, formatScore, isPlaygroundMessage, Requests, resultRows, shouldSubmit, showPairBox, summarize } from './model';
+import { activeBaseText, formatLatency, formatScore, isPlaygroundMessage, Requests, resultRows, sameBaseRuns, shouldSubmit, showPairBox, summarize, taskOptionText } from './model';
 
 interface LastResult {
   runId: string;
@@ -39,6 +39,10 @@ let opened: OpenedRunView | undefined;
 const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
 const runSelect = h('select', { id: 'run', 'data-testid': 'run-select' });
 const runInfo = h('span', { class: 'muted', 'data-testid': 'run-info' });
+// One base, many task models: the runs trained from the active run's base, to switch between.
+const taskSelect = h('select', { id: 'task', 'data-testid': 'task-select', title: 'Task runs of the same base model (they share its encoder)' });
+const baseInfo = h('p', { class: 'base-info', 'data-testid': 'active-base' });
+const taskRow = h('div', { class: 'task-row' }, h('label', { for: 'task', text: 'Task' }), taskSelect, baseInfo);
 const status = h('p', { class: 'status', role: 'status', 'data-testid': 'status' });
 const text = h('textarea', { id: 'text', rows: 3, spellcheck: 'false', 'data-testid': 'text', placeholder: 'Type a sentence…' });
 const pairToggle = h('input', { type: 'checkbox', id: 'pair-toggle', 'data-testid': 'pair-toggle' });
@@ -63,7 +67,7 @@ const batchStatus = h('p', { class: 'muted', role: 'status', 'data-testid': 'bat
 const results = h('section', { class: 'results', 'aria-label': 'Prediction' }, h('div', { 'aria-live': 'polite' }, summary), table, latency);
 const empty = h('p', { class: 'muted', 'data-testid': 'empty', text: 'No run to try yet: finish (or stop) a training run first. Runs with a checkpoint appear here.' });
 
-app.replaceChildren(h('header', {}, h('label', { for: 'run', text: 'Run' }), runSelect, runInfo), empty, status, form, results, batchStatus);
+app.replaceChildren(h('header', {}, h('label', { for: 'run', text: 'Run' }), runSelect, runInfo), taskRow, empty, status, form, results, batchStatus);
 text.value = state.text;
 textPair.value = state.textPair;
 pairToggle.checked = state.wantsPair;
@@ -80,6 +84,12 @@ function renderRuns(): void {
   if (state.runId && !runs.some((r) => r.runId === state.runId)) options.unshift(h('option', { value: state.runId, text: `${state.runId} (not available)` }));
   runSelect.replaceChildren(...options);
   if (state.runId) runSelect.value = state.runId;
+  const siblings = sameBaseRuns(runs, state.runId);
+  taskRow.hidden = siblings.length === 0;
+  taskSelect.replaceChildren(...siblings.map((r) => h('option', { value: r.runId, text: taskOptionText(r) })));
+  if (state.runId) taskSelect.value = state.runId;
+  taskSelect.disabled = siblings.length < 2;
+  setText(baseInfo, activeBaseText(runs.find((r) => r.runId === state.runId)));
 }
 
 function renderInputs(): void {
@@ -205,6 +215,7 @@ pairToggle.addEventListener('change', () => {
   if (!pairField.hidden) textPair.focus();
 });
 runSelect.addEventListener('change', () => selectRun(runSelect.value));
+taskSelect.addEventListener('change', () => selectRun(taskSelect.value));
 fileBtn.addEventListener('click', () => {
   if (state.runId) post({ v: 1, kind: 'playground/predictFile', runId: state.runId });
 });

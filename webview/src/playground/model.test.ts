@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatLatency, formatProbability, formatScore, isPlaygroundMessage, Requests, resultRows, shouldSubmit, showPairBox, summarize } from './model';
+import { activeBaseText, formatLatency, formatProbability, formatScore, isPlaygroundMessage, Requests, resultRows, sameBaseRuns, shouldSubmit, showPairBox, summarize, taskOptionText } from './model';
 
 const run = { labels: ['neg', 'pos'], task: 'classification' as const };
 const trained = { label: 'pos', labelId: 1, probabilities: [0.12, 0.88], truncated: false };
@@ -76,5 +76,23 @@ describe('playground page logic', () => {
     assert.equal(isPlaygroundMessage({ v: 2, kind: 'playground/didFail', message: 'x' }), false);
     assert.equal(isPlaygroundMessage({ v: 1, kind: 'dashboard/didChangeState' }), false);
     assert.equal(isPlaygroundMessage(null), false);
+  });
+});
+
+describe('playground: one base, many task runs', () => {
+  const r = (runId: string, baseKey: string | undefined, task: string) => ({ runId, label: runId, status: 'finished' as const, baseKey, base: baseKey?.split('/').at(-1), task, method: 'Houlsby' });
+  const runs = [r('a', '/m/bert', 'sentiment'), r('b', '/m/other', 'sentiment'), r('c', '/m/bert', 'topics'), r('d', undefined, 'x')];
+
+  it("lists the task runs of the active run's base, in order", () => {
+    assert.deepEqual(sameBaseRuns(runs, 'c').map((x) => x.runId), ['a', 'c']);
+    assert.deepEqual(sameBaseRuns(runs, 'b').map((x) => x.runId), ['b']);
+    assert.deepEqual(sameBaseRuns(runs, 'd').map((x) => x.runId), ['d'], 'a run without a base is alone');
+    assert.deepEqual(sameBaseRuns(runs, 'zz'), []);
+  });
+
+  it('says which base and task is active', () => {
+    assert.equal(activeBaseText(runs[2]), 'base bert · task topics · Houlsby');
+    assert.equal(activeBaseText(undefined), '');
+    assert.equal(taskOptionText({ ...runs[0]!, metric: 'accuracy 0.900' }), 'sentiment — Houlsby, finished, accuracy 0.900');
   });
 });

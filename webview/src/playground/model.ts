@@ -3,7 +3,7 @@
  * answer is current, what the result table holds (text values first: the bars only repeat them), and which
  * keys submit.
  */
-import type { HostToPlayground, OpenedRunView, PredictionView } from '../../../protocol/playground';
+import type { HostToPlayground, OpenedRunView, PlaygroundRun, PredictionView } from '../../../protocol/playground';
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
@@ -128,4 +128,25 @@ export function shouldSubmit(e: { key: string; shiftKey: boolean; ctrlKey: boole
 /** The second box shows for pair runs, or when the user asked for it on a single-text run. */
 export function showPairBox(run: Pick<OpenedRunView, 'pair'> | undefined, userWantsPair: boolean): boolean {
   return run?.pair === true || userWantsPair;
+}
+
+/**
+ * The task runs the playground can switch between: the runs trained from the same base model as `runId`
+ * (the predict worker keeps them over one shared encoder), that run first in the list's order otherwise.
+ */
+export function sameBaseRuns(runs: readonly PlaygroundRun[], runId: string | undefined): PlaygroundRun[] {
+  const active = runs.find((r) => r.runId === runId);
+  if (!active?.baseKey) return active ? [active] : [];
+  return runs.filter((r) => r.baseKey === active.baseKey);
+}
+
+/** "base bert-tiny · task sentiment · LoRA r=8": which base and task the playground shows. */
+export function activeBaseText(run: PlaygroundRun | undefined): string {
+  if (!run) return '';
+  return [run.base ? `base ${run.base}` : undefined, run.task ? `task ${run.task}` : undefined, run.method].filter(Boolean).join(' · ');
+}
+
+/** A task picker option's text: the task, then the method, the status and the metric. */
+export function taskOptionText(r: PlaygroundRun): string {
+  return `${r.task ?? r.label} — ${r.method ? `${r.method}, ` : ''}${r.status}${r.metric ? `, ${r.metric}` : ''}`;
 }
