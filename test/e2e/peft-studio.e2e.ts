@@ -152,7 +152,8 @@ test('PEFT Studio: new run → live dashboard → pause/resume → Runs tree →
     if (!(await page.locator('.monaco-list-row:has-text("tiny-bert")').first().isVisible())) await page.locator('.part.activitybar .action-item a[aria-label^="PEFT Studio"]').click();
     const loraRow = page.locator('.monaco-list-row:has-text("LoRA r=4 lora_alpha=8 query+value")').first();
     await loraRow.waitFor({ timeout: 20_000 });
-    assert.match((await loraRow.textContent()) ?? '', /LoRA r=4 · step 90\/90/);
+    // The run may still be on its last steps here; its row must reach the final step once it ends.
+    await until('the LoRA row at its last step', async () => (await loraRow.textContent()) ?? '', (t) => /LoRA r=4 · step 90\/90/.test(t), 60_000);
     await screenshot(page, 'runs-tree-methods');
     await page.close();
 
