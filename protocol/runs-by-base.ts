@@ -33,8 +33,8 @@ function lastName(p: string): string {
 }
 
 /**
- * The base model of a run: its `model` folder. A distilled student built from the teacher's layers keeps the
- * teacher's base; one with its own `student` folder has that folder as its base.
+ * The base model of a run: its `model` folder. A distilled student built from the teacher's layers has that
+ * built folder as its base (named "student of <teacher>"); one with its own `student` folder has that folder.
  */
 export function baseModelOf(config: Record<string, unknown> | undefined, resolve: (p: string) => string = (p) => p): { key: string; label: string } {
   const distill = config?.distill as Record<string, unknown> | undefined;
@@ -43,6 +43,10 @@ export function baseModelOf(config: Record<string, unknown> | undefined, resolve
   const model = student ?? (typeof config?.model === 'string' ? config.model : undefined);
   if (!model) return { key: NO_BASE, label: NO_BASE };
   const key = normalise(resolve(model));
+  // A student built from the teacher's own layers lives in a content-addressed `<runs>/.students/<hash>`
+  // folder; its hash means nothing to a reader, so it is named after the teacher it came from.
+  const teacher = typeof distill?.teacher === 'string' ? distill.teacher : typeof method?.teacher === 'string' ? method.teacher : undefined;
+  if (teacher && /\/\.students\/[^/]+$/.test(key)) return { key, label: `student of ${lastName(normalise(teacher))}` };
   return { key, label: lastName(key) };
 }
 

@@ -29,6 +29,11 @@ describe('runs grouped by base model', () => {
     assert.equal(baseModelOf(undefined).label, '(no model)');
     assert.equal(baseModelOf({ model: '/teacher-run', distill: { teacher: '/teacher-run', student: '/m/small-bert' } }).key, '/m/small-bert');
     assert.equal(baseModelOf({ model: '/runs/t', distill: { teacher: '/runs/t', student_layers: 2 } }).key, '/runs/t');
+    // Once started, the model is the student folder built from the teacher's layers: named after the teacher.
+    assert.deepEqual(baseModelOf({ model: '/runs/.students/24666f8159199d14', distill: { teacher: '/runs/teacher-full/', student_layers: 1 } }), {
+      key: '/runs/.students/24666f8159199d14',
+      label: 'student of teacher-full',
+    });
     assert.equal(baseModelOf({ model: 'C:\\m\\bert\\' }).key, 'C:/m/bert');
   });
 
