@@ -1,7 +1,13 @@
 /**
- * `peft-studio demo`: the main job on the embedded default — BitFit on the bundled movie-review sentiment
- * set (examples/sentiment, 400 train / 100 dev). The model is a folder given with --model, or Google's
- * BERT-Tiny downloaded from the HuggingFace Hub when online.
+ * `peft-studio demo`: the main job on the embedded default — full fine-tuning on the bundled movie-review
+ * sentiment set (examples/sentiment, 2,000 train / 500 dev). The model is a folder given with --model, or
+ * Google's BERT-Tiny downloaded from the HuggingFace Hub when online.
+ *
+ * The settings were chosen by 4-fold cross-validation on train.tsv alone (dev never read), among BitFit,
+ * LoRA, Houlsby adapters and full fine-tuning at a few learning rates and epoch counts, with bert-mlm-tiny:
+ * full fine-tuning at 1e-3 for 3 epochs was within noise of the best (0.779 vs 0.784 for 5 epochs at 3e-4)
+ * in 60% of its time; the PEFT methods reached 0.57–0.70 there (the bundled model has no pretrained pooler,
+ * and a frozen random pooler holds BitFit, LoRA and adapters back). The table is in README.md.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,7 +20,8 @@ export const DEMO_HUB_MODEL = 'google/bert_uncased_L-2_H-128_A-2';
 
 const HELP = `usage: peft-studio demo [--model DIR | --model HUB_ID] [--out RUN_DIR] [--backend NAME] [--max-steps N]
 
-Trains BitFit on the bundled sentiment examples (400 train / 100 dev sentences) and prints the result.
+Fine-tunes the model on the bundled sentiment examples (2,000 train / 500 dev sentences; full fine-tuning,
+lr 1e-3, 3 epochs) and prints the result beside the majority-class baseline.
 Without --model it downloads ${DEMO_HUB_MODEL} from the HuggingFace Hub (cached; needs network).
 Offline, pass a local HF model folder, e.g. --model ../shared/models/bert-mlm-tiny.
 `;
@@ -35,9 +42,9 @@ export async function demoCommand(argv: string[]): Promise<void> {
     '--model', model,
     '--train', path.join(ex, 'sentiment', 'train.tsv'),
     '--eval', path.join(ex, 'sentiment', 'dev.tsv'),
-    '--bias-terms', 'all',
+    '--method', 'full',
     '--learning-rate', '1e-3',
-    '--num-train-epochs', '5',
+    '--num-train-epochs', '3',
     '--per-device-train-batch-size', '16',
     '--max-length', '64',
     '--eval-strategy', 'epoch',

@@ -15,7 +15,7 @@ import { studyCommand } from './study';
 
 /** In the order a newcomer meets them: try it, train, measure, ship, look inside, use. */
 const COMMANDS: Record<string, { run(argv: string[]): Promise<void>; usage: string; summary: string }> = {
-  demo: { run: demoCommand, usage: 'demo [--model DIR|HUB_ID]', summary: 'BitFit on the bundled sentiment examples' },
+  demo: { run: demoCommand, usage: 'demo [--model DIR|HUB_ID]', summary: 'fine-tune on the bundled sentiment examples (full fine-tuning, 3 epochs)' },
   train: { run: trainCommand, usage: 'train --model DIR|RUN --train FILE [--method M] [--out DIR] …', summary: 'training with any method (train --help for flags)' },
   distill: { run: distillCommand, usage: 'distill --teacher RUN|DIR --train FILE [--student-layers K] …', summary: 'a smaller, faster student of a trained model' },
   eval: { run: evalCommand, usage: 'eval (--run RUN_DIR | --model DIR|RUN) --data FILE', summary: 'loss and metrics on a labelled file' },

@@ -173,7 +173,7 @@ async function pickFile(label: string, last: string | undefined, example: string
     const found = await vscode.workspace.findFiles(new vscode.RelativePattern(ws, '**/*.{csv,tsv,jsonl,parquet}'), '**/{node_modules,.git,.peft-studio}/**', 30);
     for (const f of found) if (f.fsPath !== last) items.push({ label: `$(file) ${path.basename(f.fsPath)}`, description: vscode.workspace.asRelativePath(f), id: f.fsPath });
   }
-  if (example && fs.existsSync(example) && example !== last) items.push({ label: '$(beaker) Example: movie-review sentiment (400 rows)', description: 'bundled with PEFT Studio', id: example });
+  if (example && fs.existsSync(example) && example !== last) items.push({ label: '$(beaker) Example: movie-review sentiment (2,000 rows)', description: 'bundled with PEFT Studio', id: example });
   items.push({ label: '$(folder-opened) Browse…', id: 'browse' });
   const pick = await vscode.window.showQuickPick(items, { title: `New PEFT run (3/${STEPS}): ${label}`, ignoreFocusOut: true });
   if (!pick) return undefined;

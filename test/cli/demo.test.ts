@@ -64,18 +64,10 @@ describe('peft-studio demo', () => {
     assert.doesNotMatch(backend, /not installed|no adapter/);
   });
 
-  it(
-    'learns visibly: the train loss falls by 0.05 or more, eval loss falls, and dev accuracy is ≥ majority + 0.20',
-    {
-      todo:
-        'not met: BitFit on bert-mlm-tiny with the 400 bundled sentences ends at accuracy 0.62 (majority 0.50), train loss 0.693 → 0.686; ' +
-        'no BitFit, LoRA or full fine-tuning setting chosen by 4-fold cross-validation on train.tsv passes 0.68 there',
-    },
-    () => {
-      const r = run();
-      assert.ok(r.firstEpoch - r.lastEpoch >= 0.05, `train loss (epoch means) ${r.firstEpoch.toFixed(4)} → ${r.lastEpoch.toFixed(4)}`);
-      assert.ok(r.evals.at(-1)!.loss < r.evals[0]!.loss, 'eval loss falls');
-      assert.ok(r.accuracy >= r.started.data.evalMajority! + 0.2, `dev accuracy ${r.accuracy} vs majority ${r.started.data.evalMajority}`);
-    },
-  );
+  it('learns visibly: the train loss falls by 0.05 or more, eval loss falls, and dev accuracy is ≥ majority + 0.20', () => {
+    const r = run();
+    assert.ok(r.firstEpoch - r.lastEpoch >= 0.05, `train loss (epoch means) ${r.firstEpoch.toFixed(4)} → ${r.lastEpoch.toFixed(4)}`);
+    assert.ok(r.evals.at(-1)!.loss < r.evals[0]!.loss, 'eval loss falls');
+    assert.ok(r.accuracy >= r.started.data.evalMajority! + 0.2, `dev accuracy ${r.accuracy} vs majority ${r.started.data.evalMajority}`);
+  });
 });
