@@ -4,7 +4,7 @@
  * progress, then the report: a table with one row per method (best underlined), the metric-vs-parameters
  * chart and the what-moved grids; the runs are ordinary run folders of the study under the runs folder. A
  * second study cell with an unknown axis is a problem before anything runs, and running it fails without
- * starting the study. "Open study report" on the cell opens the study tab with the same table.
+ * starting the study. Running the cells again redoes no finished run. "Open study report" on the cell opens the study tab with the same table.
  * Screenshots go to test-output/e2e/. Needs scripts/e2e/setup.sh.
  */
 import assert from 'node:assert/strict';
@@ -133,6 +133,16 @@ test('PEFT notebook study: 3 methods × 3 seeds → progress → report table, c
 
       await frame.locator('[data-testid="peft-study-output"]').first().scrollIntoViewIfNeeded().catch(() => undefined);
       await screenshot(page, 'study-notebook');
+
+      // Running the cell again resumes the study: every run is finished, so none is redone.
+      const mtimes = () => runs.map((r) => fs.statSync(path.join(dir, 'runs', r, 'events.jsonl')).mtimeMs).join(',');
+      const before = mtimes();
+      const reportBefore = fs.statSync(path.join(dir, 'report.json')).mtimeMs;
+      await runAll.click();
+      await until('the study run again', async () => fs.statSync(path.join(dir, 'report.json')).mtimeMs, (m) => m > reportBefore, 60_000);
+      const again = await until('the resumed study finished', () => studyState(frame), (s) => s?.status === 'finished' && s.done === 9, 60_000);
+      assert.equal(mtimes(), before, 'no finished run was redone');
+      assert.deepEqual(again!.rows, done!.rows);
 
       // The cell's status bar links to the study tab: the same table, from the same report.
       await page.locator('.cell-status-item', { hasText: 'Open study report' }).first().click({ timeout: 20_000 });

@@ -127,7 +127,9 @@ export function toSvg(text: string, label: string): SVGSVGElement | undefined {
   if (!svg) return undefined;
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', label);
-  // Scales down to the output's width, keeping its aspect (viewBox).
+  // Scales down to the output's width, keeping its aspect (viewBox), and never above its drawn size.
+  const natural = Number(svg.getAttribute('width'));
+  if (natural > 0) svg.style.maxWidth = `${natural}px`;
   svg.removeAttribute('height');
   svg.setAttribute('width', '100%');
   svg.classList.add('study-svg');
