@@ -111,6 +111,7 @@ test('PEFT notebook study: 3 methods × 3 seeds → progress → report table, c
       const frame = outputsFrame(page);
       const live = await until('study progress', () => studyState(frame), (s) => s !== undefined && (s.status === 'running' || s.status === 'finished') && s.total === 9, 120_000);
       t.diagnostic(`first progress seen: ${JSON.stringify(live)}`);
+      await screenshot(page, 'study-running');
       const done = await until('the finished study', () => studyState(frame), (s) => s?.status === 'finished' && s.charts.length >= 2, 240_000);
       const seconds = (Date.now() - tRun) / 1000;
       t.diagnostic(`study of 9 runs finished in ${seconds.toFixed(1)} s: ${JSON.stringify(done)}`);

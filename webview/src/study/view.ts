@@ -73,7 +73,7 @@ export class StudyView {
     const key = svgs.map((s) => s.svg).join('\n');
     if (key === this.drawnSvgs) return;
     this.drawnSvgs = key;
-    const figure = (s: { id: string; title: string; svg: string }) => h('figure', { class: `study-figure ${s.id}`, 'data-testid': `study-chart-${s.id}` }, toSvg(s.svg, s.title) ?? h('p', { class: 'error', text: 'chart could not be drawn' }));
+    const figure = (s: { id: string; title: string; svg: string }) => h('figure', { class: `study-figure ${s.id}`, 'data-testid': `study-chart-${s.id}` }, toSvg(s.svg, s.title, s.id !== 'what-moved') ?? h('p', { class: 'error', text: 'chart could not be drawn' }));
     this.charts.replaceChildren(...svgs.filter((s) => s.id !== 'what-moved').map(figure));
     this.grids.replaceChildren(...svgs.filter((s) => s.id === 'what-moved').map(figure));
   }
@@ -105,8 +105,12 @@ export class StudyView {
   }
 }
 
-/** SVG text → a detached SVG element, keeping only allow-listed elements and attributes. */
-export function toSvg(text: string, label: string): SVGSVGElement | undefined {
+/**
+ * SVG text → a detached SVG element, keeping only allow-listed elements and attributes. `fit`: scale down
+ * to the container (charts); else drawn at its own size, the container scrolling (the grids, whose cells
+ * would be unreadable shrunk).
+ */
+export function toSvg(text: string, label: string, fit = true): SVGSVGElement | undefined {
   const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
   const src = doc.documentElement;
   if (src.nodeName !== 'svg' || doc.getElementsByTagName('parsererror').length) return undefined;
@@ -127,11 +131,13 @@ export function toSvg(text: string, label: string): SVGSVGElement | undefined {
   if (!svg) return undefined;
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', label);
-  // Scales down to the output's width, keeping its aspect (viewBox), and never above its drawn size.
-  const natural = Number(svg.getAttribute('width'));
-  if (natural > 0) svg.style.maxWidth = `${natural}px`;
-  svg.removeAttribute('height');
-  svg.setAttribute('width', '100%');
+  if (fit) {
+    // Scales down to the output's width, keeping its aspect (viewBox), and never above its drawn size.
+    const natural = Number(svg.getAttribute('width'));
+    if (natural > 0) svg.style.maxWidth = `${natural}px`;
+    svg.removeAttribute('height');
+    svg.setAttribute('width', '100%');
+  }
   svg.classList.add('study-svg');
   return svg;
 }
