@@ -145,6 +145,20 @@ test('PEFT notebook study: 3 methods × 3 seeds → progress → report table, c
       assert.equal(mtimes(), before, 'no finished run was redone');
       assert.deepEqual(again!.rows, done!.rows);
 
+      // The invalid study's cell failed with its problem, naming the axis (its output renders once in view).
+      await page.locator('.code-cell-row .cell-editor-container').first().hover();
+      for (let dy = 0; dy < 3000; dy += 400) {
+        await page.mouse.wheel(0, 400);
+        await page.waitForTimeout(100);
+      }
+      const refused = await until('the invalid study\'s error', () => frame.getByText(/unknown axis "sede"/).count(), (n) => n > 0, 30_000);
+      assert.ok(refused > 0);
+      await page.locator('.code-cell-row .cell-editor-container').last().hover();
+      for (let dy = 0; dy < 3000; dy += 400) {
+        await page.mouse.wheel(0, -400);
+        await page.waitForTimeout(100);
+      }
+
       // The cell's status bar links to the study tab: the same table, from the same report.
       await page.locator('.cell-status-item', { hasText: 'Open study report' }).first().click({ timeout: 20_000 });
       const tab = webviewFrame(page, EXT_ID);

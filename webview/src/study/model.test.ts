@@ -53,7 +53,8 @@ describe('study output model', () => {
     assert.equal(t.rows[2]![1]!.text, '0.7000', 'one seed: no std');
     assert.equal(t.rows[2]![2]!.text, '2/3');
     assert.equal(t.rows[1]![3]!.text, '250,000');
-    assert.equal(t.rows[0]![4]!.text, '0.52%');
+    assert.equal(t.rows[0]![4]!.text, '0.520%', 'as report.md writes it');
+    assert.equal(t.rows[1]![4]!.text, '100%');
     assert.equal(t.rows[0]![5]!.text, '12.3 ms');
     assert.equal(t.rows[0]![6]!.text, '3.0 MiB');
     assert.equal(t.rows[2]![7]!.text, '–');

@@ -6,7 +6,7 @@
  */
 import { heatmapRow, lineChart } from '../../../engine/study/svg';
 import type { StudyChart, StudyGrid, StudyOutput, StudyReportModel, StudyReportRow } from '../../../protocol/study';
-import { formatCount, formatPercent } from '../shared/format';
+import { formatCount } from '../shared/format';
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
@@ -94,7 +94,7 @@ export function reportTable(r: StudyReportModel): ReportTable {
       { text: g.withinNoise ? `${metric} ≈` : metric, numeric: true, best: g.best, withinNoise: g.withinNoise, title: g.best ? 'best in its block' : g.withinNoise ? 'within seed noise of the best (mean ± std overlaps)' : undefined },
       { text: `${g.n}/${g.runs}`, numeric: true },
       { text: g.trainable === undefined ? '–' : Math.round(g.trainable).toLocaleString('en-US'), numeric: true, title: g.trainable === undefined ? undefined : formatCount(g.trainable) },
-      { text: formatPercent(g.trainablePercent), numeric: true },
+      { text: g.trainablePercent === undefined ? '–' : `${g.trainablePercent.toPrecision(3)}%`, numeric: true },
       { text: g.stepSeconds === undefined ? '–' : `${(g.stepSeconds * 1000).toFixed(g.stepSeconds < 0.1 ? 1 : 0)} ms`, numeric: true },
       { text: formatBytes(g.peakTensorBytes), numeric: true },
       { text: formatBytes(g.exportBytes), numeric: true },
