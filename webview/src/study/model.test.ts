@@ -78,6 +78,9 @@ describe('study output model', () => {
     assert.equal((svgs[0]!.svg.match(/<circle [^>]*><title>/g) ?? []).length, 2, 'one point per method');
     assert.match(svgs[1]!.svg, /layer\.1/);
     assert.deepEqual(reportSvgs(report({ grids: [] })).map((s) => s.id), ['metric-vs-params']);
+    const empty = report({ grids: [] });
+    empty.charts[0]!.series = [];
+    assert.deepEqual(reportSvgs(empty), [], 'no finished run: no empty chart frame');
   });
 
   it('formats sizes', () => {

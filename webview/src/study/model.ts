@@ -105,7 +105,8 @@ export function reportTable(r: StudyReportModel): ReportTable {
 
 /** The report's charts and grids as SVG text (the engine's own svg.ts, so they match the report's files). */
 export function reportSvgs(r: StudyReportModel): Array<{ id: string; title: string; svg: string }> {
-  const out = r.charts.map((c) => ({ id: c.file.replace(/\.svg$/, ''), title: c.title, svg: lineChart(c.series, c) }));
+  // A chart with no point yet (no run finished) is left out rather than drawn as an empty frame.
+  const out = r.charts.filter((c) => c.series.some((s) => s.points.length)).map((c) => ({ id: c.file.replace(/\.svg$/, ''), title: c.title, svg: lineChart(c.series, c) }));
   if (r.grids.length) {
     const grids = r.grids.map((g) => ({ ...g, values: g.values.map((row) => row.map((v) => (v === null ? undefined : v))) }));
     out.push({ id: 'what-moved', title: `${r.name}: what moved`, svg: heatmapRow(grids, `${r.name}: what moved (final grids, mean over seeds)`) });

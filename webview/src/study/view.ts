@@ -49,6 +49,7 @@ export class StudyView {
 
   private draw(o: StudyOutput): void {
     this.root.dataset.status = o.status;
+    this.root.dataset.name = o.name;
     setText(this.title, `Study: ${o.name}`);
     this.title.title = o.dir;
     const statusWord = o.status === 'starting' ? 'starting…' : o.status;
