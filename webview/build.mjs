@@ -3,6 +3,7 @@
  *   dashboard.js / dashboard.css   (the dashboard panel)
  *   sidebar.js   / sidebar.css     (the sidebar's webview view)
  *   playground.js / playground.css (the "Try it" panel)
+ *   study.js     / study.css       (a study's report tab)
  *   notebook-renderer.js           (the .peftnb output renderer: an ES module, CSS inlined)
  *   codicon.css  / codicon.ttf     (VS Code's icon font; also bundled into the two stylesheets)
  * Scripts are IIFEs for the browser (the webview loads them with a nonce'd <script>, no module loader);
@@ -37,7 +38,7 @@ export async function buildWebview({ outdir, minify = true, sourcemap = false })
   const [js, css, renderer] = await Promise.all([
     esbuild.build({
       ...common,
-      entryPoints: { dashboard: 'src/dashboard/main.ts', sidebar: 'src/sidebar/main.ts', playground: 'src/playground/main.ts' },
+      entryPoints: { dashboard: 'src/dashboard/main.ts', sidebar: 'src/sidebar/main.ts', playground: 'src/playground/main.ts', study: 'src/study/main.ts' },
       format: 'iife',
       platform: 'browser',
       // VS Code 1.90 runs webviews in Electron 29 (Chromium 122).
@@ -47,7 +48,7 @@ export async function buildWebview({ outdir, minify = true, sourcemap = false })
     }),
     esbuild.build({
       ...common,
-      entryPoints: { dashboard: 'src/dashboard/dashboard.css', sidebar: 'src/sidebar/sidebar.css', playground: 'src/playground/playground.css' },
+      entryPoints: { dashboard: 'src/dashboard/dashboard.css', sidebar: 'src/sidebar/sidebar.css', playground: 'src/playground/playground.css', study: 'src/study/study-page.css' },
       // codicon.css's font: emitted once as codicon.ttf next to the stylesheets (same origin as cspSource).
       loader: { '.ttf': 'file' },
       assetNames: '[name]',

@@ -12,7 +12,7 @@ import { attachControl } from './train';
 import { writeReport } from '../study/report';
 import { backendOption, parse } from './args';
 
-export const STUDY_HELP = `usage: peft-studio study FILE [--out DIR] [--report] [--dry-run] [--json] [--control stdin] [--backend NAME]
+export const STUDY_HELP = `usage: peft-studio study FILE [--out DIR] [--base-dir DIR] [--report] [--dry-run] [--json] [--control stdin] [--backend NAME]
 
 Runs a study: a base run config and axes, every combination one run (an ordinary run folder under DIR/runs/).
   base: { model: ../shared/models/bert-mlm-tiny, train_file: train.tsv, eval_file: dev.tsv, max_steps: 200 }
@@ -20,10 +20,12 @@ Runs a study: a base run config and axes, every combination one run (an ordinary
 Axes: method (a name or {name, label?, settings…}), seed, train_rows (first N rows after a seeded shuffle;
 data_seed sets the shuffle's seed, default the run's seed), init_from_scratch (true: a randomly initialised
 copy of the model), and any run-config key (learning_rate, max_steps, …).
-Writes DIR/report.md, results.csv, metric-vs-params.svg, metric-vs-rows.svg, what-moved.svg.
+Writes DIR/report.md, report.json (the same report as data), results.csv, metric-vs-params.svg,
+metric-vs-rows.svg, what-moved.svg (rewritten after each run, so a running study can be watched).
 Running the same study again resumes it: finished runs are kept, stopped ones continue from their checkpoint,
 failed ones run again. Ctrl-C stops after the current step (a checkpoint is written); a second Ctrl-C exits.
   --out DIR       study folder (default: ./studies/<file name>)
+  --base-dir DIR  folder the study's relative paths are relative to (default: the study file's)
   --report        only (re)write the report from the run folders
   --dry-run       validate the study and list its runs
   --json          study and run events as JSON lines on stdout
@@ -31,8 +33,8 @@ failed ones run again. Ctrl-C stops after the current step (a checkpoint is writ
 `;
 
 export async function studyCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, { out: { type: 'string' }, report: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, control: { type: 'string' }, backend: { type: 'string' } }, STUDY_HELP, 1);
-  const study = loadStudyFile(positionals[0]!);
+  const { values, positionals } = parse(argv, { out: { type: 'string' }, 'base-dir': { type: 'string' }, report: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, control: { type: 'string' }, backend: { type: 'string' } }, STUDY_HELP, 1);
+  const study = loadStudyFile(positionals[0]!, values['base-dir'] as string | undefined);
   const backend = backendOption(values.backend);
   if (backend) for (const r of study.runs) r.config.backend = backend;
   const outDir = path.resolve((values.out as string | undefined) ?? path.join('studies', study.name));

@@ -62,8 +62,11 @@ export interface Study {
 
 const TOP_KEYS = ['$schema', 'name', 'base', 'axes', 'metric'];
 
-/** Reads a study file (YAML or JSON) and expands it; every problem is a BAD_INPUT naming the key. */
-export function loadStudyFile(file: string): Study {
+/**
+ * Reads a study file (YAML or JSON) and expands it; every problem is a BAD_INPUT naming the key. Relative
+ * paths in it are relative to the file's folder, or to `baseDir` (a notebook's study cell: its notebook's).
+ */
+export function loadStudyFile(file: string, baseDir?: string): Study {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -77,7 +80,7 @@ export function loadStudyFile(file: string): Study {
   } catch (e) {
     throw new PeftStudioError('BAD_INPUT', `${abs}: not valid ${/\.json$/i.test(abs) ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`, abs);
   }
-  return expandStudy(validateStudyConfig(raw, abs), path.dirname(abs), { file: abs, name: path.basename(abs).replace(/\.(ya?ml|json)$/i, '') });
+  return expandStudy(validateStudyConfig(raw, abs), baseDir ? path.resolve(baseDir) : path.dirname(abs), { file: abs, name: path.basename(abs).replace(/\.(ya?ml|json)$/i, '') });
 }
 
 /** Checks the study's shape (the schema in schemas/study.schema.json), naming the offending key. */

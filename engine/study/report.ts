@@ -15,6 +15,7 @@ import { toChangeEvent, type ChangeEvent, type EndEvent, type EvalEvent, type St
 import { CHECKPOINTS } from '../train/checkpoint';
 import { readEvents } from '../train/run-dir';
 import type { Study } from './config';
+import { STUDY_REPORT_FILE, type StudyChart, type StudyReportModel } from './report-model';
 import { heatmapRow, lineChart, type Heatmap, type Series } from './svg';
 
 /** Duplicated from runner.ts to keep this module free of the trainer (and TF.js). */
@@ -218,15 +219,54 @@ export function writeReport(study: Study, outDir: string): ReportFiles {
     return [...byMethod.values()];
   };
   const otherLabel = (g: Group) => Object.entries(g.axes).filter(([k]) => k !== 'method').map(([k, v]) => `${k}=${v}`).join(', ');
-  write('metric-vs-params.svg', lineChart(methodSeries((g) => g.trainable, false, otherLabel), { title: `${study.name}: ${metric} vs trainable parameters`, xLabel: 'trainable parameters', yLabel: `${metric} (mean ± std over seeds)`, logX: true }));
+  const charts: StudyChart[] = [];
+  const chart = (c: StudyChart) => {
+    charts.push(c);
+    write(c.file, lineChart(c.series, c));
+  };
+  chart({ file: 'metric-vs-params.svg', series: methodSeries((g) => g.trainable, false, otherLabel), title: `${study.name}: ${metric} vs trainable parameters`, xLabel: 'trainable parameters', yLabel: `${metric} (mean ± std over seeds)`, logX: true });
   const hasRows = study.axisKeys.includes('train_rows');
   if (hasRows) {
-    write('metric-vs-rows.svg', lineChart(methodSeries((g) => Number(g.axes.train_rows), true, otherLabel), { title: `${study.name}: ${metric} vs training-set size`, xLabel: 'training rows', yLabel: `${metric} (mean ± std over seeds)`, logX: true }));
+    chart({ file: 'metric-vs-rows.svg', series: methodSeries((g) => Number(g.axes.train_rows), true, otherLabel), title: `${study.name}: ${metric} vs training-set size`, xLabel: 'training rows', yLabel: `${metric} (mean ± std over seeds)`, logX: true });
   }
   const grids = whatMoved(study, groups);
   if (grids.length) write('what-moved.svg', heatmapRow(grids, `${study.name}: what moved (final grids, mean over seeds)`));
   write('report.md', reportMarkdown(study, results, groups, grids, metric, hasRows));
+  write(STUDY_REPORT_FILE, JSON.stringify(reportModel(study, results, groups, grids, charts, metric)) + '\n');
   return { dir: outDir, files };
+}
+
+/** The report as data (report.json): the same groups, marks, series and grids as report.md and the SVGs. */
+export function reportModel(study: Study, results: RunResult[], groups: Group[], grids: Heatmap[], charts: StudyChart[], metric: string): StudyReportModel {
+  const counts: Record<string, number> = {};
+  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
+  const finite = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : undefined);
+  return {
+    v: 1,
+    name: study.name,
+    metric,
+    axes: [...study.axisKeys],
+    counts,
+    total: results.length,
+    rows: groups.map((g) => ({
+      axes: g.axes,
+      block: g.block,
+      mean: finite(g.mean),
+      std: finite(g.std),
+      n: g.n,
+      runs: g.runs.length,
+      trainable: finite(g.trainable),
+      trainablePercent: finite(g.trainablePercent),
+      stepSeconds: finite(g.stepSeconds),
+      peakTensorBytes: finite(g.peakTensorBytes),
+      exportBytes: finite(g.exportBytes),
+      best: g.best || undefined,
+      withinNoise: g.withinNoise || undefined,
+    })),
+    charts: charts.map((c) => ({ ...c, series: c.series.map((s) => ({ ...s, points: s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).map((p) => ({ ...p, err: finite(p.err) })) })) })),
+    grids: grids.map((h) => ({ ...h, values: h.values.map((row) => row.map((v) => (v !== undefined && Number.isFinite(v) ? v : null))) })),
+    notFinished: results.filter((r) => r.status !== 'finished').map((r) => ({ id: r.id, status: r.status, reason: r.reason?.split('\n')[0] })),
+  };
 }
 
 /** One grid per method (its group with the most training rows, else its first), averaged over seeds; the title names the group. */

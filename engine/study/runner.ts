@@ -191,6 +191,8 @@ export async function runStudy(study: Study, opts: StudyOptions): Promise<StudyR
       };
     }
     if (fs.existsSync(runDir)) writeFileAtomic(path.join(runDir, STUDY_RUN_FILE), JSON.stringify(mergeTiming(runDir, record), null, 2) + '\n');
+    // The report grows run by run (it reads only the run folders), so a study can be watched while it runs.
+    if (!control.stopped) tryWriteReport(study, outDir);
     emit({ type: 'run-ended', id: run.id, index, status, reason, seconds: (tEnd - t0) / 1000 });
   }
   const counts = countStates(study, outDir);
@@ -198,6 +200,14 @@ export async function runStudy(study: Study, opts: StudyOptions): Promise<StudyR
   const status = counts.finished === study.runs.length ? 'finished' : 'stopped';
   emit({ type: 'study-ended', status, counts, report });
   return { status, counts, report };
+}
+
+function tryWriteReport(study: Study, outDir: string): void {
+  try {
+    writeReport(study, outDir);
+  } catch {
+    // An interim report is a convenience; the final one (below) reports its own errors.
+  }
 }
 
 /** The run's config with the study's substitutions: its folder, the data subset, a random-init model, resume. */

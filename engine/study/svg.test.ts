@@ -18,4 +18,11 @@ describe('study charts', () => {
     assert.match(svg, /fill="#f4f4f4"/); // the missing one
     assert.match(svg, /mean \|Δb\|, max 1\.00/);
   });
+
+  it('a single small grid is still as wide as its title', () => {
+    const title = 'methods: what moved (final grids, mean over seeds)';
+    const svg = heatmapRow([{ title: 'lora', rows: ['layer.0'], columns: ['query', 'value'], values: [[1, 2]], measure: 'x' }], title);
+    const width = Number(/width="(\d+)"/.exec(svg)![1]);
+    assert.ok(width >= 12 + title.length * 8, `${width} px for a ${title.length}-character title`);
+  });
 });

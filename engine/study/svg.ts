@@ -108,7 +108,8 @@ export function heatmapRow(maps: Heatmap[], title: string): string {
   const widths = maps.map((h) => labelW + h.columns.length * cell);
   const colLabelH = Math.max(60, ...maps.map((h) => Math.max(0, ...h.columns.map((c) => c.length)) * 6.2 + 10));
   const H = 40 + colLabelH + Math.max(...maps.map((h) => h.rows.length), 1) * cell + 40;
-  const W = Math.max(300, widths.reduce((a, w) => a + w + gap, gap));
+  // Wide enough for the title too (15 px bold, about 8.5 px a character): one small grid must not clip it.
+  const W = Math.max(300, Math.ceil(24 + title.length * 8.5), widths.reduce((a, w) => a + w + gap, gap));
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);

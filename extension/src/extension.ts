@@ -19,6 +19,8 @@ import { RunsTreeProvider, type RunsNode } from './runsTree';
 import { readSettings } from './settings';
 import { createStatusBar } from './statusBar';
 import { spawnWorker } from './workerSpawn';
+import { StudyTracker } from './core/studyProcess';
+import { STUDY_VIEW_TYPE, StudyPanel } from './studyPanel';
 
 let manager: RunManager | undefined;
 
@@ -198,7 +200,23 @@ export function activate(context: vscode.ExtensionContext): { runs: RunManager; 
   });
 
   command('peftStudio.showLogs', () => log.show());
-  registerNotebook(context, { runs, log });
+  const studies = new StudyTracker();
+  registerNotebook(context, { runs, log, studies: { distDir, runsFolder: () => readSettings(context).runsFolder, backend: () => readSettings(context).backend, tracker: studies } });
+  sub(vscode.window.registerWebviewPanelSerializer(STUDY_VIEW_TYPE, {
+    deserializeWebviewPanel: async (panel, state) => StudyPanel.revive(panel, context.extensionUri, studies, log, state),
+  }));
+  command('peftStudio.openStudyReport', async (arg?: unknown) => {
+    let dir = typeof arg === 'string' ? arg : arg instanceof vscode.Uri ? arg.fsPath : undefined;
+    if (!dir) {
+      const root = path.join(readSettings(context).runsFolder, 'studies');
+      const pick = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Open Study', title: 'Open Study Report: a study folder (report.json, runs/)', defaultUri: fs.existsSync(root) ? vscode.Uri.file(root) : undefined });
+      dir = pick?.[0]?.fsPath;
+      if (!dir) return undefined;
+    }
+    const panel = StudyPanel.createOrShow(context.extensionUri, studies, log, dir);
+    if (!panel) void vscode.window.showErrorMessage(`PEFT Studio: ${dir} is not a study folder (no study.json or report.json).`);
+    return panel ? dir : undefined;
+  });
   registerPlayground(context, { runs, log, backend: () => readSettings(context).backend });
 
   const activationMs = Date.now() - t0;

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import type { RunEvent } from '../../engine/protocol/events';
 import { applyEvent, emptyRunView } from '../../protocol/webview';
 import { defaultLearningRate, methodLabel, methodOfConfig, runMethodLabel, withSettingDefaults } from '../../protocol/method';
-import { parseWebviewMessage } from '../../extension/src/protocol-validate';
+import { parseStudyMessage, parseWebviewMessage } from '../../extension/src/protocol-validate';
 
 describe('webview messages are validated before the host acts', () => {
   const accepted = [
@@ -35,6 +35,18 @@ describe('webview messages are validated before the host acts', () => {
 
 const started = (resumedFrom?: { step: number; path: string }): RunEvent =>
   ({ v: 1, type: 'started', runId: 'r', time: '', config: {}, method: 'bitfit', trainable: { count: 1, total: 2, percent: 50, tensors: [] }, backend: { active: 'cpu', attempts: [] }, data: { train: 1, eval: 0, badRows: 0, task: 'classification', numLabels: 2, id2label: {} }, totalSteps: 4, stepsPerEpoch: 4, heatmap: { rows: [], kinds: [] }, notices: [], resumedFrom }) as RunEvent;
+
+describe('study tab messages are validated before the host acts', () => {
+  it('accepts ready and opening the report files', () => {
+    assert.equal(parseStudyMessage({ v: 1, kind: 'study/ready' }).ok, true);
+    assert.equal(parseStudyMessage({ v: 1, kind: 'study/openReportFile', file: 'results.csv' }).ok, true);
+  });
+  it('rejects another version, a dashboard message, and any other file (the webview never names paths)', () => {
+    for (const m of [{ v: 2, kind: 'study/ready' }, { v: 1, kind: 'dashboard/ready' }, { v: 1, kind: 'study/openReportFile', file: '../../etc/passwd' }, { v: 1, kind: 'study/openReportFile' }, null]) {
+      assert.equal(parseStudyMessage(m).ok, false, JSON.stringify(m));
+    }
+  });
+});
 
 describe('applyEvent', () => {
   const step = (s: number): RunEvent => ({ v: 1, type: 'step', step: s, epoch: s / 4, loss: 1 / s, lr: 1e-3, gradNorm: 1, tokensPerSec: 10, time: s });

@@ -12,6 +12,8 @@ import { readSafetensors } from '../../engine/io/safetensors';
 import { expandStudy, validateStudyConfig, type Study } from '../../engine/study/config';
 import { runState, runStudy, StudyControl, type StudyEvent } from '../../engine/study/runner';
 import { scratchModel } from '../../engine/study/random-init';
+import type { StudyReportModel } from '../../engine/study/report-model';
+import { lineChart } from '../../engine/study/svg';
 import { trainSubset } from '../../engine/study/subset';
 import { readEvents } from '../../engine/train/run-dir';
 import { resolveRunConfig } from '../../engine/train/config';
@@ -121,6 +123,29 @@ describe('study runner', () => {
     const scatter = fs.readFileSync(path.join(out, 'metric-vs-params.svg'), 'utf8');
     assert.equal((scatter.match(/<circle [^>]*><title>/g) ?? []).length, 2, 'one point per finished method');
     assert.match(fs.readFileSync(path.join(out, 'what-moved.svg'), 'utf8'), /lora-r2/);
+  });
+
+  it('report.json: the same rows, order, marks, chart series and grids as report.md and the SVGs', () => {
+    const model = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as StudyReportModel;
+    const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+    const mdRows = md.split('\n').filter((l) => /^\| (bitfit|lora-r2|broken) \|/.test(l));
+    assert.equal(model.v, 1);
+    assert.equal(model.metric, 'accuracy');
+    assert.deepEqual(model.axes, ['method', 'seed']);
+    assert.deepEqual(model.rows.map((r) => r.axes.method), mdRows.map((l) => l.split('|')[1]!.trim()));
+    assert.deepEqual(model.rows.map((r) => Boolean(r.best)), mdRows.map((l) => l.includes('<u>')));
+    for (const [i, r] of model.rows.entries()) {
+      assert.equal(`${r.n}/${r.runs}`, mdRows[i]!.split('|')[3]!.trim());
+      if (r.mean !== undefined) assert.ok(mdRows[i]!.includes(r.mean.toFixed(4)), `${mdRows[i]} shows ${r.mean}`);
+    }
+    assert.deepEqual(model.counts, { finished: 4, failed: 2 });
+    assert.deepEqual(model.notFinished.map((r) => r.status), ['failed', 'failed']);
+    assert.deepEqual(model.charts.map((c) => c.file), ['metric-vs-params.svg']);
+    const chart = model.charts[0]!;
+    assert.equal(fs.readFileSync(path.join(out, chart.file), 'utf8'), lineChart(chart.series, chart), 'the SVG is drawn from exactly these series');
+    assert.deepEqual(chart.series.map((s) => s.name).sort(), ['bitfit', 'lora-r2']);
+    assert.deepEqual(model.grids.map((g) => g.title).sort(), ['bitfit', 'lora-r2']);
+    for (const g of model.grids) assert.ok(g.values.every((row) => row.length === g.columns.length), g.title);
   });
 
   it('running it again redoes no finished run (the failed ones run again)', async () => {

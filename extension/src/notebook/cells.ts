@@ -1,11 +1,12 @@
 /**
- * A notebook code cell's text → what it means. Three kinds of cell:
+ * A notebook code cell's text → what it means. Four kinds of cell:
  *   run      a run config in YAML (or JSON, which YAML 1.2 reads too); may start with `extends: previous`
  *   compare  `compare: all` or `compare: [cellId, …]`: a comparison of the runs of other cells
+ *   study    `study: {name?, base, axes, metric?}`: a method study, in the study file's format (study-cell.ts)
  *   empty    nothing but comments
  * Offsets of every top-level key and value are kept so diagnostics can point at the line that is wrong.
  */
-import { isMap, isScalar, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { flatKey, methodInfo, methodInfos, methodOfConfig } from '../../../protocol/method';
 
 export type Span = [start: number, end: number];
@@ -16,7 +17,7 @@ export interface CellProblem {
 }
 
 export interface ParsedCell {
-  kind: 'run' | 'compare' | 'empty';
+  kind: 'run' | 'compare' | 'study' | 'empty';
   /** The cell's own keys (without `extends`). */
   config: Record<string, unknown>;
   /** `extends: previous`: the config starts from the nearest run cell above. */
@@ -27,11 +28,17 @@ export interface ParsedCell {
   problems: CellProblem[];
   keySpans: Record<string, Span>;
   valueSpans: Record<string, Span>;
+  /** For study cells: the value under `study:`, and the spans of its nested keys and list items by path
+   * (`axes.method`, `axes.method[1]`, `base.lora_r`), so a problem points at its line. */
+  study?: unknown;
+  studyKeySpans?: Record<string, Span>;
+  studyValueSpans?: Record<string, Span>;
 }
 
 export const EXTENDS_KEY = 'extends';
 export const EXTENDS_PREVIOUS = 'previous';
 export const COMPARE_KEY = 'compare';
+export const STUDY_KEY = 'study';
 
 export function parseCell(text: string): ParsedCell {
   const out: ParsedCell = { kind: 'empty', config: {}, extendsPrevious: false, problems: [], keySpans: {}, valueSpans: {} };
@@ -63,6 +70,16 @@ export function parseCell(text: string): ParsedCell {
     for (const k of Object.keys(value)) if (k !== COMPARE_KEY) out.problems.push({ message: `a compare cell has only the "compare" key`, span: out.keySpans[k]! });
     return out;
   }
+  if (STUDY_KEY in value) {
+    out.kind = 'study';
+    out.study = value[STUDY_KEY];
+    out.studyKeySpans = {};
+    out.studyValueSpans = {};
+    const node = contents.items.find((p) => isScalar(p.key) && p.key.value === STUDY_KEY)?.value;
+    collectSpans(node, '', text, out.studyKeySpans, out.studyValueSpans, 0);
+    for (const k of Object.keys(value)) if (k !== STUDY_KEY) out.problems.push({ message: `a study cell has only the "study" key (the run settings go under study.base)`, span: out.keySpans[k]! });
+    return out;
+  }
   out.kind = 'run';
   if (EXTENDS_KEY in value) {
     if (value[EXTENDS_KEY] === EXTENDS_PREVIOUS) out.extendsPrevious = true;
@@ -71,6 +88,26 @@ export function parseCell(text: string): ParsedCell {
   }
   out.config = value;
   return out;
+}
+
+/** Key and value spans of nested mappings and lists, by dotted path (`axes.method[1]`), a few levels deep. */
+function collectSpans(node: unknown, prefix: string, text: string, keys: Record<string, Span>, values: Record<string, Span>, depth: number): void {
+  if (depth > 4) return;
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const p = prefix ? `${prefix}.${key}` : key;
+      keys[p] = rangeOf(pair.key, text);
+      values[p] = pair.value ? rangeOf(pair.value, text) : keys[p]!;
+      collectSpans(pair.value, p, text, keys, values, depth + 1);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => {
+      const p = `${prefix}[${i}]`;
+      keys[p] = values[p] = rangeOf(item, text);
+      collectSpans(item, p, text, keys, values, depth + 1);
+    });
+  }
 }
 
 function rangeOf(node: unknown, text: string): Span {

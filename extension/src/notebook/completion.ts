@@ -1,10 +1,11 @@
 /**
  * Completion in notebook cells, as pure logic: at the start of a line, the run-config keys not yet used
- * (with their schema descriptions), plus `extends: previous` and `compare: all`; after `key: `, that key's
+ * (with their schema descriptions), plus `extends: previous`, `compare: all` and (on a cell's first line) a
+ * `study:` snippet; after `key: `, that key's
  * enum values or true/false (after `method: `, the method names). A method's own setting keys (`lora_r`,
  * `bias_terms`) are offered once the cell's method is known: its own `method:` line or an inherited one.
  */
-import { COMPARE_KEY, EXTENDS_KEY, EXTENDS_PREVIOUS } from './cells';
+import { COMPARE_KEY, EXTENDS_KEY, EXTENDS_PREVIOUS, STUDY_KEY } from './cells';
 import { methodInfo } from '../../../protocol/method';
 import { configKeys } from './schema';
 
@@ -14,7 +15,23 @@ export interface Suggestion {
   detail?: string;
   documentation?: string;
   kind: 'key' | 'value';
+  /** insertText is a snippet (tab stops `${1:…}`). */
+  snippet?: boolean;
 }
+
+/** A study cell to fill in: methods × seeds over a base run config (the study file's format). */
+export const STUDY_SNIPPET = [
+  `${STUDY_KEY}:`,
+  '  name: ${1:methods}',
+  '  base:',
+  '    model: ${2:path/to/model}',
+  '    train_file: ${3:train.tsv}',
+  '    max_steps: ${4:200}',
+  '  axes:',
+  '    method: [${5:full, bitfit, lora}]',
+  '    seed: [${6:0, 1, 2}]',
+  '$0',
+].join('\n');
 
 /**
  * `method`: the cell's method name (its own or inherited), or undefined when it sets none yet: then only
@@ -41,6 +58,9 @@ export function suggestionsAt(linePrefix: string, usedKeys: ReadonlySet<string>,
   const out: Suggestion[] = [];
   if (isFirstContentLine && !usedKeys.has(EXTENDS_KEY)) {
     out.push({ label: EXTENDS_KEY, insertText: `${EXTENDS_KEY}: ${EXTENDS_PREVIOUS}`, kind: 'key', detail: 'extends: previous', documentation: 'Start from the nearest run cell above; the keys below override it.' });
+  }
+  if (isFirstContentLine && usedKeys.size === 0) {
+    out.push({ label: STUDY_KEY, insertText: STUDY_SNIPPET, snippet: true, kind: 'key', detail: 'a method study: methods × seeds, one report', documentation: 'Runs every combination of the axes as an ordinary run (into a study folder of the runs folder) and shows the report: the per-method table, metric vs trainable parameters, the what-moved grids. Re-running the cell resumes it.' });
   }
   for (const k of configKeys(method ?? null)) {
     if (usedKeys.has(k.key)) continue;

@@ -3,10 +3,17 @@
  * same queue, worker and run folders as "New Run"), and the cell's output follows the run live. Cells of
  * one "Run All" train one after another; interrupting a cell stops its run (the worker checkpoints and
  * writes a 'stopped' event). A compare cell is computed from the other cells' outputs, without training.
+ * A study cell runs the study through the bundled CLI (core/studyProcess.ts) into
+ * `<runs folder>/studies/<name>/`; interrupting it stops the study, running it again resumes it.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import YAML from 'yaml';
 import type { RunManager } from '../core/runManager';
+import { StudyProcess, type StudyTracker } from '../core/studyProcess';
+import { STUDY_MIME, type StudyOutput } from '../../../protocol/study';
+import { studyFolderName, validateStudyCell, type StudyCellConfig } from './study-cell';
 import { buildComparison } from './compare';
 import { newCellId } from './format';
 import { baseDirOf, cellIdOf, codeCells, resolveNotebookCell } from './notebookCells';
@@ -16,6 +23,14 @@ import { validateConfig } from './schema';
 import { CELL_ID, NOTEBOOK_TYPE } from './serializer';
 
 export const CONTROLLER_ID = 'peft-studio.kernel';
+
+/** What a study cell needs to run: where the CLI is, where studies go, the backend, who follows them. */
+export interface StudyDeps {
+  distDir: string;
+  runsFolder(): string;
+  backend(): string;
+  tracker: StudyTracker;
+}
 /** Live outputs are re-sent at most this often: the renderer redraws per update, and 4 Hz reads as live. */
 const OUTPUT_THROTTLE_MS = 250;
 
@@ -27,6 +42,7 @@ export class PeftKernel implements vscode.Disposable {
   constructor(
     private readonly runs: RunManager,
     private readonly log: vscode.LogOutputChannel,
+    private readonly studies?: StudyDeps,
   ) {
     this.controller = vscode.notebooks.createNotebookController(CONTROLLER_ID, NOTEBOOK_TYPE, 'PEFT Studio');
     this.controller.supportedLanguages = ['yaml', 'json'];
@@ -78,6 +94,12 @@ export class PeftKernel implements vscode.Disposable {
     const parsed = cc.parsed[cc.cells.indexOf(cell)];
     if (!parsed || parsed.kind === 'empty') return exec.end(true, Date.now());
     if (parsed.kind === 'compare') return this.compare(exec, nb, parsed.compare);
+    if (parsed.kind === 'study') {
+      const problems = [...parsed.problems.map((p) => p.message), ...(parsed.problems.length ? [] : validateStudyCell(parsed.study).map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)))];
+      if (problems.length) return this.fail(exec, `This study has problems:\n${problems.map((m) => `  • ${m}`).join('\n')}`);
+      if (!vscode.workspace.isTrusted) return this.fail(exec, 'Training from notebook cells is disabled until you trust this workspace.');
+      return this.study(exec, nb, parsed.study as StudyCellConfig);
+    }
 
     const resolved = resolveNotebookCell(cc, cell);
     const issues = resolved.ok ? validateConfig(resolved.config).map((i) => i.message) : [resolved.error];
@@ -149,6 +171,44 @@ export class PeftKernel implements vscode.Disposable {
       // A worker that could not even start fails the run inside enqueue, before this subscription existed.
       end(this.runs.get(runId)?.view.status);
     });
+  }
+
+  /** Runs the cell's study (resuming what an earlier run of it finished) and shows its progress, then its report. */
+  private async study(exec: vscode.NotebookCellExecution, nb: vscode.NotebookDocument, study: StudyCellConfig): Promise<void> {
+    if (!this.studies) return this.fail(exec, 'Studies are not available in this window.');
+    const deps = this.studies;
+    const cellId = await ensureCellId(exec.cell);
+    const dir = path.join(deps.runsFolder(), 'studies', studyFolderName(study.name, path.basename(nb.uri.path), cellId));
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'study.yaml');
+    // The cell's study, as a study file: `peft-studio study` runs it, its relative paths resolved from the notebook.
+    fs.writeFileSync(file, `# written from ${path.basename(nb.uri.path)}, cell ${cellId}\n${YAML.stringify(study)}`);
+    this.log.info(`notebook ${path.basename(nb.uri.path)} cell ${exec.cell.index + 1} (${cellId}) → study ${dir}`);
+    let timer: NodeJS.Timeout | undefined;
+    let chain: Thenable<void> = Promise.resolve();
+    let output: vscode.NotebookCellOutput | undefined;
+    const show = (o: StudyOutput) => {
+      const item = vscode.NotebookCellOutputItem.json(o, STUDY_MIME);
+      chain = chain
+        .then(() => (output ? exec.replaceOutputItems([item], output) : exec.replaceOutput([(output = new vscode.NotebookCellOutput([item]))])))
+        .then(undefined, (e: Error) => this.log.warn(`notebook: study output update failed: ${e.message}`));
+    };
+    const proc = new StudyProcess({ distDir: deps.distDir, backend: deps.backend(), file, baseDir: baseDirOf(nb), outDir: dir, name: study.name ?? path.basename(dir), log: (l) => this.log.info(`[study ${path.basename(dir)}] ${l}`) }, (o) => {
+      deps.tracker.set(o);
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        show(proc.output);
+      }, OUTPUT_THROTTLE_MS);
+    });
+    deps.tracker.set(proc.output);
+    show(proc.output);
+    const cancel = exec.token.onCancellationRequested(() => proc.stop());
+    const final = await proc.done;
+    cancel.dispose();
+    clearTimeout(timer);
+    show(final);
+    await chain;
+    exec.end(final.status === 'finished', Date.now());
   }
 
   private async compare(exec: vscode.NotebookCellExecution, nb: vscode.NotebookDocument, which: 'all' | string[] | undefined): Promise<void> {

@@ -11,6 +11,7 @@ import { suggestionsAt } from './completion';
 import { baseDirOf, codeCells, isPeftNotebook } from './notebookCells';
 import { methodOfConfig } from '../../../protocol/method';
 import { validateConfig } from './schema';
+import { studyProblemSpan, validateStudyCell } from './study-cell';
 import { NOTEBOOK_TYPE } from './serializer';
 
 const PATH_KEYS = ['model', 'train_file', 'eval_file'];
@@ -62,6 +63,9 @@ function refresh(collection: vscode.DiagnosticCollection, nb: vscode.NotebookDoc
         out.push(...missingPaths(parsed, base, range));
       }
     }
+    if (parsed.kind === 'study' && !parsed.problems.length) {
+      for (const p of validateStudyCell(parsed.study)) out.push(new vscode.Diagnostic(range(studyProblemSpan(parsed, p)), p.message, vscode.DiagnosticSeverity.Error));
+    }
     for (const d of out) d.source = 'PEFT Studio';
     collection.set(doc.uri, out);
   });
@@ -94,7 +98,7 @@ function provideCompletionItems(doc: vscode.TextDocument, pos: vscode.Position):
   const replace = new vscode.Range(pos.line, wordStart, pos.line, pos.character);
   return suggestionsAt(prefix, used, firstContent, method).map((s) => {
     const item = new vscode.CompletionItem(s.label, s.kind === 'key' ? vscode.CompletionItemKind.Property : vscode.CompletionItemKind.EnumMember);
-    item.insertText = s.insertText;
+    item.insertText = s.snippet ? new vscode.SnippetString(s.insertText) : s.insertText;
     item.range = replace;
     item.detail = s.detail;
     if (s.documentation) item.documentation = new vscode.MarkdownString(s.documentation);

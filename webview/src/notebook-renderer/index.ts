@@ -9,6 +9,9 @@
  * host, so there is nothing for the host to validate.
  */
 import { COMPARE_MIME } from '../../../protocol/notebook-output';
+import { STUDY_MIME } from '../../../protocol/study';
+import { StudyView } from '../study/view';
+import studyCss from '../study/study.css';
 import { observeTheme, readTheme, type Theme } from '../shared/theme';
 import { CompareOutputView } from './compare-view';
 import css from './renderer.css';
@@ -25,7 +28,7 @@ interface RendererApi {
   disposeOutputItem(id?: string): void;
 }
 
-type View = RunOutputView | CompareOutputView;
+type View = RunOutputView | CompareOutputView | StudyView;
 interface Entry {
   element: HTMLElement;
   view: View;
@@ -61,7 +64,7 @@ export function activate(): RendererApi {
       let entry = views.get(item.id);
       if (!entry || entry.element !== element) {
         entry?.view.dispose();
-        const view = item.mime === COMPARE_MIME ? new CompareOutputView(theme) : new RunOutputView(theme);
+        const view = item.mime === STUDY_MIME ? new StudyView() : item.mime === COMPARE_MIME ? new CompareOutputView(theme) : new RunOutputView(theme);
         element.replaceChildren(view.root);
         entry = { element, view };
         views.set(item.id, entry);
@@ -94,6 +97,6 @@ function injectStyle(): void {
   if (document.getElementById('peft-studio-renderer-style')) return;
   const style = document.createElement('style');
   style.id = 'peft-studio-renderer-style';
-  style.textContent = css;
+  style.textContent = `${css}\n${studyCss}`;
   document.head.append(style);
 }
