@@ -15,7 +15,7 @@ import { toChangeEvent, type ChangeEvent, type EndEvent, type EvalEvent, type St
 import { CHECKPOINTS } from '../train/checkpoint';
 import { readEvents } from '../train/run-dir';
 import type { Study } from './config';
-import { STUDY_REPORT_FILE, type StudyChart, type StudyReportModel } from './report-model';
+import { STUDY_REPORT_FILE, type StudyChart, type StudyReportModel, type StudyReportRow } from './report-model';
 import { heatmapRow, lineChart, type Heatmap, type Series } from './svg';
 
 /** Duplicated from runner.ts to keep this module free of the trainer (and TF.js). */
@@ -115,25 +115,12 @@ export function readRun(runDir: string, id: string, axes: RunResult['axes']): Ru
   return r;
 }
 
-export interface Group {
+/** A report row (`StudyReportRow`: axes, block, mean ± std, sizes, marks) with the run results behind it. */
+export interface Group extends Omit<StudyReportRow, 'runs'> {
   key: string;
-  /** The group's axis values (all but seed). */
-  axes: Record<string, string | number | boolean>;
-  /** The block: axis values other than method and seed. */
-  block: string;
   runs: RunResult[];
   finished: RunResult[];
   metric?: string;
-  mean?: number;
-  std?: number;
-  n: number;
-  trainable?: number;
-  trainablePercent?: number;
-  stepSeconds?: number;
-  peakTensorBytes?: number;
-  exportBytes?: number;
-  best?: boolean;
-  withinNoise?: boolean;
 }
 
 /** Runs that differ only in their seed, with the metric's mean ± std; best and within-noise marks per block. */

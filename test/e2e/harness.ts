@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
-import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import { chromium, type Browser, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import { makeModelDir } from '../helpers/make-model';
 import { makeRows, writeTsv } from '../helpers/train-fixtures';
 
@@ -305,6 +305,64 @@ export function webviewFrame(page: Page, extensionId: string, opts: { view?: boo
   const purpose = opts.view ? '[src*="purpose=webviewView"]' : ':not([src*="purpose=webviewView"])';
   const outer = page.locator(`iframe.webview.ready[src*="extensionId=${extensionId}"]${purpose}`).first();
   return outer.contentFrame().locator('#active-frame').contentFrame();
+}
+
+/** The notebook toolbar's Run All button. */
+export function notebookRunAllButton(page: Page): Locator {
+  return page.locator('.notebook-toolbar-container a.action-label[aria-label^="Run All"]').first();
+}
+
+/**
+ * Opens a notebook of the workspace by name (Go to File), waits until the status bar counts `errors` problems
+ * (the notebook's deliberately bad cells, reported before anything runs) and presses Run All.
+ * Returns the problems text and when Run All was pressed.
+ */
+export async function openNotebookAndRunAll(page: Page, file: string, errors: number): Promise<{ problems: string; startedAt: number }> {
+  await runCommand(page, 'Go to File');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.fill(file);
+  await page.locator(`.quick-input-widget .monaco-list-row[aria-label*="${file}"]`).first().click({ timeout: 20_000 });
+  await page.locator('.code-cell-row').first().waitFor({ timeout: 30_000 });
+  const want = new RegExp(`${errors}\\D+0`);
+  const problems = await until('the diagnostics', () => page.locator('[id="status.problems"]').first().textContent(), (txt) => want.test(txt ?? ''), 30_000);
+  const runAll = notebookRunAllButton(page);
+  await until('the Run All button', async () => (await runAll.isVisible()) && !(await runAll.getAttribute('class'))?.includes('disabled'), (v) => v, 60_000);
+  await runAll.click();
+  return { problems: (problems ?? '').trim(), startedAt: Date.now() };
+}
+
+/** The notebook's output webview (one per notebook editor) → its content frame. */
+export function notebookOutputsFrame(page: Page): FrameLocator {
+  return page.locator('iframe.webview.ready[src*="purpose=notebookRenderer"]').first().contentFrame().locator('#active-frame').contentFrame();
+}
+
+/** What a notebook run output shows, read from its data attributes. */
+export interface RunOutputState {
+  label: string;
+  status: string;
+  points: number;
+  heat: number;
+  method: string;
+  components: string;
+  latency: string | undefined;
+}
+
+/** Every run output in the notebook's output webview. */
+export async function runOutputs(frame: FrameLocator): Promise<RunOutputState[]> {
+  return frame.locator('[data-testid="peft-run-output"]').evaluateAll((els) =>
+    els.map((e) => {
+      const d = (e as unknown as { dataset: Record<string, string | undefined> }).dataset;
+      return {
+        label: e.querySelector('.title')?.textContent ?? '',
+        status: d.status ?? '',
+        points: Number(d.points ?? 0),
+        heat: Number(d.heatCells ?? 0),
+        method: d.method ?? '',
+        components: d.components ?? '',
+        latency: d.latencyMs,
+      };
+    }),
+  );
 }
 
 /** Full-page PNG in test-output/e2e/<name>.png (git-ignored); returns the path. */

@@ -16,7 +16,7 @@ import { initBackend } from '../../engine/backend/select';
 import { resolveRunConfig } from '../../engine/train/config';
 import { train } from '../../engine/train/trainer';
 import { makeRows, writeTsv } from '../helpers/train-fixtures';
-import { makeTrainingWorkspace, packageRepoVsix, runCommand, screenshot, until, withWorkbench } from './harness';
+import { makeTrainingWorkspace, packageRepoVsix, runCommand, screenshot, until, withWorkbench, notebookOutputsFrame, runOutputs, type RunOutputState } from './harness';
 
 const common = ['model: tiny-bert', 'max_steps: 8', 'per_device_train_batch_size: 8', 'max_length: 32', 'eval_split: 0.25'];
 
@@ -31,27 +31,6 @@ function notebookFile(teacherDir: string): string {
   ];
   const code = (id: string, lines: string[]) => ({ kind: 'code', id, language: 'yaml', source: [...lines, ''].map((l, i, a) => (i < a.length - 1 ? `${l}\n` : l)).filter(Boolean) });
   return JSON.stringify({ format: 'peft-studio-notebook', version: 1, cells: [{ kind: 'markdown', source: ['# Adapters, tasks, distillation'] }, ...cells.map(([id, l]) => code(id, l))] }, null, 2);
-}
-
-interface OutputState {
-  label: string;
-  status: string;
-  heat: number;
-  method: string;
-  components: string;
-}
-
-function outputsFrame(page: Page): FrameLocator {
-  return page.locator('iframe.webview.ready[src*="purpose=notebookRenderer"]').first().contentFrame().locator('#active-frame').contentFrame();
-}
-
-async function outputs(frame: FrameLocator): Promise<OutputState[]> {
-  return frame.locator('[data-testid="peft-run-output"]').evaluateAll((els) =>
-    els.map((e) => {
-      const d = (e as unknown as { dataset: Record<string, string | undefined> }).dataset;
-      return { label: e.querySelector('.title')?.textContent ?? '', status: d.status ?? '', heat: Number(d.heatCells ?? 0), method: d.method ?? '', components: d.components ?? '' };
-    }),
-  );
 }
 
 /** The editor webview (dashboard, playground) whose page holds `testid`: several may be open, some hidden. */
@@ -99,12 +78,12 @@ test('adapters on two tasks of one base, compare with BitFit, LoRA and prompt tu
       await runAll.click();
 
       // Outputs render only in view: scroll through the cells while they train.
-      const frame = outputsFrame(page);
-      const done = (os: OutputState[]) => LABELS.every((l) => os.find((o) => o.label === l)?.status === 'finished');
+      const frame = notebookOutputsFrame(page);
+      const done = (os: RunOutputState[]) => LABELS.every((l) => os.find((o) => o.label === l)?.status === 'finished');
       const deadline = Date.now() + 360_000;
-      let os: OutputState[] = [];
+      let os: RunOutputState[] = [];
       for (;;) {
-        os = await outputs(frame).catch(() => os);
+        os = await runOutputs(frame).catch(() => os);
         if (done(os) || Date.now() > deadline) break;
         // Over the notebook's cell list (hovering a cell would scroll it back into view).
         await page.mouse.move(900, 700);

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import type { FrameLocator, Page } from 'playwright-core';
-import { makeTrainingWorkspace, packageRepoVsix, runCommand, screenshot, until, withWorkbench } from './harness';
+import type { Page } from 'playwright-core';
+import { makeTrainingWorkspace, packageRepoVsix, runCommand, screenshot, until, withWorkbench, notebookOutputsFrame, runOutputs, type RunOutputState, openNotebookAndRunAll } from './harness';
 
 const LAYERS = 2; // makeTrainingWorkspace's tiny-bert
 const KINDS = 8;
@@ -32,29 +32,6 @@ function notebookFile(): string {
   );
 }
 
-interface OutputState {
-  label: string;
-  status: string;
-  points: number;
-  heat: number;
-  method: string;
-  latency: string | undefined;
-}
-
-/** The notebook's output webview (one per notebook editor) → its content frame. */
-function outputsFrame(page: Page): FrameLocator {
-  return page.locator('iframe.webview.ready[src*="purpose=notebookRenderer"]').first().contentFrame().locator('#active-frame').contentFrame();
-}
-
-async function outputs(frame: FrameLocator): Promise<OutputState[]> {
-  return frame.locator('[data-testid="peft-run-output"]').evaluateAll((els) =>
-    els.map((e) => {
-      const d = (e as unknown as { dataset: Record<string, string | undefined> }).dataset;
-      return { label: e.querySelector('.title')?.textContent ?? '', status: d.status ?? '', points: Number(d.points ?? 0), heat: Number(d.heatCells ?? 0), method: d.method ?? '', latency: d.latencyMs };
-    }),
-  );
-}
-
 /** Scrolls the cell list with the mouse wheel over a cell editor (native list DOM, not the output webview). */
 async function scrollNotebook(page: Page, dy: number): Promise<void> {
   await page.locator('.code-cell-row .cell-editor-container').first().hover();
@@ -64,7 +41,7 @@ async function scrollNotebook(page: Page, dy: number): Promise<void> {
   }
 }
 
-const byLabel = (os: OutputState[], label: string) => os.find((o) => o.label === label);
+const byLabel = (os: RunOutputState[], label: string) => os.find((o) => o.label === label);
 
 test('PEFT notebook: run cells → live outputs → interrupt → compare → saved outputs', { timeout: 480_000 }, async (t) => {
   const { tmp, workspace } = makeTrainingWorkspace('peft-nb-e2e-', 160);
@@ -75,25 +52,14 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
   const settings = { 'peftStudio.backend': 'wasm', 'notebook.confirmDeleteRunningCell': false };
   await withWorkbench(t, { tmp, extensionVsix: vsix, workspace, settings, viewport: { width: 1440, height: 1300 } }, async ({ page }) => {
     try {
-      await runCommand(page, 'Go to File');
-      const input = page.locator('.quick-input-widget .quick-input-box input');
-      await input.fill('experiments.peftnb');
-      await page.locator('.quick-input-widget .monaco-list-row[aria-label*="experiments.peftnb"]').first().click({ timeout: 20_000 });
-      await page.locator('.code-cell-row').first().waitFor({ timeout: 30_000 });
-
       // The misspelt key of the last cell is reported as a problem (status bar: 1 error, 0 warnings).
-      const problems = await until('the diagnostic', () => page.locator('[id="status.problems"]').first().textContent(), (txt) => /1\D+0/.test(txt ?? ''), 30_000);
-      t.diagnostic(`problems in the status bar: ${problems?.trim()}`);
+      const { problems, startedAt: tRun } = await openNotebookAndRunAll(page, 'experiments.peftnb', 1);
+      t.diagnostic(`problems in the status bar: ${problems}`);
 
-      const runAll = page.locator('.notebook-toolbar-container a.action-label[aria-label^="Run All"]').first();
-      await until('the Run All button', async () => (await runAll.isVisible()) && !(await runAll.getAttribute('class'))?.includes('disabled'), (v) => v, 60_000);
-      await runAll.click();
-      const tRun = Date.now();
-
-      const frame = outputsFrame(page);
-      await until('live points in the first cell', () => outputs(frame), (os) => (byLabel(os, 'all biases')?.points ?? 0) >= 5 && byLabel(os, 'all biases')?.status === 'running', 120_000);
-      await until('two finished cells', () => outputs(frame), (os) => byLabel(os, 'all biases')?.status === 'finished' && byLabel(os, 'lora r4')?.status === 'finished', 240_000);
-      const finished = await outputs(frame);
+      const frame = notebookOutputsFrame(page);
+      await until('live points in the first cell', () => runOutputs(frame), (os) => (byLabel(os, 'all biases')?.points ?? 0) >= 5 && byLabel(os, 'all biases')?.status === 'running', 120_000);
+      await until('two finished cells', () => runOutputs(frame), (os) => byLabel(os, 'all biases')?.status === 'finished' && byLabel(os, 'lora r4')?.status === 'finished', 240_000);
+      const finished = await runOutputs(frame);
       t.diagnostic(`two cells trained in ${((Date.now() - tRun) / 1000).toFixed(1)} s: ${JSON.stringify(finished)}`);
       for (const label of ['all biases', 'lora r4']) {
         const o = byLabel(finished, label)!;
@@ -110,10 +76,10 @@ test('PEFT notebook: run cells → live outputs → interrupt → compare → sa
       // The third cell starts; interrupt it once it has drawn something. Outputs render only when their cell
       // is in view, so scroll down to it first.
       await scrollNotebook(page, 3000);
-      await until('the third cell running', () => outputs(frame), (os) => (byLabel(os, 'long')?.points ?? 0) >= 3, 120_000);
+      await until('the third cell running', () => runOutputs(frame), (os) => (byLabel(os, 'long')?.points ?? 0) >= 3, 120_000);
       const stop = page.locator('.notebook-toolbar-container a.action-label[aria-label^="Stop Execution"], .notebook-toolbar-container a.action-label[aria-label^="Interrupt"]').first();
       await stop.click({ timeout: 10_000 });
-      const stopped = await until('the third run stopped', () => outputs(frame), (os) => byLabel(os, 'long')?.status === 'stopped', 60_000);
+      const stopped = await until('the third run stopped', () => runOutputs(frame), (os) => byLabel(os, 'long')?.status === 'stopped', 60_000);
       const stats = await frame.locator('body').evaluate(() => (globalThis as unknown as { __peftNotebookRenderer?: { stats(): { latencySamples: number; latencySumMs: number; latencyMaxMs: number; renders: number } } }).__peftNotebookRenderer?.stats());
       assert.ok(stats && stats.latencySamples > 0, 'live updates were measured');
       t.diagnostic(`renderer: ${stats!.renders} renders; worker step event → drawn latency mean ${(stats!.latencySumMs / stats!.latencySamples).toFixed(0)} ms, max ${stats!.latencyMaxMs} ms over ${stats!.latencySamples} live updates`);

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { FrameLocator, Page } from 'playwright-core';
-import { makeTrainingWorkspace, packageRepoVsix, runCommand, screenshot, until, webviewFrame, withWorkbench } from './harness';
+import { makeTrainingWorkspace, packageRepoVsix, screenshot, until, webviewFrame, withWorkbench, notebookOutputsFrame, openNotebookAndRunAll, notebookRunAllButton } from './harness';
 
 const EXT_ID = 'peft-studio.peft-studio';
 const METHODS = ['bitfit', 'lora(lora_r=4)', 'full'];
@@ -65,10 +65,6 @@ async function focusEdge(page: Page, edge: 'top' | 'bottom'): Promise<void> {
   await page.waitForTimeout(500);
 }
 
-function outputsFrame(page: Page): FrameLocator {
-  return page.locator('iframe.webview.ready[src*="purpose=notebookRenderer"]').first().contentFrame().locator('#active-frame').contentFrame();
-}
-
 interface StudyState {
   status: string;
   progress: string;
@@ -118,22 +114,11 @@ test('PEFT notebook study: 3 methods × 3 seeds → progress → report table, c
   const settings = { 'peftStudio.backend': 'wasm', 'notebook.confirmDeleteRunningCell': false };
   await withWorkbench(t, { tmp, extensionVsix: vsix, workspace, settings, viewport: { width: 1440, height: 1300 } }, async ({ page }) => {
     try {
-      await runCommand(page, 'Go to File');
-      const input = page.locator('.quick-input-widget .quick-input-box input');
-      await input.fill('study.peftnb');
-      await page.locator('.quick-input-widget .monaco-list-row[aria-label*="study.peftnb"]').first().click({ timeout: 20_000 });
-      await page.locator('.code-cell-row').first().waitFor({ timeout: 30_000 });
-
       // The unknown axis of the second cell is a problem before anything runs (1 error, 0 warnings).
-      const problems = await until('the diagnostic', () => page.locator('[id="status.problems"]').first().textContent(), (txt) => /1\D+0/.test(txt ?? ''), 30_000);
-      t.diagnostic(`problems in the status bar: ${problems?.trim()}`);
+      const { problems, startedAt: tRun } = await openNotebookAndRunAll(page, 'study.peftnb', 1);
+      t.diagnostic(`problems in the status bar: ${problems}`);
 
-      const runAll = page.locator('.notebook-toolbar-container a.action-label[aria-label^="Run All"]').first();
-      await until('the Run All button', async () => (await runAll.isVisible()) && !(await runAll.getAttribute('class'))?.includes('disabled'), (v) => v, 60_000);
-      await runAll.click();
-      const tRun = Date.now();
-
-      const frame = outputsFrame(page);
+      const frame = notebookOutputsFrame(page);
       const live = await until('study progress', () => studyState(frame), (s) => s !== undefined && (s.status === 'running' || s.status === 'finished') && s.total === 9, 120_000);
       t.diagnostic(`first progress seen: ${JSON.stringify(live)}`);
       await screenshot(page, 'study-running');
@@ -188,7 +173,7 @@ test('PEFT notebook study: 3 methods × 3 seeds → progress → report table, c
       const before = mtimes();
       const reportBefore = fs.statSync(path.join(dir, 'report.json')).mtimeMs;
       const stoppedAt = lastEvent().step;
-      await runAll.click();
+      await notebookRunAllButton(page).click();
       await focusEdge(page, 'top');
       await until('the study run again', async () => fs.statSync(path.join(dir, 'report.json')).mtimeMs, (m) => m > reportBefore, 60_000);
       const again = await until('the resumed study finished', () => studyState(frame), (s) => s?.status === 'finished' && s.done === 9, 60_000);
