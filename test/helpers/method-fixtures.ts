@@ -3,6 +3,7 @@
  * tensors, host tensors of a safetensors file under our names, gradients at a method's starting point, and
  * the 20-step AdamW curve the reference libraries ran (constant lr, no clipping, full batch, eval mode).
  */
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../../engine/backend/tf';
@@ -18,6 +19,12 @@ export interface FixtureCase {
   attention_mask: number[][];
   token_type_ids: number[][];
   labels: number[];
+}
+
+/** A reference fixture folder: its expected.json (cases by method name), case.json's batch and the base model folder. */
+export function openMethodFixture<E>(root: string): { root: string; expected: { methods: Record<string, E> }; batchCase: FixtureCase; modelDir: string } {
+  const expected = JSON.parse(fs.readFileSync(path.join(root, 'expected.json'), 'utf8')) as { methods: Record<string, E> };
+  return { root, expected, batchCase: readCase(root), modelDir: path.join(root, 'model') };
 }
 
 export function readCase(dir: string): FixtureCase {
@@ -96,4 +103,26 @@ export async function adamCurve(model: EncoderModel, method: PeftMethod, batch: 
     optimizer.dispose();
   }
   return losses;
+}
+
+/**
+ * The reference's 20-step AdamW curve and the logits after it, held to the parity bounds: every loss within
+ * 1e-5 of the reference's, the loss falling by more than 0.05, the after-20 logits within 2e-5 rel L2.
+ * Returns the worst errors for the suite's diagnostic line.
+ */
+export async function checkCurveAndAfter20(
+  model: EncoderModel,
+  method: PeftMethod,
+  batch: TensorBatch,
+  lr: number,
+  exp: { train: { losses_f64: number[] }; logits_after20_f64: number[][] },
+): Promise<{ worstCurve: number; after20: number }> {
+  const curve = await adamCurve(model, method, batch, lr);
+  const worstCurve = Math.max(...curve.map((l, k) => Math.abs(l - exp.train.losses_f64[k]!)));
+  assert.ok(worstCurve <= 1e-5, `max |Δloss| over the curve ${worstCurve}`);
+  assert.ok(curve[20]! < curve[0]! - 0.05, `loss did not fall: ${curve[0]} → ${curve[20]}`);
+  const trained = await logitsAndLoss(model, batch);
+  const after20 = relL2(trained.logits, exp.logits_after20_f64.flat());
+  assert.ok(after20 <= 2e-5, `after-20 logits rel L2 ${after20}`);
+  return { worstCurve, after20 };
 }

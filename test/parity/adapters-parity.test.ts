@@ -17,13 +17,10 @@ import { loadAdapterInto, readAdapter } from '../../engine/peft/adapter-import';
 import { BottleneckAdapters } from '../../engine/peft/adapters';
 import { createPeftMethod } from '../../engine/peft/registry';
 import type { HostTensors } from '../../engine/peft/types';
-import { adamCurve, disposeFixtureBatch, fixtureBatch, gradientsOf, logitsAndLoss, readCase, readRenamed, relL2 } from '../helpers/method-fixtures';
+import { checkCurveAndAfter20, disposeFixtureBatch, fixtureBatch, gradientsOf, logitsAndLoss, openMethodFixture, readRenamed, relL2 } from '../helpers/method-fixtures';
 import { parityBackends, sharedPath } from './reference';
 
-const root = sharedPath('fixtures', 'adapters-tiny');
-const expected = JSON.parse(fs.readFileSync(path.join(root, 'expected.json'), 'utf8')) as { methods: Record<string, AdapterExpected> };
-const batchCase = readCase(root);
-const modelDir = path.join(root, 'model');
+const { root, expected, batchCase, modelDir } = openMethodFixture<AdapterExpected>(sharedPath('fixtures', 'adapters-tiny'));
 
 interface AdapterExpected {
   alias: string;
@@ -92,13 +89,7 @@ for (const backend of parityBackends()) {
           assert.ok(err <= 1e-4, `${n}: gradient rel L2 ${err}`);
         }
 
-        const curve = await adamCurve(model, method, batch, LR);
-        const worstCurve = Math.max(...curve.map((l, k) => Math.abs(l - exp.train.losses_f64[k]!)));
-        assert.ok(worstCurve <= 1e-5, `max |Δloss| over the curve ${worstCurve}`);
-        assert.ok(curve[20]! < curve[0]! - 0.05, `loss did not fall: ${curve[0]} → ${curve[20]}`);
-        const trained = await logitsAndLoss(model, batch);
-        const after20 = relL2(trained.logits, exp.logits_after20_f64.flat());
-        assert.ok(after20 <= 2e-5, `after-20 logits rel L2 ${after20}`);
+        const { worstCurve, after20 } = await checkCurveAndAfter20(model, method, batch, LR, exp);
         // AdamW normalises each element's step: an element whose gradient is ~0 (Houlsby's layer-0 FFN
         // down-projection has entries of 5e-9 beside a median of 1e-3) moves by up to lr a step in a
         // direction float rounding decides. So the weights are held to 1e-3 rel L2 per tensor and every

@@ -17,13 +17,10 @@ import { loadModel } from '../../engine/model/load';
 import { fromPeftName, loadAdapterInto, readAdapter } from '../../engine/peft/adapter-import';
 import { PromptMethod, PROMPT_EMBEDDINGS } from '../../engine/peft/prompt';
 import { createPeftMethod } from '../../engine/peft/registry';
-import { adamCurve, disposeFixtureBatch, fixtureBatch, gradientsOf, logitsAndLoss, readCase, readRenamed, relL2 } from '../helpers/method-fixtures';
+import { checkCurveAndAfter20, disposeFixtureBatch, fixtureBatch, gradientsOf, logitsAndLoss, openMethodFixture, readRenamed, relL2 } from '../helpers/method-fixtures';
 import { parityBackends, sharedPath } from './reference';
 
-const root = sharedPath('fixtures', 'peft-tiny');
-const expected = JSON.parse(fs.readFileSync(path.join(root, 'expected.json'), 'utf8')) as { methods: Record<string, PromptExpected> };
-const batchCase = readCase(root);
-const modelDir = path.join(root, 'model');
+const { root, expected, batchCase, modelDir } = openMethodFixture<PromptExpected>(sharedPath('fixtures', 'peft-tiny'));
 
 interface PromptExpected {
   lr: number;
@@ -79,13 +76,7 @@ for (const backend of parityBackends()) {
           worstGrad = Math.max(worstGrad, err);
           assert.ok(err <= 1e-4, `${n}: gradient rel L2 ${err}`);
         }
-        const curve = await adamCurve(model, method, batch, exp.lr);
-        const worstCurve = Math.max(...curve.map((l, k) => Math.abs(l - exp.train.losses_f64[k]!)));
-        assert.ok(worstCurve <= 1e-5, `max |Δloss| over the curve ${worstCurve}`);
-        assert.ok(curve[20]! < curve[0]! - 0.05, `loss did not fall: ${curve[0]} → ${curve[20]}`);
-        const trained = await logitsAndLoss(model, batch);
-        const after20 = relL2(trained.logits, exp.logits_after20_f64.flat());
-        assert.ok(after20 <= 2e-5, `after-20 logits rel L2 ${after20}`);
+        const { worstCurve, after20 } = await checkCurveAndAfter20(model, method, batch, exp.lr, exp);
         t.diagnostic(`${backend} ${name}: logits ${logitsErr.toExponential(1)}, grads ≤ ${worstGrad.toExponential(1)}, curve ≤ ${worstCurve.toExponential(1)}, after-20 ${after20.toExponential(1)}`);
         disposeFixtureBatch(batch);
         model.dispose();
