@@ -5,7 +5,6 @@
  * in-process on the same tokenized input. Exit codes and the stdout/stderr split are part of the contract.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tf } from '../../engine/backend/tf';
@@ -13,16 +12,11 @@ import { openModel, type ModelHandle } from '../../engine/api/model-handle';
 import { readSafetensors } from '../../engine/io/safetensors';
 import { makeModelDir, removeModelDirs, type GeneratedModel } from '../helpers/make-model';
 import { sharedPath } from '../parity/reference';
+import { REPO_ROOT as ROOT, runCli, type CliRun } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin/peft-studio.js');
 const FIXTURE = sharedPath('fixtures', 'hf-bert-tiny');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 const runs = new Map<string, Promise<Run>>();
 
@@ -34,21 +28,10 @@ function cli(...args: string[]): Promise<Run> {
   const key = JSON.stringify(args);
   let run = runs.get(key);
   if (!run) {
-    run = spawnCli(args);
+    run = runCli(args);
     runs.set(key, run);
   }
   return run;
-}
-
-function spawnCli(args: string[]): Promise<Run> {
-  const env = { ...process.env };
-  delete env.PEFT_STUDIO_BACKEND;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 /** stdout of a --json run must be exactly one line holding one JSON object. */

@@ -5,7 +5,6 @@
  * and dev accuracy is at least 20 points above the majority class.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,24 +12,15 @@ import { after, before, describe, it } from 'node:test';
 import type { EvalEvent, StartedEvent, StepEvent } from '../../engine/protocol/events';
 import { readEvents } from '../../engine/train/run-dir';
 import { sharedPath } from '../parity/reference';
+import { runCli } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-demo-'));
 const runDir = path.join(tmp, 'run');
 let stderr = '';
 let code = -1;
 
 before(async () => {
-  const model = sharedPath('models', 'bert-mlm-tiny');
-  const env = { ...process.env };
-  delete env.PEFT_STUDIO_BACKEND;
-  await new Promise<void>((resolve) => {
-    execFile(process.execPath, [path.join(ROOT, 'bin', 'peft-studio.js'), 'demo', '--model', model, '--out', runDir], { cwd: ROOT, env, encoding: 'utf8' }, (err, _out, errOut) => {
-      code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      stderr = errOut;
-      resolve();
-    });
-  });
+  ({ code, stderr } = await runCli(['demo', '--model', sharedPath('models', 'bert-mlm-tiny'), '--out', runDir]));
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -5,7 +5,6 @@
  * the method and its settings), and bad input refused before a run folder exists.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,25 +12,12 @@ import { decodeEvent, type RunEvent, type StartedEvent } from '../../engine/prot
 import { removeModelDirs, type GeneratedModel } from '../helpers/make-model';
 import { relL2 } from '../helpers/method-fixtures';
 import { makeRows, makeTinyModel, removeTempDirs, tempDir, writeTsv } from '../helpers/train-fixtures';
+import { REPO_ROOT as ROOT, runCli, type CliRun } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin/peft-studio.js');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function cli(...args: string[]): Promise<Run> {
-  const env = { ...process.env };
-  delete env.PEFT_STUDIO_BACKEND;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (...args: string[]): Promise<Run> => runCli(args);
 
 function events(r: Run): RunEvent[] {
   assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);

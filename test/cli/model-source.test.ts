@@ -4,7 +4,6 @@
  * model (merged) with its labels. Numbers are checked against the run's trained model loaded in-process.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,20 +19,11 @@ import { train } from '../../engine/train/trainer';
 import { loadTokenizer } from '../../engine/tokenizer';
 import { removeModelDirs } from '../helpers/make-model';
 import { makeRows, makeTinyModel, removeTempDirs, tempDir, writeTsv } from '../helpers/train-fixtures';
+import { runCli, type CliRun } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin', 'peft-studio.js');
 const TEXT = 'the movie is very good';
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env };
-  delete env.PEFT_STUDIO_BACKEND;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env, encoding: 'utf8' }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (...args: string[]): Promise<CliRun> => runCli(args);
 
 async function logitsOf(model: EncoderModel, modelDir: string): Promise<number[]> {
   const tokenizer = await loadTokenizer(modelDir);

@@ -4,29 +4,19 @@
  * command resuming without redoing finished runs. Bad study files fail before anything runs, naming the key.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { removeModelDirs, type GeneratedModel } from '../helpers/make-model';
 import { makeRows, makeTinyModel, removeTempDirs, tempDir, writeTsv } from '../helpers/train-fixtures';
+import { CLI_BIN as BIN, REPO_ROOT as ROOT, runCli, type CliRun } from '../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../..');
-const BIN = path.join(ROOT, 'bin/peft-studio.js');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+// The study runs on the backend the test process was given.
+const cli = (...args: string[]): Promise<Run> => runCli(args, { inheritBackend: true });
 
 let gen: GeneratedModel;
 let dir: string;
