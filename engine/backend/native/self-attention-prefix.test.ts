@@ -15,13 +15,12 @@ import { EncoderModel } from '../../model/model';
 import { ParamStore } from '../../model/params';
 import { expectedParams } from '../../model/schema';
 import { createPeftMethod } from '../../peft/registry';
-import { computeGradients } from '../../train/step';
 import { loadAddon } from './addon';
 import { nativeAttentionSoftmax } from './attention-softmax';
 import { nativeDropout } from './dropout';
 import { installNativeKernels, uninstallNativeKernels } from './index';
 import { nativeSelfAttentionPrefix, SELF_ATTENTION_PREFIX } from './self-attention';
-import { countAddonCalls, forEachKernel, relL2, requireAddon, rng } from './test-support';
+import { checkFusedMatchesOpByOp, countAddonCalls, forEachKernel, paddedTestBatch, relL2, requireAddon, rng } from './test-support';
 
 const load = loadAddon();
 const skip = requireAddon(load);
@@ -204,40 +203,7 @@ describe('native fused self-attention with prefix keys/values on the wasm backen
     const method = createPeftMethod({ name: 'prefix-tuning', num_virtual_tokens: 4, prefix_projection: true, encoder_hidden_size: 8 });
     method.apply(model, { seed: 3, notices: [] });
     const vars = method.trainable();
-    const mask = Array.from({ length: 3 * 9 }, (_, i) => (i % 9 < 9 - 2 * Math.floor(i / 9) ? 1 : 0));
-    const batch = {
-      inputs: {
-        inputIds: tf.tensor2d(Array.from({ length: 27 }, (_, i) => (i * 7) % 50), [3, 9], 'int32'),
-        attentionMask: tf.tensor2d(mask, [3, 9], 'int32'),
-        tokenTypeIds: tf.zeros([3, 9], 'int32') as tf.Tensor2D,
-      },
-      labels: tf.tensor1d([0, 1, 1], 'int32'),
-      tokens: 27,
-      size: 3,
-    };
-    const run = async (training: boolean) => {
-      const r = await computeGradients(model, [batch], 'single_label_classification', vars, { training, seed: 5, microBatchSize: 'auto' });
-      const grads = new Map<string, Float32Array>();
-      for (const [name, g] of r.grads) grads.set(name, (await g.data()) as Float32Array);
-      tf.dispose([...r.grads.values()]);
-      return { loss: r.loss, grads };
-    };
-    const kernel = tf.getKernel(SELF_ATTENTION_PREFIX, 'wasm')!;
-    for (const training of [false, true]) {
-      const before0 = { ...calls };
-      const fused = await run(training);
-      assert.equal(calls.attentionPrefix - before0.attentionPrefix, 2, 'one fused call per layer');
-      assert.equal(calls.attentionPrefixGrad - before0.attentionPrefixGrad, 2, 'one fused gradient per layer');
-      tf.unregisterKernel(SELF_ATTENTION_PREFIX, 'wasm');
-      try {
-        const apart = await run(training);
-        assert.ok(Math.abs(fused.loss - apart.loss) < 1e-6, `training ${training}: loss ${fused.loss} vs ${apart.loss}`);
-        for (const [name, g] of apart.grads) assert.ok(relL2(fused.grads.get(name)!, g) < 1e-5, `training ${training}: ${name} ${relL2(fused.grads.get(name)!, g)}`);
-      } finally {
-        tf.registerKernel(kernel);
-      }
-    }
-    tf.dispose([batch.inputs.inputIds, batch.inputs.attentionMask, batch.inputs.tokenTypeIds, batch.labels]);
+    await checkFusedMatchesOpByOp({ kernelName: SELF_ATTENTION_PREFIX, model, batch: paddedTestBatch(), vars, microBatchSize: 'auto', calls, callsPerPass: { attentionPrefix: 2, attentionPrefixGrad: 2 } });
     model.dispose();
   });
 });

@@ -17,13 +17,12 @@ import { EncoderModel } from '../../model/model';
 import { ParamStore } from '../../model/params';
 import { expectedParams } from '../../model/schema';
 import { BitFit } from '../../peft/bitfit';
-import { computeGradients } from '../../train/step';
 import { loadAddon } from './addon';
 import { nativeAttentionSoftmax } from './attention-softmax';
 import { nativeDropout } from './dropout';
 import { installNativeKernels, uninstallNativeKernels } from './index';
 import { nativeSelfAttention, SELF_ATTENTION } from './self-attention';
-import { countAddonCalls, forEachKernel, relL2, requireAddon, rng } from './test-support';
+import { checkFusedMatchesOpByOp, countAddonCalls, forEachKernel, paddedTestBatch, relL2, requireAddon, rng } from './test-support';
 
 const load = loadAddon();
 const skip = requireAddon(load);
@@ -222,45 +221,17 @@ describe('native fused self-attention on the wasm backend', { skip }, () => {
       const bitfit = new BitFit({ biasTerms: ['all'], trainHead: true });
       bitfit.apply(model);
       const vars = bitfit.trainable();
-      const mask = Array.from({ length: 3 * 9 }, (_, i) => (i % 9 < 9 - 2 * Math.floor(i / 9) ? 1 : 0));
-      const batch = {
-        inputs: {
-          inputIds: tf.tensor2d(Array.from({ length: 27 }, (_, i) => (i * 7) % 50), [3, 9], 'int32'),
-          attentionMask: tf.tensor2d(mask, [3, 9], 'int32'),
-          tokenTypeIds: tf.zeros([3, 9], 'int32') as tf.Tensor2D,
-        },
-        labels: tf.tensor1d([0, 1, 1], 'int32'),
-        tokens: 27,
-        size: 3,
-      };
-      const run = async (training: boolean) => {
-        const r = await computeGradients(model, [batch], 'single_label_classification', vars, { training, seed: 5, microBatchSize: 'auto' });
-        const grads = new Map<string, Float32Array>();
-        for (const [name, g] of r.grads) grads.set(name, (await g.data()) as Float32Array);
-        tf.dispose([...r.grads.values()]);
-        return { loss: r.loss, grads };
-      };
-      const kernel = tf.getKernel(SELF_ATTENTION, 'wasm')!;
-      // With dropout too: the fused kernel must draw its seed at the same point of the pass as the separate
-      // path's dropout on the probabilities, which then drops the same elements.
-      for (const training of [false, true]) {
-        const before0 = calls.attention;
-        const fused = await run(training);
-        assert.equal(calls.attention - before0, 2, 'one fused call per layer');
-        tf.unregisterKernel(SELF_ATTENTION, 'wasm');
-        try {
-          const apart = await run(training);
-          assert.ok(Math.abs(fused.loss - apart.loss) < 1e-6, `training ${training}: loss ${fused.loss} vs ${apart.loss}`);
-          for (const [name, g] of apart.grads) {
-            // The key bias's exact gradient is 0 (softmax ignores a per-query shift): both are rounding noise.
-            if (/(attention\.self\.key|k_lin)\.bias$/.test(name)) continue;
-            assert.ok(relL2(fused.grads.get(name)!, g) < 1e-5, `training ${training}: ${name} ${relL2(fused.grads.get(name)!, g)}`);
-          }
-        } finally {
-          tf.registerKernel(kernel);
-        }
-      }
-      tf.dispose([...Object.values(batch.inputs), batch.labels]);
+      await checkFusedMatchesOpByOp({
+        kernelName: SELF_ATTENTION,
+        model,
+        batch: paddedTestBatch(),
+        vars,
+        microBatchSize: 'auto',
+        calls,
+        callsPerPass: { attention: 2 },
+        // The key bias's exact gradient is 0 (softmax ignores a per-query shift): both are rounding noise.
+        skipGrad: (name) => /(attention\.self\.key|k_lin)\.bias$/.test(name),
+      });
       model.params.dispose();
     });
   }

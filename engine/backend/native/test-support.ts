@@ -1,4 +1,9 @@
-/** Shared by the native tests: whether they can run, and why not. */
+/** Shared by the native tests: whether they can run, and why not; seeded data; the fused-vs-op-by-op check. */
+import assert from 'node:assert/strict';
+import type { EncoderModel } from '../../model/model';
+import type { TensorBatch } from '../../train/batches';
+import { computeGradients } from '../../train/step';
+import { tf } from '../tf';
 import type { AddonLoad, NativeAddon } from './addon';
 
 /**
@@ -58,5 +63,69 @@ export async function forEachKernel(addon: NativeAddon, body: (isa: 'avx2' | 'ge
     }
   } finally {
     addon.configure(threads, bestIsa);
+  }
+}
+
+/**
+ * The fused-path tests' batch: 3 sequences of 9 token ids ((i·7) mod 50 over a 50-word vocabulary), the second
+ * and third padded by 2 and 4 positions, labels 0 1 1.
+ */
+export function paddedTestBatch(): TensorBatch {
+  return {
+    inputs: {
+      inputIds: tf.tensor2d(Array.from({ length: 27 }, (_, i) => (i * 7) % 50), [3, 9], 'int32'),
+      attentionMask: tf.tensor2d(Array.from({ length: 27 }, (_, i) => (i % 9 < 9 - 2 * Math.floor(i / 9) ? 1 : 0)), [3, 9], 'int32'),
+      tokenTypeIds: tf.zeros([3, 9], 'int32') as tf.Tensor2D,
+    },
+    labels: tf.tensor1d([0, 1, 1], 'int32'),
+    tokens: 27,
+    size: 3,
+  };
+}
+
+/**
+ * A fused kernel against the op-by-op path it replaces, in eval and in training mode (dropout included: the
+ * fused kernel must draw its seed where the separate path's dropout does). Each mode runs the step once with
+ * `kernelName` registered, where every counter of `calls` must grow by its `callsPerPass`, and once with the
+ * kernel unregistered; the losses must agree within 1e-6 and every gradient not `skipGrad`ped within 1e-5
+ * rel L2. Disposes `batch`.
+ */
+export async function checkFusedMatchesOpByOp<K extends string>(o: {
+  kernelName: string;
+  model: EncoderModel;
+  batch: TensorBatch;
+  vars: Map<string, tf.Variable>;
+  microBatchSize?: 'auto';
+  calls: Record<K, number>;
+  callsPerPass: Partial<Record<K, number>>;
+  skipGrad?: (name: string) => boolean;
+}): Promise<void> {
+  const run = async (training: boolean) => {
+    const r = await computeGradients(o.model, [o.batch], 'single_label_classification', o.vars, { training, seed: 5, ...(o.microBatchSize ? { microBatchSize: o.microBatchSize } : {}) });
+    const grads = new Map<string, Float32Array>();
+    for (const [name, g] of r.grads) grads.set(name, (await g.data()) as Float32Array);
+    tf.dispose([...r.grads.values()]);
+    return { loss: r.loss, grads };
+  };
+  const kernel = tf.getKernel(o.kernelName, 'wasm')!;
+  try {
+    for (const training of [false, true]) {
+      const before = { ...o.calls };
+      const fused = await run(training);
+      for (const k of Object.keys(o.callsPerPass) as K[]) assert.equal(o.calls[k] - before[k], o.callsPerPass[k]!, `${k}: one fused call per layer`);
+      tf.unregisterKernel(o.kernelName, 'wasm');
+      try {
+        const apart = await run(training);
+        assert.ok(Math.abs(fused.loss - apart.loss) < 1e-6, `training ${training}: loss ${fused.loss} vs ${apart.loss}`);
+        for (const [name, g] of apart.grads) {
+          if (o.skipGrad?.(name)) continue;
+          assert.ok(relL2(fused.grads.get(name)!, g) < 1e-5, `training ${training}: ${name} ${relL2(fused.grads.get(name)!, g)}`);
+        }
+      } finally {
+        tf.registerKernel(kernel);
+      }
+    }
+  } finally {
+    tf.dispose([...Object.values(o.batch.inputs), o.batch.labels]);
   }
 }

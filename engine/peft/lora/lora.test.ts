@@ -9,13 +9,12 @@ import { tf } from '../../backend/tf';
 import { initBackend } from '../../backend/select';
 import { loadAddon } from '../../backend/native/addon';
 import { SELF_ATTENTION } from '../../backend/native/self-attention';
-import { countAddonCalls, relL2, requireAddon } from '../../backend/native/test-support';
+import { checkFusedMatchesOpByOp, countAddonCalls, paddedTestBatch, requireAddon } from '../../backend/native/test-support';
 import { PeftStudioError } from '../../errors';
 import { parseConfig } from '../../model/config';
 import { EncoderModel } from '../../model/model';
 import { ParamStore } from '../../model/params';
 import { expectedParams } from '../../model/schema';
-import { computeGradients } from '../../train/step';
 import { createPeftMethod } from '../registry';
 import { resolveRunConfig } from '../../train/config';
 import { selectTargets, toLoraSettings, LORA_INFO } from './config';
@@ -125,38 +124,7 @@ describe('LoRA on the native fast path', { skip: requireAddon(load) }, () => {
       lora.apply(model, { seed: 1, notices: [] });
       // Non-zero B, so A gets a gradient too.
       for (const [name, v] of lora.trainable()) if (name.includes('lora_B')) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 9));
-      const batch = {
-        inputs: {
-          inputIds: tf.tensor2d(Array.from({ length: 27 }, (_, i) => (i * 7) % 50), [3, 9], 'int32'),
-          attentionMask: tf.tensor2d(Array.from({ length: 27 }, (_, i) => (i % 9 < 9 - 2 * Math.floor(i / 9) ? 1 : 0)), [3, 9], 'int32'),
-          tokenTypeIds: tf.zeros([3, 9], 'int32') as tf.Tensor2D,
-        },
-        labels: tf.tensor1d([0, 1, 1], 'int32'),
-        tokens: 27,
-        size: 3,
-      };
-      const run = async (training: boolean) => {
-        const r = await computeGradients(model, [batch], 'single_label_classification', lora.trainable(), { training, seed: 5 });
-        const grads = new Map<string, Float32Array>();
-        for (const [name, g] of r.grads) grads.set(name, (await g.data()) as Float32Array);
-        tf.dispose([...r.grads.values()]);
-        return { loss: r.loss, grads };
-      };
-      const kernel = tf.getKernel(SELF_ATTENTION, 'wasm')!;
-      for (const training of [false, true]) {
-        const before0 = calls.attention;
-        const fused = await run(training);
-        assert.equal(calls.attention - before0, 2, 'one fused attention call per layer');
-        tf.unregisterKernel(SELF_ATTENTION, 'wasm');
-        try {
-          const apart = await run(training);
-          assert.ok(Math.abs(fused.loss - apart.loss) < 1e-6, `training ${training}: loss ${fused.loss} vs ${apart.loss}`);
-          for (const [name, g] of apart.grads) assert.ok(relL2(fused.grads.get(name)!, g) < 1e-5, `training ${training}: ${name} ${relL2(fused.grads.get(name)!, g)}`);
-        } finally {
-          tf.registerKernel(kernel);
-        }
-      }
-      tf.dispose([...Object.values(batch.inputs), batch.labels]);
+      await checkFusedMatchesOpByOp({ kernelName: SELF_ATTENTION, model, batch: paddedTestBatch(), vars: lora.trainable(), calls, callsPerPass: { attention: 2 } });
       model.dispose();
     });
   }
