@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "attention.h"
 #include "elementwise.h"
@@ -147,6 +148,22 @@ napi_value AttentionGradCall(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The prefix calls' sizes: P (the prefix rows, from argument `prefix_arg`), the row width 2H of the prefix's
+// keys|values and the probabilities' element count B·heads·T·(P + T). False (a RangeError thrown) when P < 1 or
+// the probabilities exceed 2^32 elements.
+static bool ReadPrefix(napi_env env, AttentionArgs* a, size_t prefix_arg, const char* name, double* np, double* kv_row, double* probs) {
+  *np = a->v[prefix_arg];
+  *kv_row = 2.0 * static_cast<double>(a->s.heads) * a->s.head_dim;
+  *probs = static_cast<double>(a->s.batch) * a->s.heads * a->s.seq * (*np + a->s.seq);
+  if (*np < 1 || *probs > 4294967296.0) {
+    const std::string msg = std::string(name) + ": the prefix must have at least one row, and the probabilities at most 2^32 elements";
+    napi_throw_range_error(env, nullptr, msg.c_str());
+    return false;
+  }
+  a->s.prefix = static_cast<int64_t>(*np);
+  return true;
+}
+
 // Prefix keys/values in front (prefix tuning): the same arguments with the prefix's offset after qkv's (and
 // its gradient's after dqkv's) and the prefix length P before divideQuery; mask [B, P + T], probs [B, heads, T, P + T].
 napi_value AttentionPrefixCall(napi_env env, napi_callback_info info) {
@@ -156,15 +173,10 @@ napi_value AttentionPrefixCall(napi_env env, napi_callback_info info) {
                      "divideQuery, batch, seq, heads, headDim, seed, drop24, divisor)",
                      &a))
     return nullptr;
-  const double np = a.v[6], ns = np + a.s.seq, hidden = static_cast<double>(a.s.heads) * a.s.head_dim;
-  const double probs = static_cast<double>(a.s.batch) * a.s.heads * a.s.seq * ns;
+  double np, kv_row, probs;
+  if (!ReadPrefix(env, &a, 6, "peft_native.attentionPrefix", &np, &kv_row, &probs)) return nullptr;
   const bool has_mask = a.v[5] != 0;
-  if (np < 1 || probs > 4294967296.0) {
-    napi_throw_range_error(env, nullptr, "peft_native.attentionPrefix: the prefix must have at least one row, and the probabilities at most 2^32 elements");
-    return nullptr;
-  }
-  a.s.prefix = static_cast<int64_t>(np);
-  if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], np * 2 * hidden) || (has_mask && !Fits(a, a.v[2], static_cast<double>(a.s.batch) * ns)) ||
+  if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], np * kv_row) || (has_mask && !Fits(a, a.v[2], static_cast<double>(a.s.batch) * (np + a.s.seq))) ||
       !Fits(a, a.v[3], probs) || !Fits(a, a.v[4], a.hidden))
     return OutOfHeap(env, "peft_native.attentionPrefix: operands fall outside the heap");
   if (probs > 0) AttentionPrefixForward(At(a, a.v[0]), At(a, a.v[1]), has_mask ? At(a, a.v[2]) : nullptr, At(a, a.v[3]), At(a, a.v[4]), a.s);
@@ -178,15 +190,10 @@ napi_value AttentionPrefixGradCall(napi_env env, napi_callback_info info) {
                      "prefix, divideQuery, batch, seq, heads, headDim, seed, drop24, divisor)",
                      &a))
     return nullptr;
-  const double np = a.v[6], ns = np + a.s.seq, hidden = static_cast<double>(a.s.heads) * a.s.head_dim;
-  const double probs = static_cast<double>(a.s.batch) * a.s.heads * a.s.seq * ns;
-  if (np < 1 || probs > 4294967296.0) {
-    napi_throw_range_error(env, nullptr, "peft_native.attentionPrefixGrad: the prefix must have at least one row, and the probabilities at most 2^32 elements");
-    return nullptr;
-  }
-  a.s.prefix = static_cast<int64_t>(np);
-  if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], np * 2 * hidden) || !Fits(a, a.v[2], probs) || !Fits(a, a.v[3], a.hidden) ||
-      !Fits(a, a.v[4], a.qkv) || !Fits(a, a.v[5], static_cast<double>(a.s.batch) * np * 2 * hidden))
+  double np, kv_row, probs;
+  if (!ReadPrefix(env, &a, 6, "peft_native.attentionPrefixGrad", &np, &kv_row, &probs)) return nullptr;
+  if (!Fits(a, a.v[0], a.qkv) || !Fits(a, a.v[1], np * kv_row) || !Fits(a, a.v[2], probs) || !Fits(a, a.v[3], a.hidden) ||
+      !Fits(a, a.v[4], a.qkv) || !Fits(a, a.v[5], static_cast<double>(a.s.batch) * np * kv_row))
     return OutOfHeap(env, "peft_native.attentionPrefixGrad: operands fall outside the heap");
   if (probs > 0) AttentionPrefixBackward(At(a, a.v[0]), At(a, a.v[1]), At(a, a.v[2]), At(a, a.v[3]), At(a, a.v[4]), At(a, a.v[5]), a.s);
   return nullptr;
