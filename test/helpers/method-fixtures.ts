@@ -105,6 +105,15 @@ export async function adamCurve(model: EncoderModel, method: PeftMethod, batch: 
   return losses;
 }
 
+/** The starting point against the reference: logits within 2e-5 rel L2, loss within 1e-5; returns the logits' error. */
+export async function checkInitLogitsAndLoss(model: EncoderModel, batch: TensorBatch, exp: { logits_f64: number[][]; loss_f64: number }): Promise<number> {
+  const init = await logitsAndLoss(model, batch);
+  const logitsErr = relL2(init.logits, exp.logits_f64.flat());
+  assert.ok(logitsErr <= 2e-5, `init logits rel L2 ${logitsErr}`);
+  assert.ok(Math.abs(init.loss - exp.loss_f64) <= 1e-5, `init loss ${init.loss} vs ${exp.loss_f64}`);
+  return logitsErr;
+}
+
 /**
  * The reference's 20-step AdamW curve and the logits after it, held to the parity bounds: every loss within
  * 1e-5 of the reference's, the loss falling by more than 0.05, the after-20 logits within 2e-5 rel L2.

@@ -17,7 +17,7 @@ import { loadModel } from '../../engine/model/load';
 import { fromPeftName, loadAdapterInto, readAdapter } from '../../engine/peft/adapter-import';
 import { PromptMethod, PROMPT_EMBEDDINGS } from '../../engine/peft/prompt';
 import { createPeftMethod } from '../../engine/peft/registry';
-import { checkCurveAndAfter20, disposeFixtureBatch, fixtureBatch, gradientsOf, logitsAndLoss, openMethodFixture, readRenamed, relL2 } from '../helpers/method-fixtures';
+import { checkCurveAndAfter20, checkInitLogitsAndLoss, disposeFixtureBatch, fixtureBatch, gradientsOf, logitsAndLoss, openMethodFixture, readRenamed, relL2 } from '../helpers/method-fixtures';
 import { parityBackends, sharedPath } from './reference';
 
 const { root, expected, batchCase, modelDir } = openMethodFixture<PromptExpected>(sharedPath('fixtures', 'peft-tiny'));
@@ -62,10 +62,7 @@ for (const backend of parityBackends()) {
         for (const x of inGraph) assert.equal(method.libraryName(fromPeftName(x.name)), x.name);
         method.loadTensors(readRenamed(path.join(dir, 'trainable_init.safetensors'), fromPeftName), dir);
         const batch = fixtureBatch(batchCase);
-        const init = await logitsAndLoss(model, batch);
-        const logitsErr = relL2(init.logits, exp.logits_f64.flat());
-        assert.ok(logitsErr <= 2e-5, `init logits rel L2 ${logitsErr}`);
-        assert.ok(Math.abs(init.loss - exp.loss_f64) <= 1e-5, `init loss ${init.loss} vs ${exp.loss_f64}`);
+        const logitsErr = await checkInitLogitsAndLoss(model, batch, exp);
         const ref = readRenamed(path.join(dir, 'grads.safetensors'), (k) => (k.startsWith('f64.') ? k.slice(4) : undefined));
         const grads = await gradientsOf(model, method, batch);
         let worstGrad = 0;
